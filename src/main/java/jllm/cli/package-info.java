@@ -1,0 +1,2 @@
+/** The picocli command line: {@code jllm <command>}. */
+package jllm.cli;

@@ -1,0 +1,343 @@
+package jllm.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Row-major single-precision GEMM: {@code C = alpha * op(A) * op(B) + beta * C}.
+ *
+ * <p>GotoBLAS-style: op(B) is packed into KC x NC panels of NR-wide column strips, op(A)
+ * into MC x KC blocks of MR-high row strips (alpha folded in), and a register-blocked
+ * MR x NR Vector API micro-kernel multiplies one A strip by one B strip with all
+ * accumulators in registers. Transposed operands are read straight from their strided
+ * storage while packing, so no transpose is ever materialised. Packing buffers live in one
+ * workspace per thread and are reused. Work is split over the shared {@link Parallel} pool:
+ * over matrices of a batch first, then over column (or row) blocks of each matrix.
+ *
+ * <p>As in BLAS, {@code beta == 0} means C is write-only (old contents, NaN included, are
+ * ignored), and {@code K == 0} or {@code alpha == 0} only scales C by beta.
+ */
+public final class Gemm {
+
+    private Gemm() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int VL = S.length();
+    /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
+    static final int MR = 6, NV = 2, NR = NV * VL;
+    /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
+    static final int KC = 256, MC = 96, NC = 3072;
+    /** Below this many flops (over the whole batch) a call runs on the calling thread. */
+    static final double PAR_MIN_FLOPS = 2.0 * 48 * 48 * 48;
+    /** Below this M*N*K a matrix is multiplied directly, without packing. */
+    static final long DIRECT_MAX_MNK = 16L * 16 * 16;
+
+    private static final class Work {
+        final float[] a = new float[MC * KC];
+        final float[] t = new float[MR * NR];
+        float[] b = new float[0];
+        float[] row = new float[0];
+
+        float[] b(int n) {
+            if (b.length < n) b = new float[n];
+            return b;
+        }
+
+        float[] row(int n) {
+            if (row.length < n) row = new float[n];
+            return row;
+        }
+    }
+
+    private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C}, all row-major: op(A) is M x K (A is M x K,
+     * or K x M when {@code transA}), op(B) is K x N (B is K x N, or N x K when {@code transB}),
+     * C is M x N. {@code lda, ldb, ldc} are row strides of the stored matrices.
+     */
+    public static void sgemm(boolean transA, boolean transB, int M, int N, int K, float alpha,
+                             float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
+                             float beta, float[] C, int cOff, int ldc) {
+        sgemmBatched(transA, transB, 1, M, N, K, alpha, A, aOff, lda, 0, B, bOff, ldb, 0,
+                beta, C, cOff, ldc, 0);
+    }
+
+    /**
+     * {@code batch} independent GEMMs; matrix {@code i} of each operand starts at
+     * {@code off + i * stride}. A stride of 0 broadcasts that operand to the whole batch
+     * ({@code strideC} must not be 0 when {@code batch > 1}).
+     */
+    public static void sgemmBatched(boolean transA, boolean transB, int batch, int M, int N, int K,
+                                    float alpha, float[] A, int aOff, int lda, long strideA,
+                                    float[] B, int bOff, int ldb, long strideB,
+                                    float beta, float[] C, int cOff, int ldc, long strideC) {
+        if (batch < 0 || M < 0 || N < 0 || K < 0)
+            throw new IllegalArgumentException("negative size: batch=" + batch + " M=" + M + " N=" + N + " K=" + K);
+        if (batch == 0 || M == 0 || N == 0) return;
+        if (ldc < N) throw new IllegalArgumentException("ldc " + ldc + " < N " + N);
+        if (batch > 1 && strideC == 0) throw new IllegalArgumentException("strideC == 0 with batch " + batch);
+        if (K == 0 || alpha == 0f) {
+            for (int b = 0; b < batch; b++) scale(M, N, beta, C, Math.toIntExact(cOff + b * strideC), ldc);
+            return;
+        }
+        if ((transA ? lda < M : lda < K) || (transB ? ldb < K : ldb < N))
+            throw new IllegalArgumentException("leading dimension too small: lda=" + lda + " ldb=" + ldb);
+
+        int t = Parallel.threads();
+        double flops = 2.0 * M * N * K * batch;
+        if (t <= 1 || flops < PAR_MIN_FLOPS || Parallel.inWorker()) {
+            for (int b = 0; b < batch; b++) {
+                gemmSeq(transA, transB, M, N, K, alpha,
+                        A, Math.toIntExact(aOff + b * strideA), lda,
+                        B, Math.toIntExact(bOff + b * strideB), ldb,
+                        beta, C, Math.toIntExact(cOff + b * strideC), ldc);
+            }
+            return;
+        }
+        // Parts per matrix: enough that the tasks divide evenly among the threads (or are many).
+        int parts = 1;
+        if (batch < 4 * t && batch % t != 0) parts = t / gcd(batch, t);
+        if (flops / batch / parts < PAR_MIN_FLOPS) parts = 1;
+        int nBlocks = (N + NR - 1) / NR, mBlocks = (M + MR - 1) / MR;
+        int nParts = 1, mParts = 1;
+        if (parts > 1) {
+            if (nBlocks >= 2 * parts || (nBlocks >= parts && mBlocks < 2 * parts)) nParts = parts;
+            else if (mBlocks >= parts) mParts = parts;
+            else if (nBlocks >= parts) nParts = parts;
+        }
+        final int np = nParts, mp = mParts, per = np * mp;
+        Parallel.forRange(batch * per, 1, (s, e) -> {
+            for (int task = s; task < e; task++) {
+                int b = task / per, r = task - b * per, mi = r / np, ni = r - mi * np;
+                int m0 = Math.min(M, (int) ((long) mBlocks * mi / mp) * MR);
+                int m1 = Math.min(M, (int) ((long) mBlocks * (mi + 1) / mp) * MR);
+                int n0 = Math.min(N, (int) ((long) nBlocks * ni / np) * NR);
+                int n1 = Math.min(N, (int) ((long) nBlocks * (ni + 1) / np) * NR);
+                if (m1 <= m0 || n1 <= n0) continue;
+                long ao = aOff + b * strideA + (transA ? m0 : (long) m0 * lda);
+                long bo = bOff + b * strideB + (transB ? (long) n0 * ldb : n0);
+                long co = cOff + b * strideC + (long) m0 * ldc + n0;
+                gemmSeq(transA, transB, m1 - m0, n1 - n0, K, alpha, A, Math.toIntExact(ao), lda,
+                        B, Math.toIntExact(bo), ldb, beta, C, Math.toIntExact(co), ldc);
+            }
+        });
+    }
+
+    private static int gcd(int a, int b) {
+        while (b != 0) {
+            int r = a % b;
+            a = b;
+            b = r;
+        }
+        return a;
+    }
+
+    /** C = beta * C (beta == 0 writes zeros). */
+    private static void scale(int M, int N, float beta, float[] C, int cOff, int ldc) {
+        if (beta == 1f) return;
+        for (int i = 0; i < M; i++) {
+            int c = cOff + i * ldc;
+            if (beta == 0f) java.util.Arrays.fill(C, c, c + N, 0f);
+            else for (int j = 0; j < N; j++) C[c + j] *= beta;
+        }
+    }
+
+    /** One GEMM on the calling thread (sizes > 0, alpha != 0). */
+    static void gemmSeq(boolean transA, boolean transB, int M, int N, int K, float alpha,
+                        float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
+                        float beta, float[] C, int cOff, int ldc) {
+        Work w = WORK.get();
+        if ((long) M * N * K <= DIRECT_MAX_MNK || M < 3) {
+            direct(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc, w);
+            return;
+        }
+        int kSteps = (K + KC - 1) / KC;
+        int kcMax = (K + kSteps - 1) / kSteps;
+        int ncMax = Math.min(NC, (N + NR - 1) / NR * NR);
+        float[] bp = w.b(kcMax * ncMax), ap = w.a, t = w.t;
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc);
+            for (int pc = 0; pc < K; pc += kcMax) {
+                int kc = Math.min(kcMax, K - pc);
+                float bet = pc == 0 ? beta : 1f;
+                if (transB) packBT(B, bOff + jc * ldb + pc, ldb, kc, nc, bp);
+                else packBN(B, bOff + pc * ldb + jc, ldb, kc, nc, bp);
+                for (int ic = 0; ic < M; ic += MC) {
+                    int mc = Math.min(MC, M - ic);
+                    if (transA) packAT(A, aOff + pc * lda + ic, lda, mc, kc, alpha, ap);
+                    else packAN(A, aOff + ic * lda + pc, lda, mc, kc, alpha, ap);
+                    macro(mc, nc, kc, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                }
+            }
+        }
+    }
+
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] C, int ci, int ldc,
+                              float beta, float[] t) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                if (mr == MR && nr == NR) {
+                    kernel(kc, ap, ir * kc, bp, jr * kc, C, ci + ir * ldc + jr, ldc, beta);
+                } else {
+                    kernel(kc, ap, ir * kc, bp, jr * kc, t, 0, NR, 0f);
+                    for (int r = 0; r < mr; r++) {
+                        int c = ci + (ir + r) * ldc + jr, s = r * NR;
+                        if (beta == 0f) System.arraycopy(t, s, C, c, nr);
+                        else if (beta == 1f) for (int j = 0; j < nr; j++) C[c + j] += t[s + j];
+                        else for (int j = 0; j < nr; j++) C[c + j] = beta * C[c + j] + t[s + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs mc x kc of A (row-major, rows at {@code src + i*lda}) times alpha into MR-row strips. */
+    private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir), base = ir * kc;
+            for (int r = 0; r < mr; r++) {
+                int s = src + (ir + r) * lda, d = base + r;
+                for (int p = 0; p < kc; p++) ap[d + p * MR] = alpha * A[s + p];
+            }
+            for (int r = mr; r < MR; r++) {
+                int d = base + r;
+                for (int p = 0; p < kc; p++) ap[d + p * MR] = 0f;
+            }
+        }
+    }
+
+    /** Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. */
+    private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir), base = ir * kc;
+            for (int p = 0; p < kc; p++) {
+                int s = src + p * lda + ir, d = base + p * MR;
+                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r];
+                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
+            }
+        }
+    }
+
+    /** Packs kc x nc of B (row-major, rows at {@code src + p*ldb}) into NR-column strips. */
+    private static void packBN(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr), base = jr * kc;
+            if (nr == NR) {
+                for (int p = 0; p < kc; p++) {
+                    int s = src + p * ldb + jr, d = base + p * NR;
+                    for (int v = 0; v < NR; v += VL) FloatVector.fromArray(S, B, s + v).intoArray(bp, d + v);
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    int s = src + p * ldb + jr, d = base + p * NR;
+                    for (int j = 0; j < nr; j++) bp[d + j] = B[s + j];
+                    for (int j = nr; j < NR; j++) bp[d + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}. */
+    private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr), base = jr * kc;
+            for (int j = 0; j < nr; j++) {
+                int s = src + (jr + j) * ldb, d = base + j;
+                for (int p = 0; p < kc; p++) bp[d + p * NR] = B[s + p];
+            }
+            for (int j = nr; j < NR; j++) {
+                int d = base + j;
+                for (int p = 0; p < kc; p++) bp[d + p * NR] = 0f;
+            }
+        }
+    }
+
+    /** Unpacked GEMM for tiny problems and for one or two rows (GEMV-like). */
+    private static void direct(boolean transA, boolean transB, int M, int N, int K, float alpha,
+                               float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
+                               float beta, float[] C, int cOff, int ldc, Work w) {
+        float[] row = w.row(K);
+        for (int i = 0; i < M; i++) {
+            // row = alpha * op(A)[i, :]
+            if (transA) for (int p = 0; p < K; p++) row[p] = alpha * A[aOff + p * lda + i];
+            else {
+                int s = aOff + i * lda;
+                for (int p = 0; p < K; p++) row[p] = alpha * A[s + p];
+            }
+            int c = cOff + i * ldc;
+            if (!transB) {
+                if (beta == 0f) java.util.Arrays.fill(C, c, c + N, 0f);
+                else if (beta != 1f) for (int j = 0; j < N; j++) C[c + j] *= beta;
+                int nv = N - N % VL;
+                for (int p = 0; p < K; p++) {
+                    float a = row[p];
+                    int s = bOff + p * ldb;
+                    FloatVector av = FloatVector.broadcast(S, a);
+                    int j = 0;
+                    for (; j < nv; j += VL) {
+                        av.fma(FloatVector.fromArray(S, B, s + j), FloatVector.fromArray(S, C, c + j)).intoArray(C, c + j);
+                    }
+                    for (; j < N; j++) C[c + j] += a * B[s + j];
+                }
+            } else {
+                int kv = K - K % VL;
+                for (int j = 0; j < N; j++) {
+                    int s = bOff + j * ldb;
+                    FloatVector acc = FloatVector.zero(S);
+                    int p = 0;
+                    for (; p < kv; p += VL) acc = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), acc);
+                    float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    for (; p < K; p++) sum += row[p] * B[s + p];
+                    C[c + j] = beta == 0f ? sum : sum + beta * C[c + j];
+                }
+            }
+        }
+    }
+
+    /** Generated 6x32 micro-kernel (12 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
+    private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
+        FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S); FloatVector c3_1 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S); FloatVector c4_1 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S); FloatVector c5_1 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p * MR, bo = bi + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo + 0 * VL);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + 1 * VL);
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 0]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 1]); c1_0 = a.fma(b0, c1_0); c1_1 = a.fma(b1, c1_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 2]); c2_0 = a.fma(b0, c2_0); c2_1 = a.fma(b1, c2_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); }
+        }
+        if (beta == 0f) {
+            c0_0.intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.intoArray(c, ci + 0 * ldc + 1 * VL);
+            c1_0.intoArray(c, ci + 1 * ldc + 0 * VL); c1_1.intoArray(c, ci + 1 * ldc + 1 * VL);
+            c2_0.intoArray(c, ci + 2 * ldc + 0 * VL); c2_1.intoArray(c, ci + 2 * ldc + 1 * VL);
+            c3_0.intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.intoArray(c, ci + 3 * ldc + 1 * VL);
+            c4_0.intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.intoArray(c, ci + 4 * ldc + 1 * VL);
+            c5_0.intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.intoArray(c, ci + 5 * ldc + 1 * VL);
+        } else if (beta == 1f) {
+            c0_0.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL)).intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL)).intoArray(c, ci + 0 * ldc + 1 * VL);
+            c1_0.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * VL)).intoArray(c, ci + 1 * ldc + 0 * VL); c1_1.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * VL)).intoArray(c, ci + 1 * ldc + 1 * VL);
+            c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 0 * VL)).intoArray(c, ci + 2 * ldc + 0 * VL); c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 1 * VL)).intoArray(c, ci + 2 * ldc + 1 * VL);
+            c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL)).intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL)).intoArray(c, ci + 3 * ldc + 1 * VL);
+            c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL)).intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL)).intoArray(c, ci + 4 * ldc + 1 * VL);
+            c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL)).intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL)).intoArray(c, ci + 5 * ldc + 1 * VL);
+        } else {
+            FloatVector bv = FloatVector.broadcast(S, beta);
+            FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL).fma(bv, c0_0).intoArray(c, ci + 0 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL).fma(bv, c0_1).intoArray(c, ci + 0 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * VL).fma(bv, c1_0).intoArray(c, ci + 1 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * VL).fma(bv, c1_1).intoArray(c, ci + 1 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 2 * ldc + 0 * VL).fma(bv, c2_0).intoArray(c, ci + 2 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 2 * ldc + 1 * VL).fma(bv, c2_1).intoArray(c, ci + 2 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL).fma(bv, c3_0).intoArray(c, ci + 3 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL).fma(bv, c3_1).intoArray(c, ci + 3 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL).fma(bv, c4_0).intoArray(c, ci + 4 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL).fma(bv, c4_1).intoArray(c, ci + 4 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL).fma(bv, c5_0).intoArray(c, ci + 5 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL).fma(bv, c5_1).intoArray(c, ci + 5 * ldc + 1 * VL);
+        }
+    }
+}

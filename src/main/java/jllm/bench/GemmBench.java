@@ -1,0 +1,169 @@
+package jllm.bench;
+
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+import jllm.backend.cpu.Gemm;
+import jllm.backend.cpu.Parallel;
+
+/**
+ * SGEMM throughput of jllm next to OpenBLAS, same shapes, same thread count, same run, so
+ * the ratio is meaningful even on a noisy machine. Reports medians over repeats.
+ */
+public final class GemmBench {
+
+    /** One benchmark case: {@code batch} x (op(A)[M x K] * op(B)[K x N]). */
+    public record Shape(String name, boolean transA, boolean transB, int batch, int M, int N, int K) {
+        double flops() {
+            return 2.0 * batch * M * N * K;
+        }
+
+        String mode() {
+            return (transA ? "T" : "N") + (transB ? "T" : "N");
+        }
+    }
+
+    /**
+     * The default cases: 1024^3, and the GPT-2 small linear layers at 256 tokens in the three
+     * products training does (forward x W^T = NT, input gradient dY W = NN, weight gradient
+     * dY^T x = TN), plus batched attention (48 = batch x heads of 64x64x64).
+     */
+    public static List<Shape> defaultShapes() {
+        List<Shape> s = new ArrayList<>();
+        s.add(new Shape("square", false, false, 1, 1024, 1024, 1024));
+        s.add(new Shape("square", false, true, 1, 1024, 1024, 1024));
+        int[][] lin = {{3072, 768}, {768, 3072}, {2304, 768}}; // {out, in}: c_fc, c_proj, c_attn
+        String[] names = {"mlp.fc", "mlp.proj", "attn.qkv"};
+        for (int i = 0; i < lin.length; i++) {
+            int out = lin[i][0], in = lin[i][1];
+            s.add(new Shape(names[i] + " fwd", false, true, 1, 256, out, in));
+            s.add(new Shape(names[i] + " dX", false, false, 1, 256, in, out));
+            s.add(new Shape(names[i] + " dW", true, false, 1, out, in, 256));
+        }
+        s.add(new Shape("attn QK^T", false, true, 48, 64, 64, 64));
+        s.add(new Shape("attn PV", false, false, 48, 64, 64, 64));
+        return s;
+    }
+
+    private final PrintStream out;
+    private final int threads, repeats, warmup;
+
+    public GemmBench(PrintStream out, int threads, int repeats, int warmup) {
+        this.out = out;
+        this.threads = threads;
+        this.repeats = Math.max(1, repeats);
+        this.warmup = Math.max(0, warmup);
+    }
+
+    public void run(List<Shape> shapes, boolean useOpenBlas) {
+        Parallel.setThreads(threads);
+        String[] why = new String[1];
+        OpenBlas blas = useOpenBlas ? OpenBlas.load(why) : null;
+        if (blas != null) blas.setThreads(threads);
+        out.printf(Locale.ROOT, "jllm sgemm: threads=%d, repeats=%d (median), cores=%d, vector=%d bits%n",
+                threads, repeats, Runtime.getRuntime().availableProcessors(),
+                jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        if (useOpenBlas) {
+            out.println(blas != null ? "OpenBLAS: " + blas.library() : why[0]);
+        }
+        out.printf(Locale.ROOT, "%-14s %-4s %5s %5s %5s %5s  %10s %10s %7s%n",
+                "case", "op", "batch", "M", "N", "K", "jllm GF/s", "BLAS GF/s", "ratio");
+        jitWarmup();
+        for (Shape s : shapes) {
+            double j = benchJllm(s);
+            double b = Double.NaN;
+            if (blas != null) {
+                b = benchBlas(blas, s);
+                pause(); // let OpenBLAS threads stop spinning before jllm runs again
+            }
+            out.printf(Locale.ROOT, "%-14s %-4s %5d %5d %5d %5d  %10.1f %10s %7s%n",
+                    s.name(), s.mode(), s.batch(), s.M(), s.N(), s.K(), j,
+                    Double.isNaN(b) ? "-" : String.format(Locale.ROOT, "%.1f", b),
+                    Double.isNaN(b) ? "-" : String.format(Locale.ROOT, "%.2f", j / b));
+            out.flush();
+        }
+    }
+
+    /** Gets the kernels compiled by C2 before anything is timed. */
+    private void jitWarmup() {
+        int n = 256;
+        float[] a = random(n * n, 1), b = random(n * n, 2), c = new float[n * n];
+        long end = System.nanoTime() + 1_500_000_000L;
+        boolean[] tf = {false, true};
+        while (System.nanoTime() < end) {
+            for (boolean ta : tf) for (boolean tb : tf) Gemm.sgemm(ta, tb, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(250);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static float[] random(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+        return x;
+    }
+
+    private double benchJllm(Shape s) {
+        int lda = s.transA() ? s.M() : s.K(), ldb = s.transB() ? s.K() : s.N(), ldc = s.N();
+        int sa = s.M() * s.K(), sb = s.K() * s.N(), sc = s.M() * s.N();
+        float[] a = random(sa * s.batch(), 1), b = random(sb * s.batch(), 2), c = new float[sc * s.batch()];
+        double[] t = new double[repeats];
+        for (int r = -warmup; r < repeats; r++) {
+            long t0 = System.nanoTime();
+            Gemm.sgemmBatched(s.transA(), s.transB(), s.batch(), s.M(), s.N(), s.K(), 1f, a, 0, lda, sa,
+                    b, 0, ldb, sb, 0f, c, 0, ldc, sc);
+            long t1 = System.nanoTime();
+            if (r >= 0) t[r] = (t1 - t0) * 1e-9;
+        }
+        return s.flops() / median(t) * 1e-9;
+    }
+
+    private double benchBlas(OpenBlas blas, Shape s) {
+        int lda = s.transA() ? s.M() : s.K(), ldb = s.transB() ? s.K() : s.N(), ldc = s.N();
+        long sa = (long) s.M() * s.K(), sb = (long) s.K() * s.N(), sc = (long) s.M() * s.N();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocate(ValueLayout.JAVA_FLOAT, sa * s.batch());
+            MemorySegment b = arena.allocate(ValueLayout.JAVA_FLOAT, sb * s.batch());
+            MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, sc * s.batch());
+            MemorySegment.copy(random((int) (sa * s.batch()), 1), 0, a, ValueLayout.JAVA_FLOAT, 0, (int) (sa * s.batch()));
+            MemorySegment.copy(random((int) (sb * s.batch()), 2), 0, b, ValueLayout.JAVA_FLOAT, 0, (int) (sb * s.batch()));
+            MemorySegment[] as = new MemorySegment[s.batch()], bs = new MemorySegment[s.batch()], cs = new MemorySegment[s.batch()];
+            for (int i = 0; i < s.batch(); i++) {
+                as[i] = a.asSlice(i * sa * 4, sa * 4);
+                bs[i] = b.asSlice(i * sb * 4, sb * 4);
+                cs[i] = c.asSlice(i * sc * 4, sc * 4);
+            }
+            double[] t = new double[repeats];
+            for (int r = -Math.max(2, warmup); r < repeats; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < s.batch(); i++) {
+                    blas.sgemm(s.transA(), s.transB(), s.M(), s.N(), s.K(), 1f, as[i], lda, bs[i], ldb, 0f, cs[i], ldc);
+                }
+                long t1 = System.nanoTime();
+                if (r >= 0) t[r] = (t1 - t0) * 1e-9;
+            }
+            return s.flops() / median(t) * 1e-9;
+        }
+    }
+
+    private static double median(double[] x) {
+        double[] y = x.clone();
+        Arrays.sort(y);
+        int n = y.length;
+        return n % 2 == 1 ? y[n / 2] : 0.5 * (y[n / 2 - 1] + y[n / 2]);
+    }
+}

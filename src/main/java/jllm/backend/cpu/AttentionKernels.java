@@ -1,0 +1,320 @@
+package jllm.backend.cpu;
+
+import static jllm.backend.cpu.FusedKernels.L;
+import static jllm.backend.cpu.FusedKernels.S;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Scaled dot-product attention, forward and backward, on contiguous float buffers.
+ *
+ * <h2>Layout</h2>
+ * <ul>
+ *   <li>q: [B*H, Tq, D], row (bh, i) at {@code qOff + (bh*Tq + i)*D}, with {@code bh = b*H + h}.</li>
+ *   <li>k: [B*Hkv, kvCap, D], v: [B*Hkv, kvCap, Dv]; key j of kv head {@code kvbh = b*Hkv + kh} at
+ *       {@code kOff + (kvbh*kvCap + j)*D}; only keys {@code j < Tk} are used. {@code kvCap == Tk}
+ *       for plain contiguous tensors, {@code kvCap = maxT} for a KV cache [B, Hkv, maxT, D].</li>
+ *   <li>GQA: q head h of batch b reads kv head {@code kvbh = b*Hkv + h/(H/Hkv)}; H % Hkv == 0.</li>
+ *   <li>out: [B*H, Tq, Dv]; lse: [B*H, Tq] (log-sum-exp of the scaled, masked scores per query).</li>
+ *   <li>mask (optional, additive, -inf allowed): element (b, h, i, j) at
+ *       {@code maskOff + b*msB + h*msH + i*msI + j*msJ}; a stride of 0 broadcasts (a [Tq,Tk] mask has
+ *       msB = msH = 0, msI = Tk, msJ = 1). Boolean masks are converted by the caller to 0/-inf.</li>
+ *   <li>causal: PyTorch is_causal, top-left aligned: query i sees keys j &lt;= i.</li>
+ * </ul>
+ *
+ * <h2>Fully masked rows</h2>
+ * A query row whose every score is -inf gets out = 0, lse = -inf, and zero gradients (PyTorch
+ * &gt;= 2.5's math path, via _safe_softmax, also returns 0; older versions return NaN).
+ *
+ * <h2>Algorithm</h2>
+ * Per query row the kernel computes the row's scores for all visible keys into a scratch row of
+ * Tk floats (O(Tk) memory, never Tq*Tk), then an exact max-subtracted softmax and P*V. Keeping the
+ * whole score row costs a few KB and avoids the rescaling work of an online softmax, which on a
+ * CPU with a 1 MB L2 buys nothing. Scores come from a transposed copy of K (built once per kv head
+ * in scratch) so 16 keys are scored per FMA with no horizontal reductions.
+ *
+ * <p>Threading: forward splits over bh (q heads); backward splits over kv heads ({@code kvbh} in
+ * [0, B*Hkv)), each processing all of its q heads, so dK/dV rows are owned by one thread.
+ */
+public final class AttentionKernels {
+    private AttentionKernels() {}
+
+    /** Below this many query rows per head, scores use direct dot products (no K transpose). */
+    private static final int TRANSPOSE_MIN_TQ = 4;
+
+    private static int roundUp(int n) {
+        return (n + L - 1) / L * L;
+    }
+
+    /** Floats of per-thread scratch the forward and backward kernels need. */
+    public static int scratchSize(int Tk, int D, int Dv) {
+        return (D + Dv + 2) * roundUp(Math.max(Tk, 1));
+    }
+
+    private static void checkHeads(int H, int Hkv) {
+        if (H <= 0 || Hkv <= 0 || H % Hkv != 0) {
+            throw new IllegalArgumentException("attention: q heads " + H + " must be a positive multiple of kv heads " + Hkv);
+        }
+    }
+
+    /**
+     * Forward for q heads bh in [bhStart, bhEnd): writes out (and lse when non-null).
+     * See the class comment for layouts; mask may be null.
+     */
+    public static void attentionForward(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                        float[] out, int outOff, float[] lse, int lseOff,
+                                        int H, int Hkv, int Tq, int Tk, int kvCap, int D, int Dv,
+                                        float scale, boolean causal,
+                                        float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
+                                        float[] scratch, int bhStart, int bhEnd) {
+        checkHeads(H, Hkv);
+        int G = H / Hkv;
+        int TkP = roundUp(Math.max(Tk, 1));
+        if (scratch.length < scratchSize(Tk, D, Dv)) {
+            throw new IllegalArgumentException("attention: scratch has " + scratch.length + " floats, needs " + scratchSize(Tk, D, Dv));
+        }
+        int ktOff = 0, sOff = D * TkP;
+        boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        int lastKv = -1;
+        for (int bh = bhStart; bh < bhEnd; bh++) {
+            int b = bh / H, h = bh % H;
+            int kvbh = b * Hkv + h / G;
+            int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
+            if (transpose && kvbh != lastKv) {
+                transpose(k, kBase, Tk, D, scratch, ktOff, TkP);
+                lastKv = kvbh;
+            }
+            int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
+            for (int i = 0; i < Tq; i++) {
+                int qo = qOff + (bh * Tq + i) * D;
+                int oo = outOff + (bh * Tq + i) * Dv;
+                int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
+                float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, transpose, scratch, ktOff, TkP, sOff,
+                        mask, mBase + i * msI, msJ);
+                if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
+                    java.util.Arrays.fill(out, oo, oo + Dv, 0f);
+                    if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
+                    continue;
+                }
+                double sum = FusedKernels.expShiftSum(scratch, sOff, scratch, sOff, jEnd, m);
+                combine(scratch, sOff, jEnd, v, vBase, Dv, (float) (1.0 / sum), out, oo);
+                if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
+            }
+        }
+    }
+
+    /**
+     * Backward for kv heads kvbh in [kvStart, kvEnd) (kvbh = b*Hkv + kh), each over its H/Hkv q heads.
+     * Recomputes P = exp(S - lse) and writes dq (overwrite) and ACCUMULATES dk, dv (caller zeroes):
+     * dV += P^T dO; dP = dO V^T; dS = P*(dP - rowsum(dO*O)); dQ = scale*dS K; dK += scale*dS^T Q.
+     */
+    public static void attentionBackward(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                         float[] out, int outOff, float[] dout, int doutOff, float[] lse, int lseOff,
+                                         float[] dq, int dqOff, float[] dk, int dkOff, float[] dv, int dvOff,
+                                         int H, int Hkv, int Tq, int Tk, int kvCap, int D, int Dv,
+                                         float scale, boolean causal,
+                                         float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
+                                         float[] scratch, int kvStart, int kvEnd) {
+        checkHeads(H, Hkv);
+        int G = H / Hkv;
+        int TkP = roundUp(Math.max(Tk, 1));
+        if (scratch.length < scratchSize(Tk, D, Dv)) {
+            throw new IllegalArgumentException("attention: scratch has " + scratch.length + " floats, needs " + scratchSize(Tk, D, Dv));
+        }
+        int ktOff = 0, vtOff = D * TkP, sOff = (D + Dv) * TkP, dpOff = sOff + TkP;
+        boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        for (int kvbh = kvStart; kvbh < kvEnd; kvbh++) {
+            int b = kvbh / Hkv, kh = kvbh % Hkv;
+            int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
+            int dkBase = dkOff + kvbh * kvCap * D, dvBase = dvOff + kvbh * kvCap * Dv;
+            if (transpose) {
+                transpose(k, kBase, Tk, D, scratch, ktOff, TkP);
+                transpose(v, vBase, Tk, Dv, scratch, vtOff, TkP);
+            }
+            for (int g = 0; g < G; g++) {
+                int h = kh * G + g;
+                int bh = b * H + h;
+                int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
+                for (int i = 0; i < Tq; i++) {
+                    int qo = qOff + (bh * Tq + i) * D;
+                    int dqo = dqOff + (bh * Tq + i) * D;
+                    int oo = outOff + (bh * Tq + i) * Dv;
+                    int doo = doutOff + (bh * Tq + i) * Dv;
+                    float l = lse[lseOff + bh * Tq + i];
+                    int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
+                    if (l == Float.NEGATIVE_INFINITY || jEnd == 0) {
+                        java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
+                        continue;
+                    }
+                    scoreRow(q, qo, k, kBase, D, scale, jEnd, transpose, scratch, ktOff, TkP, sOff,
+                            mask, mBase + i * msI, msJ);
+                    // P = exp(S - lse), in place
+                    expShift(scratch, sOff, jEnd, l);
+                    // dP = dO V^T
+                    scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, transpose, scratch, vtOff, TkP, dpOff,
+                            null, 0, 0);
+                    float di = FusedKernels.dotShort(dout, doo, out, oo, Dv);
+                    // dV += p_j dO_i
+                    rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, Dv, 1f);
+                    // dS*scale = scale * P * (dP - Di), into the dp row
+                    dsRow(scratch, sOff, dpOff, jEnd, di, scale);
+                    // dK += dS_j q_i
+                    rank1(scratch, dpOff, jEnd, q, qo, dk, dkBase, D, 1f);
+                    // dQ = sum_j dS_j K_j
+                    combine(scratch, dpOff, jEnd, k, kBase, D, 1f, dq, dqo);
+                }
+            }
+        }
+    }
+
+    /**
+     * Decode-step forward for Tq = 1 over a KV cache [B, Hkv, maxT, D] holding {@code len} valid
+     * positions: every q head attends keys [0, len), no causal mask. Equivalent to
+     * {@link #attentionForward} with Tq=1, Tk=len, kvCap=maxT, causal=false, no mask.
+     */
+    public static void attentionDecode(float[] q, int qOff, float[] kCache, int kOff, float[] vCache, int vOff,
+                                       float[] out, int outOff, int H, int Hkv, int len, int maxT, int D, int Dv,
+                                       float scale, float[] scratch, int bhStart, int bhEnd) {
+        if (len > maxT) throw new IllegalArgumentException("attention: cache length " + len + " exceeds capacity " + maxT);
+        attentionForward(q, qOff, kCache, kOff, vCache, vOff, out, outOff, null, 0, H, Hkv, 1, len, maxT, D, Dv,
+                scale, false, null, 0, 0, 0, 0, 0, scratch, bhStart, bhEnd);
+    }
+
+    // ---------------------------------------------------------------- pieces
+
+    /** dst[d*TkP + j] = src[base + j*D + d] for j < Tk; zero padding up to TkP. */
+    private static void transpose(float[] src, int base, int Tk, int D, float[] dst, int dOff, int TkP) {
+        for (int j = 0; j < Tk; j++) {
+            int so = base + j * D;
+            for (int d = 0; d < D; d++) dst[dOff + d * TkP + j] = src[so + d];
+        }
+        if (TkP > Tk) {
+            for (int d = 0; d < D; d++) java.util.Arrays.fill(dst, dOff + d * TkP + Tk, dOff + d * TkP + TkP, 0f);
+        }
+    }
+
+    /**
+     * s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into scratch[sOff..], returns the max
+     * (−inf if all masked). Uses the transposed K at scratch[ktOff] when {@code transpose}.
+     */
+    private static float scoreRow(float[] x, int xo, float[] k, int kBase, int D, float scale, int jEnd,
+                                  boolean transpose, float[] sc, int ktOff, int TkP, int sOff,
+                                  float[] mask, int mRow, int msJ) {
+        if (transpose) {
+            FloatVector sv = FloatVector.broadcast(S, scale);
+            int j = 0;
+            for (; j + 4 * L <= jEnd + (L - 1) && j + 4 * L <= TkP; j += 4 * L) {
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                int kt = ktOff + j;
+                for (int d = 0; d < D; d++, kt += TkP) {
+                    FloatVector xd = FloatVector.broadcast(S, x[xo + d]);
+                    a0 = FloatVector.fromArray(S, sc, kt).fma(xd, a0);
+                    a1 = FloatVector.fromArray(S, sc, kt + L).fma(xd, a1);
+                    a2 = FloatVector.fromArray(S, sc, kt + 2 * L).fma(xd, a2);
+                    a3 = FloatVector.fromArray(S, sc, kt + 3 * L).fma(xd, a3);
+                }
+                a0.mul(sv).intoArray(sc, sOff + j);
+                a1.mul(sv).intoArray(sc, sOff + j + L);
+                a2.mul(sv).intoArray(sc, sOff + j + 2 * L);
+                a3.mul(sv).intoArray(sc, sOff + j + 3 * L);
+            }
+            for (; j < jEnd; j += L) {
+                FloatVector a0 = FloatVector.zero(S), a1 = a0;
+                int kt = ktOff + j, d = 0;
+                for (; d + 1 < D; d += 2, kt += 2 * TkP) {
+                    a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
+                    a1 = FloatVector.fromArray(S, sc, kt + TkP).fma(FloatVector.broadcast(S, x[xo + d + 1]), a1);
+                }
+                if (d < D) a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
+                a0.add(a1).mul(sv).intoArray(sc, sOff + j);
+            }
+        } else {
+            for (int j = 0; j < jEnd; j++) {
+                sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
+            }
+        }
+        if (mask != null) {
+            if (msJ == 1) {
+                int j = 0;
+                for (int ub = S.loopBound(jEnd); j < ub; j += L) {
+                    FloatVector.fromArray(S, sc, sOff + j).add(FloatVector.fromArray(S, mask, mRow + j))
+                            .intoArray(sc, sOff + j);
+                }
+                for (; j < jEnd; j++) sc[sOff + j] += mask[mRow + j];
+            } else {
+                for (int j = 0; j < jEnd; j++) sc[sOff + j] += mask[mRow + j * msJ];
+            }
+        }
+        return FusedKernels.max(sc, sOff, jEnd);
+    }
+
+    /** s[j] = exp(s[j] - shift) for j < n. */
+    private static void expShift(float[] s, int off, int n, float shift) {
+        FloatVector sh = FloatVector.broadcast(S, shift);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, n);
+            FloatVector.fromArray(S, s, off + j, m).sub(sh).lanewise(VectorOperators.EXP).intoArray(s, off + j, m);
+        }
+    }
+
+    /** ds[j] = scale * p[j] * (dp[j] - di), written over dp. */
+    private static void dsRow(float[] sc, int pOff, int dpOff, int n, float di, float scale) {
+        FloatVector dv = FloatVector.broadcast(S, di), sv = FloatVector.broadcast(S, scale);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = S.indexInRange(j, n);
+            FloatVector p = FloatVector.fromArray(S, sc, pOff + j, m);
+            FloatVector dp = FloatVector.fromArray(S, sc, dpOff + j, m);
+            p.mul(dp.sub(dv)).mul(sv).intoArray(sc, dpOff + j, m);
+        }
+    }
+
+    /** o[0..Dv) = f * sum_{j<n} w[j] * V_j, V_j at vBase + j*Dv. */
+    private static void combine(float[] w, int wOff, int n, float[] v, int vBase, int Dv, float f,
+                                float[] o, int oo) {
+        int c = 0;
+        for (; c + 4 * L <= Dv; c += 4 * L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int vo = vBase + c;
+            for (int j = 0; j < n; j++, vo += Dv) {
+                float p = w[wOff + j];
+                FloatVector pv = FloatVector.broadcast(S, p);
+                a0 = FloatVector.fromArray(S, v, vo).fma(pv, a0);
+                a1 = FloatVector.fromArray(S, v, vo + L).fma(pv, a1);
+                a2 = FloatVector.fromArray(S, v, vo + 2 * L).fma(pv, a2);
+                a3 = FloatVector.fromArray(S, v, vo + 3 * L).fma(pv, a3);
+            }
+            a0.mul(f).intoArray(o, oo + c);
+            a1.mul(f).intoArray(o, oo + c + L);
+            a2.mul(f).intoArray(o, oo + c + 2 * L);
+            a3.mul(f).intoArray(o, oo + c + 3 * L);
+        }
+        for (; c < Dv; c += L) {
+            VectorMask<Float> m = S.indexInRange(c, Dv);
+            FloatVector a0 = FloatVector.zero(S), a1 = a0;
+            int vo = vBase + c, j = 0;
+            for (; j + 1 < n; j += 2, vo += 2 * Dv) {
+                a0 = FloatVector.fromArray(S, v, vo, m).fma(FloatVector.broadcast(S, w[wOff + j]), a0);
+                a1 = FloatVector.fromArray(S, v, vo + Dv, m).fma(FloatVector.broadcast(S, w[wOff + j + 1]), a1);
+            }
+            if (j < n) a0 = FloatVector.fromArray(S, v, vo, m).fma(FloatVector.broadcast(S, w[wOff + j]), a0);
+            a0.add(a1).mul(f).intoArray(o, oo + c, m);
+        }
+    }
+
+    /** dst_j += f * w[j] * x for j < n, dst_j at dBase + j*Dx, x at xo (length Dx). */
+    private static void rank1(float[] w, int wOff, int n, float[] x, int xo, float[] dst, int dBase, int Dx, float f) {
+        for (int j = 0; j < n; j++) {
+            float p = w[wOff + j] * f;
+            if (p == 0f) continue;
+            FloatVector pv = FloatVector.broadcast(S, p);
+            int ro = dBase + j * Dx;
+            for (int c = 0; c < Dx; c += L) {
+                VectorMask<Float> m = S.indexInRange(c, Dx);
+                FloatVector.fromArray(S, x, xo + c, m).fma(pv, FloatVector.fromArray(S, dst, ro + c, m))
+                        .intoArray(dst, ro + c, m);
+            }
+        }
+    }
+}

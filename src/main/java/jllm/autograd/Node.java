@@ -1,0 +1,83 @@
+package jllm.autograd;
+
+import jllm.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/**
+ * One recorded operation of the graph: the function that turns the gradient of its output into
+ * gradients of its inputs, the edges to the inputs' nodes, and the tensors it saved for backward.
+ */
+public class Node {
+    /** Computes input gradients from the output gradient and the (version-checked) saved tensors. */
+    @FunctionalInterface
+    public interface Backward {
+        Tensor[] apply(Tensor grad, Tensor[] saved);
+    }
+
+    private final String name;
+    final Node[] next;
+    private Backward backward;
+    private Tensor[] saved;
+    private int[] savedVersions;
+    private boolean released;
+    List<UnaryOperator<Tensor>> preHooks;
+    List<Tensor> retainers;
+
+    public Node(String name, Node[] next, Backward backward, Tensor[] saved) {
+        this.name = name;
+        this.next = next;
+        this.backward = backward;
+        this.saved = saved;
+        if (saved != null) {
+            savedVersions = new int[saved.length];
+            for (int i = 0; i < saved.length; i++) savedVersions[i] = saved[i] == null ? 0 : saved[i].version();
+        }
+    }
+
+    public String name() { return name; }
+
+    /** The nodes of the inputs (null where an input needs no gradient). */
+    public Node[] nextFunctions() { return next.clone(); }
+
+    /** Adds a hook that sees (and may replace) the gradient flowing into this node. */
+    public void registerPreHook(UnaryOperator<Tensor> hook) {
+        if (preHooks == null) preHooks = new ArrayList<>();
+        preHooks.add(hook);
+    }
+
+    void retain(Tensor t) {
+        if (retainers == null) retainers = new ArrayList<>();
+        if (!retainers.contains(t)) retainers.add(t);
+    }
+
+    Tensor[] run(Tensor grad) {
+        if (released) {
+            throw new IllegalStateException("Trying to backward through the graph a second time (or directly access saved "
+                    + "tensors after they have already been freed) in " + name + ". Saved intermediate values of the graph "
+                    + "are freed when you call backward(). Specify retainGraph=true if you need to backward through the "
+                    + "graph a second time.");
+        }
+        Tensor[] s = saved == null ? new Tensor[0] : saved;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] != null && s[i].version() != savedVersions[i]) {
+                throw new IllegalStateException("one of the variables needed for gradient computation has been modified by "
+                        + "an inplace operation: [" + s[i].dtype().torchName() + " tensor of shape "
+                        + java.util.Arrays.toString(s[i].shape()) + "], which is saved by " + name + ", is at version "
+                        + s[i].version() + "; expected version " + savedVersions[i] + " instead.");
+            }
+        }
+        return backward.apply(grad, s);
+    }
+
+    void release() {
+        released = true;
+        saved = null;
+        backward = null;
+    }
+
+    @Override
+    public String toString() { return "<" + name + ">"; }
+}

@@ -1,0 +1,122 @@
+package jllm.backend.cpu;
+
+import jllm.backend.Storage;
+import jllm.tensor.DType;
+import jllm.tensor.Device;
+
+/**
+ * Heap storage: F32 in float[], F64 in double[], F16/BF16 as raw bits in short[], I64 in long[],
+ * I32 in int[], U8/BOOL in byte[]. Heap arrays are what the Vector API is fastest on.
+ */
+public final class CpuStorage extends Storage {
+    private final DType dtype;
+    private final Object array;
+    private final int size;
+
+    CpuStorage(DType dtype, Object array, int size) {
+        this.dtype = dtype;
+        this.array = array;
+        this.size = size;
+    }
+
+    public static CpuStorage allocate(DType dtype, int n) {
+        Object a = switch (dtype) {
+            case F32 -> new float[n];
+            case F64 -> new double[n];
+            case F16, BF16 -> new short[n];
+            case I64 -> new long[n];
+            case I32 -> new int[n];
+            case U8, BOOL -> new byte[n];
+        };
+        return new CpuStorage(dtype, a, n);
+    }
+
+    /** Wraps (does not copy) a host array whose element type must match {@code dtype}. */
+    public static CpuStorage wrap(DType dtype, Object array) {
+        int n = switch (dtype) {
+            case F32 -> ((float[]) array).length;
+            case F64 -> ((double[]) array).length;
+            case F16, BF16 -> ((short[]) array).length;
+            case I64 -> ((long[]) array).length;
+            case I32 -> ((int[]) array).length;
+            case U8, BOOL -> ((byte[]) array).length;
+        };
+        return new CpuStorage(dtype, array, n);
+    }
+
+    @Override public DType dtype() { return dtype; }
+
+    @Override public Device device() { return Device.CPU; }
+
+    @Override public int size() { return size; }
+
+    public Object array() { return array; }
+
+    public float[] f32() { return (float[]) array; }
+
+    public double[] f64() { return (double[]) array; }
+
+    public short[] i16() { return (short[]) array; }
+
+    public long[] i64() { return (long[]) array; }
+
+    public int[] i32() { return (int[]) array; }
+
+    public byte[] u8() { return (byte[]) array; }
+
+    /** Reads element i as a double, whatever the dtype (slow path for non-F32 types). */
+    public double getDouble(int i) {
+        return switch (dtype) {
+            case F32 -> ((float[]) array)[i];
+            case F64 -> ((double[]) array)[i];
+            case F16 -> Float.float16ToFloat(((short[]) array)[i]);
+            case BF16 -> Float.intBitsToFloat((((short[]) array)[i] & 0xffff) << 16);
+            case I64 -> ((long[]) array)[i];
+            case I32 -> ((int[]) array)[i];
+            case U8 -> ((byte[]) array)[i] & 0xff;
+            case BOOL -> ((byte[]) array)[i] != 0 ? 1 : 0;
+        };
+    }
+
+    public long getLong(int i) {
+        return switch (dtype) {
+            case I64 -> ((long[]) array)[i];
+            case I32 -> ((int[]) array)[i];
+            case U8 -> ((byte[]) array)[i] & 0xff;
+            case BOOL -> ((byte[]) array)[i] != 0 ? 1 : 0;
+            default -> (long) getDouble(i);
+        };
+    }
+
+    /** Writes element i from a double, converting like PyTorch's casts (float to int truncates). */
+    public void setDouble(int i, double v) {
+        switch (dtype) {
+            case F32 -> ((float[]) array)[i] = (float) v;
+            case F64 -> ((double[]) array)[i] = v;
+            case F16 -> ((short[]) array)[i] = Float.floatToFloat16((float) v);
+            case BF16 -> ((short[]) array)[i] = bf16((float) v);
+            case I64 -> ((long[]) array)[i] = (long) v;
+            case I32 -> ((int[]) array)[i] = (int) (long) v;
+            case U8 -> ((byte[]) array)[i] = (byte) (long) v;
+            case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
+        }
+    }
+
+    public void setLong(int i, long v) {
+        switch (dtype) {
+            case I64 -> ((long[]) array)[i] = v;
+            case I32 -> ((int[]) array)[i] = (int) v;
+            case U8 -> ((byte[]) array)[i] = (byte) v;
+            case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
+            default -> setDouble(i, v);
+        }
+    }
+
+    /** float to bfloat16 bits, round-to-nearest-even, NaN to the canonical quiet NaN (as c10::BFloat16). */
+    static short bf16(float f) {
+        if (Float.isNaN(f)) return (short) 0x7FC0;
+        int bits = Float.floatToRawIntBits(f);
+        int lsb = (bits >>> 16) & 1;
+        return (short) ((bits + 0x7FFF + lsb) >>> 16);
+    }
+}

@@ -8,8 +8,8 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.io.SerializedString;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.StringWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -298,8 +298,10 @@ public final class SafeTensors {
                         + (prev == null ? "at the start, " : "between tensor '" + prev + "' and ") + "tensor '" + r.name + "')");
             }
             if (r.begin < cursor) {
-                throw fail(where, "tensor '" + r.name + "': data_offsets [" + r.begin + ", " + r.end
-                        + "] overlap tensor '" + prev + "' on bytes [" + r.begin + ", " + Math.min(cursor, Math.max(r.end, r.begin + 1)) + ")");
+                throw fail(where, "tensor '" + r.name + "': data_offsets [" + r.begin + ", " + r.end + "] "
+                        + (r.begin == r.end
+                                ? "point inside tensor '" + prev + "' (which ends at byte " + cursor + ")"
+                                : "overlap tensor '" + prev + "' on bytes [" + r.begin + ", " + Math.min(cursor, r.end) + ")"));
             }
             cursor = r.end;
             prev = r.name;
@@ -382,6 +384,9 @@ public final class SafeTensors {
             if (s.name().equals(METADATA_KEY)) {
                 throw fail(where, "'" + METADATA_KEY + "' is reserved and cannot name a tensor");
             }
+            if (!wellFormed(s.name())) {
+                throw fail(where, "tensor name '" + s.name() + "' has an unpaired surrogate and cannot be written as UTF-8");
+            }
             if (!names.add(s.name())) {
                 throw fail(where, "duplicate tensor name '" + s.name() + "'");
             }
@@ -405,12 +410,27 @@ public final class SafeTensors {
                 if (e.getKey() == null || e.getValue() == null) {
                     throw fail(where, "metadata keys and values must not be null (entry " + e.getKey() + "=" + e.getValue() + ")");
                 }
+                if (!wellFormed(e.getKey()) || !wellFormed(e.getValue())) {
+                    throw fail(where, "metadata entry '" + e.getKey() + "' has an unpaired surrogate and cannot be written as UTF-8");
+                }
             }
         }
         List<TensorSource> order = new ArrayList<>(tensors);
         order.sort(Comparator.comparing(TensorSource::dtype, Comparator.reverseOrder())
                 .thenComparing(TensorSource::name, SafeTensors::compareUtf8));
         return order;
+    }
+
+    private static boolean wellFormed(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Byte order of the UTF-8 encodings, which is code point order (Rust's str ordering). */
@@ -426,7 +446,8 @@ public final class SafeTensors {
     }
 
     private static byte[] headerBytes(List<TensorSource> order, Map<String, String> metadata) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        // Through a Writer: the byte-stream generator would escape supplementary characters.
+        StringWriter out = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.setCharacterEscapes(SERDE_ESCAPES);
             g.writeStartObject();
@@ -453,7 +474,7 @@ public final class SafeTensors {
             }
             g.writeEndObject();
         }
-        byte[] json = out.toByteArray();
+        byte[] json = out.toString().getBytes(StandardCharsets.UTF_8); // names checked well-formed
         byte[] padded = Arrays.copyOf(json, (json.length + 7) & ~7);
         Arrays.fill(padded, json.length, padded.length, (byte) ' ');
         return padded;
@@ -511,7 +532,8 @@ public final class SafeTensors {
 
         @Override
         public SerializableString getEscapeSequence(int ch) {
-            return new SerializedString(String.format("\\u%04x", ch));
+            // Asked for every non-ASCII char too: null writes it raw (UTF-8), as serde_json does.
+            return ch < 0x20 ? new SerializedString(String.format("\\u%04x", ch)) : null;
         }
     }
 }

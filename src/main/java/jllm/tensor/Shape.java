@@ -99,7 +99,7 @@ public final class Shape {
      */
     public static int[] viewStrides(int[] oldShape, int[] oldStrides, int[] newShape) {
         int[] newStrides = new int[newShape.length];
-        if (numel(oldShape) == 0) return contiguousStrides(newShape);
+        if (numel(oldShape) == 0 || isContiguous(oldShape, oldStrides)) return contiguousStrides(newShape);
         int viewD = newShape.length - 1;
         long chunkBase = oldStrides.length == 0 ? 1 : oldStrides[oldStrides.length - 1];
         long tensorNumel = 1, viewNumel = 1;

@@ -178,14 +178,20 @@ public final class Tensor {
         return new Tensor(storage, offset, shape, strides, base != null ? base : this);
     }
 
-    static boolean needsGrad(Tensor... ts) {
+    /** True when grad mode is on and any of ts requires a gradient. */
+    public static boolean needsGrad(Tensor... ts) {
         if (!Grad.isEnabled()) return false;
         for (Tensor t : ts) if (t != null && t.requiresGrad) return true;
         return false;
     }
 
-    /** Records out as produced by an op on inputs (when any needs a gradient). */
-    static Tensor record(Tensor out, String name, Tensor[] inputs, Tensor[] saved, Node.Backward fn) {
+    /**
+     * Records {@code out} as produced by a custom op on {@code inputs} (the equivalent of a
+     * {@code torch.autograd.Function}): when grad mode is on and any input requires a gradient,
+     * {@code out} gets a node whose backward maps the output gradient and the version-checked
+     * {@code saved} tensors to one gradient per input (null where none). Returns out.
+     */
+    public static Tensor record(Tensor out, String name, Tensor[] inputs, Tensor[] saved, Node.Backward fn) {
         if (!needsGrad(inputs)) return out;
         Node[] next = new Node[inputs.length];
         for (int i = 0; i < inputs.length; i++) {

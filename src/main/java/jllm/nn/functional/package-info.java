@@ -1,0 +1,2 @@
+/** {@code torch.nn.functional} in Java: stateless ops, with fused kernels for the hot ones. */
+package jllm.nn.functional;

@@ -92,7 +92,7 @@ public final class AttentionKernels {
                     int qo = qOff + (bh * Tq + i) * D;
                     int o = outOff + (bh * Tq + i) * Dv;
                     int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
-                    float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, false, scratch, ktOff, TkP, sOff,
+                    float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff,
                             mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
                         java.util.Arrays.fill(out, o, o + Dv, 0f);
@@ -233,9 +233,9 @@ public final class AttentionKernels {
             java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
             return;
         }
-        scoreRow(q, qo, k, kBase, D, scale, jEnd, false, scratch, 0, TkP, sOff, mask, mRow, msJ);
+        scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff, mask, mRow, msJ);
         expShift(scratch, sOff, jEnd, l);
-        scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, false, scratch, 0, TkP, dpOff, null, 0, 0);
+        scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, scratch, dpOff, null, 0, 0);
         float di = FusedKernels.dotShort(dout, doo, out, oo, Dv);
         rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, Dv, 1f);
         dsRow(scratch, sOff, dpOff, jEnd, di, scale);
@@ -270,44 +270,13 @@ public final class AttentionKernels {
     }
 
     /**
-     * s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into scratch[sOff..], returns the max
-     * (−inf if all masked). Uses the transposed K at scratch[ktOff] when {@code transpose}.
+     * Direct path (few query rows): s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into
+     * sc[sOff..]; returns the max (-inf if all masked).
      */
     private static float scoreRow(float[] x, int xo, float[] k, int kBase, int D, float scale, int jEnd,
-                                  boolean transpose, float[] sc, int ktOff, int TkP, int sOff,
-                                  float[] mask, int mRow, int msJ) {
-        if (transpose) {
-            FloatVector sv = FloatVector.broadcast(S, scale);
-            int j = 0;
-            for (; j + 4 * L <= jEnd + (L - 1) && j + 4 * L <= TkP; j += 4 * L) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int kt = ktOff + j;
-                for (int d = 0; d < D; d++, kt += TkP) {
-                    FloatVector xd = FloatVector.broadcast(S, x[xo + d]);
-                    a0 = FloatVector.fromArray(S, sc, kt).fma(xd, a0);
-                    a1 = FloatVector.fromArray(S, sc, kt + L).fma(xd, a1);
-                    a2 = FloatVector.fromArray(S, sc, kt + 2 * L).fma(xd, a2);
-                    a3 = FloatVector.fromArray(S, sc, kt + 3 * L).fma(xd, a3);
-                }
-                a0.mul(sv).intoArray(sc, sOff + j);
-                a1.mul(sv).intoArray(sc, sOff + j + L);
-                a2.mul(sv).intoArray(sc, sOff + j + 2 * L);
-                a3.mul(sv).intoArray(sc, sOff + j + 3 * L);
-            }
-            for (; j < jEnd; j += L) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0;
-                int kt = ktOff + j, d = 0;
-                for (; d + 1 < D; d += 2, kt += 2 * TkP) {
-                    a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
-                    a1 = FloatVector.fromArray(S, sc, kt + TkP).fma(FloatVector.broadcast(S, x[xo + d + 1]), a1);
-                }
-                if (d < D) a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
-                a0.add(a1).mul(sv).intoArray(sc, sOff + j);
-            }
-        } else {
-            for (int j = 0; j < jEnd; j++) {
-                sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
-            }
+                                  float[] sc, int sOff, float[] mask, int mRow, int msJ) {
+        for (int j = 0; j < jEnd; j++) {
+            sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
         }
         if (mask != null) {
             if (msJ == 1) {

@@ -25,8 +25,9 @@ import jdk.incubator.vector.VectorOperators;
  * </ul>
  *
  * <h2>Fully masked rows</h2>
- * A query row whose every score is -inf gets out = 0, lse = -inf, and zero gradients (PyTorch
- * &gt;= 2.5's math path, via _safe_softmax, also returns 0; older versions return NaN).
+ * A query row whose every score is -inf (or that sees no key, Tk = 0) gets out = 0, lse = -inf
+ * and zero gradients. This matches PyTorch &gt;= 2.5, whose SDPA math path uses _safe_softmax
+ * (pytorch/pytorch#133882) and returns 0 for such rows; PyTorch 1.13-2.4 returned NaN.
  *
  * <h2>Algorithm</h2>
  * Per query row the kernel computes the row's scores for all visible keys into a scratch row of

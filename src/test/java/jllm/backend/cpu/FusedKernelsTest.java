@@ -640,6 +640,39 @@ class FusedKernelsTest {
     }
 
     @Test
+    void attentionOverPaddedKvCapacityMatchesContiguous() {
+        Random r = new Random(12);
+        int B = 2, H = 4, Hkv = 2, Tq = 9, Tk = 9, cap = 13, D = 20, Dv = 24;
+        float scale = 0.3f;
+        float[] q = rand(r, B * H * Tq * D, 1), k = rand(r, B * Hkv * Tk * D, 1), v = rand(r, B * Hkv * Tk * Dv, 1);
+        float[] dout = rand(r, B * H * Tq * Dv, 1);
+        float[] kc = rand(r, B * Hkv * cap * D, 1), vc = rand(r, B * Hkv * cap * Dv, 1); // junk past Tk
+        for (int kv = 0; kv < B * Hkv; kv++) {
+            System.arraycopy(k, kv * Tk * D, kc, kv * cap * D, Tk * D);
+            System.arraycopy(v, kv * Tk * Dv, vc, kv * cap * Dv, Tk * Dv);
+        }
+        float[] sc = new float[AttentionKernels.scratchSize(Tk, D, Dv)];
+        float[] o1 = new float[B * H * Tq * Dv], o2 = o1.clone(), l1 = new float[B * H * Tq], l2 = l1.clone();
+        AttentionKernels.attentionForward(q, 0, k, 0, v, 0, o1, 0, l1, 0, H, Hkv, Tq, Tk, Tk, D, Dv, scale, true,
+                null, 0, 0, 0, 0, 0, sc, 0, B * H);
+        AttentionKernels.attentionForward(q, 0, kc, 0, vc, 0, o2, 0, l2, 0, H, Hkv, Tq, Tk, cap, D, Dv, scale, true,
+                null, 0, 0, 0, 0, 0, sc, 0, B * H);
+        close("padded out", d(o1), o2, 0, 0, 0);
+        float[] dq1 = new float[q.length], dk1 = new float[k.length], dv1 = new float[v.length];
+        float[] dq2 = new float[q.length], dk2 = new float[kc.length], dv2 = new float[vc.length];
+        AttentionKernels.attentionBackward(q, 0, k, 0, v, 0, o1, 0, dout, 0, l1, 0, dq1, 0, dk1, 0, dv1, 0,
+                H, Hkv, Tq, Tk, Tk, D, Dv, scale, true, null, 0, 0, 0, 0, 0, sc, 0, B * Hkv);
+        AttentionKernels.attentionBackward(q, 0, kc, 0, vc, 0, o2, 0, dout, 0, l2, 0, dq2, 0, dk2, 0, dv2, 0,
+                H, Hkv, Tq, Tk, cap, D, Dv, scale, true, null, 0, 0, 0, 0, 0, sc, 0, B * Hkv);
+        close("padded dq", d(dq1), dq2, 0, 0, 0);
+        for (int kv = 0; kv < B * Hkv; kv++) {
+            close("padded dk", row(d(dk1), kv, Tk * D), dk2, kv * cap * D, 0, 0);
+            close("padded dv", row(d(dv1), kv, Tk * Dv), dv2, kv * cap * Dv, 0, 0);
+            for (int j = Tk; j < cap; j++) assertEquals(0f, dk2[(kv * cap + j) * D], "no gradient past Tk");
+        }
+    }
+
+    @Test
     void attentionDecodeOverKvCache() {
         Random r = new Random(8);
         int B = 2, H = 4, Hkv = 2, maxT = 40, len = 33, D = 64, Dv = 64;

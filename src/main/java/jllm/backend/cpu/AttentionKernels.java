@@ -25,8 +25,9 @@ import jdk.incubator.vector.VectorOperators;
  * </ul>
  *
  * <h2>Fully masked rows</h2>
- * A query row whose every score is -inf gets out = 0, lse = -inf, and zero gradients (PyTorch
- * &gt;= 2.5's math path, via _safe_softmax, also returns 0; older versions return NaN).
+ * A query row whose every score is -inf (or that sees no key, Tk = 0) gets out = 0, lse = -inf
+ * and zero gradients. This matches PyTorch &gt;= 2.5, whose SDPA math path uses _safe_softmax
+ * (pytorch/pytorch#133882) and returns 0 for such rows; PyTorch 1.13-2.4 returned NaN.
  *
  * <h2>Algorithm</h2>
  * Per query row the kernel computes the row's scores for all visible keys into a scratch row of
@@ -43,6 +44,8 @@ public final class AttentionKernels {
 
     /** Below this many query rows per head, scores use direct dot products (no K transpose). */
     private static final int TRANSPOSE_MIN_TQ = 4;
+    /** Query rows processed together on the transposed path (they share every K/V load). */
+    private static final int R = 4;
 
     private static int roundUp(int n) {
         return (n + L - 1) / L * L;
@@ -50,7 +53,7 @@ public final class AttentionKernels {
 
     /** Floats of per-thread scratch the forward and backward kernels need. */
     public static int scratchSize(int Tk, int D, int Dv) {
-        return (D + Dv + 2) * roundUp(Math.max(Tk, 1));
+        return (D + Dv + 2 * R) * roundUp(Math.max(Tk, 1));
     }
 
     private static void checkHeads(int H, int Hkv) {
@@ -77,30 +80,66 @@ public final class AttentionKernels {
         }
         int ktOff = 0, sOff = D * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        float[] f = new float[R];
+        int[] xo = new int[R], oo = new int[R];
         int lastKv = -1;
         for (int bh = bhStart; bh < bhEnd; bh++) {
             int b = bh / H, h = bh % H;
             int kvbh = b * Hkv + h / G;
             int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
-            if (transpose && kvbh != lastKv) {
+            int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
+            if (!transpose) {
+                for (int i = 0; i < Tq; i++) {
+                    int qo = qOff + (bh * Tq + i) * D;
+                    int o = outOff + (bh * Tq + i) * Dv;
+                    int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
+                    float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff,
+                            mask, mBase + i * msI, msJ);
+                    if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
+                        java.util.Arrays.fill(out, o, o + Dv, 0f);
+                        if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
+                        continue;
+                    }
+                    double sum = FusedKernels.expShiftSum(scratch, sOff, scratch, sOff, jEnd, m);
+                    combine(scratch, sOff, jEnd, v, vBase, Dv, (float) (1.0 / sum), out, o);
+                    if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
+                }
+                continue;
+            }
+            if (kvbh != lastKv) {
                 transpose(k, kBase, Tk, D, scratch, ktOff, TkP);
                 lastKv = kvbh;
             }
-            int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
-            for (int i = 0; i < Tq; i++) {
-                int qo = qOff + (bh * Tq + i) * D;
-                int oo = outOff + (bh * Tq + i) * Dv;
-                int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
-                float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, transpose, scratch, ktOff, TkP, sOff,
-                        mask, mBase + i * msI, msJ);
-                if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
-                    java.util.Arrays.fill(out, oo, oo + Dv, 0f);
-                    if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
-                    continue;
+            for (int i0 = 0; i0 < Tq; i0 += R) {
+                int nr = Math.min(R, Tq - i0);
+                int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                for (int r = 0; r < R; r++) {
+                    int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row and are never stored
+                    xo[r] = qOff + (bh * Tq + i) * D;
+                    oo[r] = outOff + (bh * Tq + i) * Dv;
                 }
-                double sum = FusedKernels.expShiftSum(scratch, sOff, scratch, sOff, jEnd, m);
-                combine(scratch, sOff, jEnd, v, vBase, Dv, (float) (1.0 / sum), out, oo);
-                if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
+                scores4(q, xo, D, scratch, ktOff, TkP, sOff, jEndB, scale);
+                for (int r = 0; r < R; r++) {
+                    int so = sOff + r * TkP;
+                    if (r >= nr) {
+                        java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                        f[r] = 0f;
+                        continue;
+                    }
+                    int i = i0 + r;
+                    int lim = causal ? Math.min(Tk, i + 1) : Tk;
+                    float m = limitAndMask(scratch, so, lim, jEndB, mask, mBase + i * msI, msJ);
+                    if (m == Float.NEGATIVE_INFINITY) {
+                        java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                        f[r] = 0f;
+                        if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
+                        continue;
+                    }
+                    double sum = FusedKernels.expShiftSum(scratch, so, scratch, so, jEndB, m);
+                    f[r] = (float) (1.0 / sum);
+                    if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
+                }
+                combine4(scratch, sOff, TkP, jEndB, v, vBase, Dv, f, out, oo, nr);
             }
         }
     }
@@ -123,8 +162,10 @@ public final class AttentionKernels {
         if (scratch.length < scratchSize(Tk, D, Dv)) {
             throw new IllegalArgumentException("attention: scratch has " + scratch.length + " floats, needs " + scratchSize(Tk, D, Dv));
         }
-        int ktOff = 0, vtOff = D * TkP, sOff = (D + Dv) * TkP, dpOff = sOff + TkP;
+        int ktOff = 0, vtOff = D * TkP, sOff = (D + Dv) * TkP, dpOff = sOff + R * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        float[] ones = {1f, 1f, 1f, 1f};
+        int[] qo = new int[R], oo = new int[R], doo = new int[R], dqo = new int[R];
         for (int kvbh = kvStart; kvbh < kvEnd; kvbh++) {
             int b = kvbh / Hkv, kh = kvbh % Hkv;
             int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
@@ -137,36 +178,70 @@ public final class AttentionKernels {
                 int h = kh * G + g;
                 int bh = b * H + h;
                 int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
-                for (int i = 0; i < Tq; i++) {
-                    int qo = qOff + (bh * Tq + i) * D;
-                    int dqo = dqOff + (bh * Tq + i) * D;
-                    int oo = outOff + (bh * Tq + i) * Dv;
-                    int doo = doutOff + (bh * Tq + i) * Dv;
-                    float l = lse[lseOff + bh * Tq + i];
-                    int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
-                    if (l == Float.NEGATIVE_INFINITY || jEnd == 0) {
-                        java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
-                        continue;
+                if (!transpose) {
+                    for (int i = 0; i < Tq; i++) {
+                        backwardRow(q, k, kBase, v, vBase, out, dout, lse, dq, dk, dkBase, dv, dvBase,
+                                qOff + (bh * Tq + i) * D, outOff + (bh * Tq + i) * Dv, doutOff + (bh * Tq + i) * Dv,
+                                dqOff + (bh * Tq + i) * D, lseOff + bh * Tq + i,
+                                causal ? Math.min(Tk, i + 1) : Tk, D, Dv, scale, mask, mBase + i * msI, msJ,
+                                scratch, sOff, dpOff, TkP);
                     }
-                    scoreRow(q, qo, k, kBase, D, scale, jEnd, transpose, scratch, ktOff, TkP, sOff,
-                            mask, mBase + i * msI, msJ);
-                    // P = exp(S - lse), in place
-                    expShift(scratch, sOff, jEnd, l);
+                    continue;
+                }
+                for (int i0 = 0; i0 < Tq; i0 += R) {
+                    int nr = Math.min(R, Tq - i0);
+                    int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                    for (int r = 0; r < R; r++) {
+                        int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row with P = 0
+                        qo[r] = qOff + (bh * Tq + i) * D;
+                        dqo[r] = dqOff + (bh * Tq + i) * D;
+                        oo[r] = outOff + (bh * Tq + i) * Dv;
+                        doo[r] = doutOff + (bh * Tq + i) * Dv;
+                    }
+                    // P = exp(S - lse)
+                    scores4(q, qo, D, scratch, ktOff, TkP, sOff, jEndB, scale);
                     // dP = dO V^T
-                    scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, transpose, scratch, vtOff, TkP, dpOff,
-                            null, 0, 0);
-                    float di = FusedKernels.dotShort(dout, doo, out, oo, Dv);
-                    // dV += p_j dO_i
-                    rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, Dv, 1f);
-                    // dS*scale = scale * P * (dP - Di), into the dp row
-                    dsRow(scratch, sOff, dpOff, jEnd, di, scale);
-                    // dK += dS_j q_i
-                    rank1(scratch, dpOff, jEnd, q, qo, dk, dkBase, D, 1f);
-                    // dQ = sum_j dS_j K_j
-                    combine(scratch, dpOff, jEnd, k, kBase, D, 1f, dq, dqo);
+                    scores4(dout, doo, Dv, scratch, vtOff, TkP, dpOff, jEndB, 1f);
+                    for (int r = 0; r < R; r++) {
+                        int so = sOff + r * TkP;
+                        int i = i0 + r;
+                        float l = r < nr ? lse[lseOff + bh * Tq + i] : Float.NEGATIVE_INFINITY;
+                        if (l == Float.NEGATIVE_INFINITY) {
+                            java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                        } else {
+                            limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, jEndB, mask, mBase + i * msI, msJ);
+                            expShift(scratch, so, jEndB, l);
+                        }
+                        float di = r < nr ? FusedKernels.dotShort(dout, doo[r], out, oo[r], Dv) : 0f;
+                        // dS*scale = scale * P * (dP - Di), written over the dP row
+                        dsRow(scratch, so, dpOff + r * TkP, jEndB, di, scale);
+                    }
+                    rank4(scratch, sOff, TkP, jEndB, dout, doo, dv, dvBase, Dv);   // dV += P^T dO
+                    rank4(scratch, dpOff, TkP, jEndB, q, qo, dk, dkBase, D);      // dK += dS^T Q
+                    combine4(scratch, dpOff, TkP, jEndB, k, kBase, D, ones, dq, dqo, nr); // dQ = dS K
                 }
             }
         }
+    }
+
+    /** One query row of the backward on the direct (untransposed) path. */
+    private static void backwardRow(float[] q, float[] k, int kBase, float[] v, int vBase, float[] out, float[] dout,
+                                    float[] lse, float[] dq, float[] dk, int dkBase, float[] dv, int dvBase,
+                                    int qo, int oo, int doo, int dqo, int lseIdx, int jEnd, int D, int Dv, float scale,
+                                    float[] mask, int mRow, int msJ, float[] scratch, int sOff, int dpOff, int TkP) {
+        float l = lse[lseIdx];
+        if (l == Float.NEGATIVE_INFINITY || jEnd == 0) {
+            java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
+            return;
+        }
+        scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff, mask, mRow, msJ);
+        expShift(scratch, sOff, jEnd, l);
+        scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, scratch, dpOff, null, 0, 0);
+        float di = FusedKernels.dotShort(dout, doo, out, oo, Dv);
+        rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, Dv, 1f);
+        dsRow(scratch, sOff, dpOff, jEnd, di, scale);
+        rank1(scratch, dpOff, jEnd, q, qo, dk, dkBase, D, 1f);
+        combine(scratch, dpOff, jEnd, k, kBase, D, 1f, dq, dqo);
     }
 
     /**
@@ -196,44 +271,13 @@ public final class AttentionKernels {
     }
 
     /**
-     * s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into scratch[sOff..], returns the max
-     * (−inf if all masked). Uses the transposed K at scratch[ktOff] when {@code transpose}.
+     * Direct path (few query rows): s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into
+     * sc[sOff..]; returns the max (-inf if all masked).
      */
     private static float scoreRow(float[] x, int xo, float[] k, int kBase, int D, float scale, int jEnd,
-                                  boolean transpose, float[] sc, int ktOff, int TkP, int sOff,
-                                  float[] mask, int mRow, int msJ) {
-        if (transpose) {
-            FloatVector sv = FloatVector.broadcast(S, scale);
-            int j = 0;
-            for (; j + 4 * L <= jEnd + (L - 1) && j + 4 * L <= TkP; j += 4 * L) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int kt = ktOff + j;
-                for (int d = 0; d < D; d++, kt += TkP) {
-                    FloatVector xd = FloatVector.broadcast(S, x[xo + d]);
-                    a0 = FloatVector.fromArray(S, sc, kt).fma(xd, a0);
-                    a1 = FloatVector.fromArray(S, sc, kt + L).fma(xd, a1);
-                    a2 = FloatVector.fromArray(S, sc, kt + 2 * L).fma(xd, a2);
-                    a3 = FloatVector.fromArray(S, sc, kt + 3 * L).fma(xd, a3);
-                }
-                a0.mul(sv).intoArray(sc, sOff + j);
-                a1.mul(sv).intoArray(sc, sOff + j + L);
-                a2.mul(sv).intoArray(sc, sOff + j + 2 * L);
-                a3.mul(sv).intoArray(sc, sOff + j + 3 * L);
-            }
-            for (; j < jEnd; j += L) {
-                FloatVector a0 = FloatVector.zero(S), a1 = a0;
-                int kt = ktOff + j, d = 0;
-                for (; d + 1 < D; d += 2, kt += 2 * TkP) {
-                    a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
-                    a1 = FloatVector.fromArray(S, sc, kt + TkP).fma(FloatVector.broadcast(S, x[xo + d + 1]), a1);
-                }
-                if (d < D) a0 = FloatVector.fromArray(S, sc, kt).fma(FloatVector.broadcast(S, x[xo + d]), a0);
-                a0.add(a1).mul(sv).intoArray(sc, sOff + j);
-            }
-        } else {
-            for (int j = 0; j < jEnd; j++) {
-                sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
-            }
+                                  float[] sc, int sOff, float[] mask, int mRow, int msJ) {
+        for (int j = 0; j < jEnd; j++) {
+            sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
         }
         if (mask != null) {
             if (msJ == 1) {
@@ -314,6 +358,144 @@ public final class AttentionKernels {
                 VectorMask<Float> m = S.indexInRange(c, Dx);
                 FloatVector.fromArray(S, x, xo + c, m).fma(pv, FloatVector.fromArray(S, dst, ro + c, m))
                         .intoArray(dst, ro + c, m);
+            }
+        }
+    }
+
+    /**
+     * Scores of R query rows (x rows at xo[r], length D) against keys [0,n) from the transposed K at
+     * sc[ktOff + d*TkP + j]; row r goes to sc[sOff + r*TkP + j] (values past n are scratch).
+     */
+    private static void scores4(float[] x, int[] xo, int D, float[] sc, int ktOff, int TkP, int sOff, int n,
+                                float scale) {
+        int x0 = xo[0], x1 = xo[1], x2 = xo[2], x3 = xo[3];
+        int s0 = sOff, s1 = sOff + TkP, s2 = sOff + 2 * TkP, s3 = sOff + 3 * TkP;
+        int j = 0;
+        for (; j + L < n; j += 2 * L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00;
+            FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            int kt = ktOff + j;
+            for (int d = 0; d < D; d++, kt += TkP) {
+                FloatVector k0 = FloatVector.fromArray(S, sc, kt), k1 = FloatVector.fromArray(S, sc, kt + L);
+                FloatVector b0 = FloatVector.broadcast(S, x[x0 + d]);
+                a00 = k0.fma(b0, a00); a01 = k1.fma(b0, a01);
+                FloatVector b1 = FloatVector.broadcast(S, x[x1 + d]);
+                a10 = k0.fma(b1, a10); a11 = k1.fma(b1, a11);
+                FloatVector b2 = FloatVector.broadcast(S, x[x2 + d]);
+                a20 = k0.fma(b2, a20); a21 = k1.fma(b2, a21);
+                FloatVector b3 = FloatVector.broadcast(S, x[x3 + d]);
+                a30 = k0.fma(b3, a30); a31 = k1.fma(b3, a31);
+            }
+            a00.mul(scale).intoArray(sc, s0 + j); a01.mul(scale).intoArray(sc, s0 + j + L);
+            a10.mul(scale).intoArray(sc, s1 + j); a11.mul(scale).intoArray(sc, s1 + j + L);
+            a20.mul(scale).intoArray(sc, s2 + j); a21.mul(scale).intoArray(sc, s2 + j + L);
+            a30.mul(scale).intoArray(sc, s3 + j); a31.mul(scale).intoArray(sc, s3 + j + L);
+        }
+        for (; j < n; j += L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int kt = ktOff + j;
+            for (int d = 0; d < D; d++, kt += TkP) {
+                FloatVector k0 = FloatVector.fromArray(S, sc, kt);
+                a0 = k0.fma(FloatVector.broadcast(S, x[x0 + d]), a0);
+                a1 = k0.fma(FloatVector.broadcast(S, x[x1 + d]), a1);
+                a2 = k0.fma(FloatVector.broadcast(S, x[x2 + d]), a2);
+                a3 = k0.fma(FloatVector.broadcast(S, x[x3 + d]), a3);
+            }
+            a0.mul(scale).intoArray(sc, s0 + j);
+            a1.mul(scale).intoArray(sc, s1 + j);
+            a2.mul(scale).intoArray(sc, s2 + j);
+            a3.mul(scale).intoArray(sc, s3 + j);
+        }
+    }
+
+    /**
+     * Sets s[lim, n) to -inf (causal limit inside a row block), adds the mask over [0, lim), and
+     * returns max over [0, lim).
+     */
+    private static float limitAndMask(float[] s, int so, int lim, int n, float[] mask, int mRow, int msJ) {
+        if (lim < n) java.util.Arrays.fill(s, so + lim, so + n, Float.NEGATIVE_INFINITY);
+        if (mask != null) {
+            if (msJ == 1) {
+                int j = 0;
+                for (int ub = S.loopBound(lim); j < ub; j += L) {
+                    FloatVector.fromArray(S, s, so + j).add(FloatVector.fromArray(S, mask, mRow + j)).intoArray(s, so + j);
+                }
+                for (; j < lim; j++) s[so + j] += mask[mRow + j];
+            } else {
+                for (int j = 0; j < lim; j++) s[so + j] += mask[mRow + j * msJ];
+            }
+        }
+        return FusedKernels.max(s, so, lim);
+    }
+
+    /**
+     * o_r[0..Dv) = f[r] * sum_{j<n} w_r[j] * V_j for the first nr of R rows; w_r at wOff + r*TkP,
+     * V_j at vBase + j*Dv, o_r at oo[r].
+     */
+    private static void combine4(float[] w, int wOff, int TkP, int n, float[] v, int vBase, int Dv, float[] f,
+                                 float[] o, int[] oo, int nr) {
+        int w0 = wOff, w1 = wOff + TkP, w2 = wOff + 2 * TkP, w3 = wOff + 3 * TkP;
+        int c = 0;
+        for (; c + 2 * L <= Dv; c += 2 * L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00;
+            FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            int vo = vBase + c;
+            for (int j = 0; j < n; j++, vo += Dv) {
+                FloatVector v0 = FloatVector.fromArray(S, v, vo), v1 = FloatVector.fromArray(S, v, vo + L);
+                FloatVector p0 = FloatVector.broadcast(S, w[w0 + j]);
+                a00 = v0.fma(p0, a00); a01 = v1.fma(p0, a01);
+                FloatVector p1 = FloatVector.broadcast(S, w[w1 + j]);
+                a10 = v0.fma(p1, a10); a11 = v1.fma(p1, a11);
+                FloatVector p2 = FloatVector.broadcast(S, w[w2 + j]);
+                a20 = v0.fma(p2, a20); a21 = v1.fma(p2, a21);
+                FloatVector p3 = FloatVector.broadcast(S, w[w3 + j]);
+                a30 = v0.fma(p3, a30); a31 = v1.fma(p3, a31);
+            }
+            a00.mul(f[0]).intoArray(o, oo[0] + c); a01.mul(f[0]).intoArray(o, oo[0] + c + L);
+            if (nr > 1) { a10.mul(f[1]).intoArray(o, oo[1] + c); a11.mul(f[1]).intoArray(o, oo[1] + c + L); }
+            if (nr > 2) { a20.mul(f[2]).intoArray(o, oo[2] + c); a21.mul(f[2]).intoArray(o, oo[2] + c + L); }
+            if (nr > 3) { a30.mul(f[3]).intoArray(o, oo[3] + c); a31.mul(f[3]).intoArray(o, oo[3] + c + L); }
+        }
+        for (; c < Dv; c += L) {
+            VectorMask<Float> m = S.indexInRange(c, Dv);
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            int vo = vBase + c;
+            for (int j = 0; j < n; j++, vo += Dv) {
+                FloatVector v0 = FloatVector.fromArray(S, v, vo, m);
+                a0 = v0.fma(FloatVector.broadcast(S, w[w0 + j]), a0);
+                a1 = v0.fma(FloatVector.broadcast(S, w[w1 + j]), a1);
+                a2 = v0.fma(FloatVector.broadcast(S, w[w2 + j]), a2);
+                a3 = v0.fma(FloatVector.broadcast(S, w[w3 + j]), a3);
+            }
+            a0.mul(f[0]).intoArray(o, oo[0] + c, m);
+            if (nr > 1) a1.mul(f[1]).intoArray(o, oo[1] + c, m);
+            if (nr > 2) a2.mul(f[2]).intoArray(o, oo[2] + c, m);
+            if (nr > 3) a3.mul(f[3]).intoArray(o, oo[3] + c, m);
+        }
+    }
+
+    /** dst_j += sum_r w_r[j] * x_r for j < n (rank-R update); w_r at wOff + r*TkP, x_r at xo[r]. */
+    private static void rank4(float[] w, int wOff, int TkP, int n, float[] x, int[] xo, float[] dst, int dBase, int Dx) {
+        int w0 = wOff, w1 = wOff + TkP, w2 = wOff + 2 * TkP, w3 = wOff + 3 * TkP;
+        for (int c = 0; c < Dx; c += L) {
+            VectorMask<Float> m = S.indexInRange(c, Dx);
+            FloatVector x0 = FloatVector.fromArray(S, x, xo[0] + c, m), x1 = FloatVector.fromArray(S, x, xo[1] + c, m);
+            FloatVector x2 = FloatVector.fromArray(S, x, xo[2] + c, m), x3 = FloatVector.fromArray(S, x, xo[3] + c, m);
+            int ro = dBase + c;
+            if (c + L <= Dx) {
+                for (int j = 0; j < n; j++, ro += Dx) {
+                    FloatVector t0 = x0.mul(w[w0 + j]), t1 = x2.mul(w[w2 + j]);
+                    t0 = x1.fma(FloatVector.broadcast(S, w[w1 + j]), t0);
+                    t1 = x3.fma(FloatVector.broadcast(S, w[w3 + j]), t1);
+                    FloatVector.fromArray(S, dst, ro).add(t0.add(t1)).intoArray(dst, ro);
+                }
+            } else {
+                for (int j = 0; j < n; j++, ro += Dx) {
+                    FloatVector t0 = x0.mul(w[w0 + j]), t1 = x2.mul(w[w2 + j]);
+                    t0 = x1.fma(FloatVector.broadcast(S, w[w1 + j]), t0);
+                    t1 = x3.fma(FloatVector.broadcast(S, w[w3 + j]), t1);
+                    FloatVector.fromArray(S, dst, ro, m).add(t0.add(t1)).intoArray(dst, ro, m);
+                }
             }
         }
     }

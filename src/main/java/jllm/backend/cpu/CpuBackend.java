@@ -7,6 +7,7 @@ import jllm.backend.Storage;
 import jllm.backend.UnaryOp;
 import jllm.tensor.DType;
 import jllm.tensor.Device;
+import jllm.tensor.Float16;
 import jllm.tensor.Generator;
 import jllm.tensor.Shape;
 import jllm.tensor.Tensor;
@@ -107,16 +108,16 @@ public final class CpuBackend implements Backend {
             if (dd == DType.F32) {
                 float[] y = (float[]) da;
                 switch (sd) {
-                    case F16 -> { short[] x = (short[]) sa; for (int i = 0; i < n; i++) y[o0 + i * s0] = Float.float16ToFloat(x[o1 + i * s1]); }
-                    case BF16 -> { short[] x = (short[]) sa; for (int i = 0; i < n; i++) y[o0 + i * s0] = Float.intBitsToFloat((x[o1 + i * s1] & 0xffff) << 16); }
+                    case F16 -> { short[] x = (short[]) sa; for (int i = 0; i < n; i++) y[o0 + i * s0] = Float16.f16ToFloat(x[o1 + i * s1]); }
+                    case BF16 -> { short[] x = (short[]) sa; for (int i = 0; i < n; i++) y[o0 + i * s0] = Float16.bf16ToFloat(x[o1 + i * s1]); }
                     default -> { for (int i = 0; i < n; i++) y[o0 + i * s0] = (float) s.getDouble(o1 + i * s1); }
                 }
             } else if (sd == DType.F32 && dd == DType.F16) {
                 float[] x = (float[]) sa; short[] y = (short[]) da;
-                for (int i = 0; i < n; i++) y[o0 + i * s0] = Float.floatToFloat16(x[o1 + i * s1]);
+                for (int i = 0; i < n; i++) y[o0 + i * s0] = Float16.floatToF16(x[o1 + i * s1]);
             } else if (sd == DType.F32 && dd == DType.BF16) {
                 float[] x = (float[]) sa; short[] y = (short[]) da;
-                for (int i = 0; i < n; i++) y[o0 + i * s0] = CpuStorage.bf16(x[o1 + i * s1]);
+                for (int i = 0; i < n; i++) y[o0 + i * s0] = Float16.floatToBf16(x[o1 + i * s1]);
             } else if (!sd.isFloatingPoint() && !dd.isFloatingPoint()) {
                 for (int i = 0; i < n; i++) d.setLong(o0 + i * s0, s.getLong(o1 + i * s1));
             } else {

@@ -3,6 +3,7 @@ package jllm.backend.cpu;
 import jllm.backend.Storage;
 import jllm.tensor.DType;
 import jllm.tensor.Device;
+import jllm.tensor.Float16;
 
 /**
  * Heap storage: F32 in float[], F64 in double[], F16/BF16 as raw bits in short[], I64 in long[],
@@ -70,7 +71,7 @@ public final class CpuStorage extends Storage {
             case F32 -> ((float[]) array)[i];
             case F64 -> ((double[]) array)[i];
             case F16 -> Float.float16ToFloat(((short[]) array)[i]);
-            case BF16 -> Float.intBitsToFloat((((short[]) array)[i] & 0xffff) << 16);
+            case BF16 -> Float16.bf16ToFloat(((short[]) array)[i]);
             case I64 -> ((long[]) array)[i];
             case I32 -> ((int[]) array)[i];
             case U8 -> ((byte[]) array)[i] & 0xff;
@@ -94,7 +95,7 @@ public final class CpuStorage extends Storage {
             case F32 -> ((float[]) array)[i] = (float) v;
             case F64 -> ((double[]) array)[i] = v;
             case F16 -> ((short[]) array)[i] = Float.floatToFloat16((float) v);
-            case BF16 -> ((short[]) array)[i] = bf16((float) v);
+            case BF16 -> ((short[]) array)[i] = Float16.floatToBf16((float) v);
             case I64 -> ((long[]) array)[i] = (long) v;
             case I32 -> ((int[]) array)[i] = (int) (long) v;
             case U8 -> ((byte[]) array)[i] = (byte) (long) v;
@@ -110,13 +111,5 @@ public final class CpuStorage extends Storage {
             case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
             default -> setDouble(i, v);
         }
-    }
-
-    /** float to bfloat16 bits, round-to-nearest-even, NaN to the canonical quiet NaN (as c10::BFloat16). */
-    static short bf16(float f) {
-        if (Float.isNaN(f)) return (short) 0x7FC0;
-        int bits = Float.floatToRawIntBits(f);
-        int lsb = (bits >>> 16) & 1;
-        return (short) ((bits + 0x7FFF + lsb) >>> 16);
     }
 }

@@ -240,17 +240,20 @@ public final class Gemm {
         }
     }
 
-    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}. */
+    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
     private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
         for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc;
-            for (int j = 0; j < nr; j++) {
-                int s = src + (jr + j) * ldb, d = base + j;
-                for (int p = 0; p < kc; p++) bp[d + p * NR] = B[s + p];
+            int nr = Math.min(NR, nc - jr), base = jr * kc, s0 = src + jr * ldb;
+            int p = 0;
+            if (nr == NR && VL == 16) {
+                for (; p + 16 <= kc; p += 16) {
+                    for (int j = 0; j < NR; j += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
+                }
             }
-            for (int j = nr; j < NR; j++) {
-                int d = base + j;
-                for (int p = 0; p < kc; p++) bp[d + p * NR] = 0f;
+            for (; p < kc; p++) {
+                int d = base + p * NR, s = s0 + p;
+                for (int j = 0; j < nr; j++) bp[d + j] = B[s + j * ldb];
+                for (int j = nr; j < NR; j++) bp[d + j] = 0f;
             }
         }
     }
@@ -295,6 +298,103 @@ public final class Gemm {
                 }
             }
         }
+    }
+
+    private static final FloatVector[] T_IDX = new FloatVector[8];
+
+    static {
+        if (VL == 16) {
+            int k = 0;
+            for (int h = 8; h >= 1; h >>= 1) {
+                float[] lo = new float[16], hi = new float[16];
+                for (int c = 0; c < 16; c++) {
+                    lo[c] = (c & h) == 0 ? c : 16 + c - h;
+                    hi[c] = (c & h) == 0 ? c + h : 16 + c;
+                }
+                T_IDX[k++] = FloatVector.fromArray(S, lo, 0);
+                T_IDX[k++] = FloatVector.fromArray(S, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * Transposes the 16 x 16 block at {@code B[s + r*ldb + c]} into {@code bp[d + c*NR + r]}
+     * in registers: 4 stages of off-diagonal block swaps, each row a two-vector select.
+     * Generated straight-line code; VL == 16 only.
+     */
+    private static void transpose16(float[] B, int s, int ldb, float[] bp, int d) {
+        FloatVector x0 = T_IDX[0];
+        FloatVector x1 = T_IDX[1];
+        FloatVector x2 = T_IDX[2];
+        FloatVector x3 = T_IDX[3];
+        FloatVector x4 = T_IDX[4];
+        FloatVector x5 = T_IDX[5];
+        FloatVector x6 = T_IDX[6];
+        FloatVector x7 = T_IDX[7];
+        FloatVector a0 = FloatVector.fromArray(S, B, s + 0 * ldb);
+        FloatVector a1 = FloatVector.fromArray(S, B, s + 1 * ldb);
+        FloatVector a2 = FloatVector.fromArray(S, B, s + 2 * ldb);
+        FloatVector a3 = FloatVector.fromArray(S, B, s + 3 * ldb);
+        FloatVector a4 = FloatVector.fromArray(S, B, s + 4 * ldb);
+        FloatVector a5 = FloatVector.fromArray(S, B, s + 5 * ldb);
+        FloatVector a6 = FloatVector.fromArray(S, B, s + 6 * ldb);
+        FloatVector a7 = FloatVector.fromArray(S, B, s + 7 * ldb);
+        FloatVector a8 = FloatVector.fromArray(S, B, s + 8 * ldb);
+        FloatVector a9 = FloatVector.fromArray(S, B, s + 9 * ldb);
+        FloatVector a10 = FloatVector.fromArray(S, B, s + 10 * ldb);
+        FloatVector a11 = FloatVector.fromArray(S, B, s + 11 * ldb);
+        FloatVector a12 = FloatVector.fromArray(S, B, s + 12 * ldb);
+        FloatVector a13 = FloatVector.fromArray(S, B, s + 13 * ldb);
+        FloatVector a14 = FloatVector.fromArray(S, B, s + 14 * ldb);
+        FloatVector a15 = FloatVector.fromArray(S, B, s + 15 * ldb);
+        FloatVector b0 = x0.selectFrom(a0, a8), b8 = x1.selectFrom(a0, a8);
+        FloatVector b1 = x0.selectFrom(a1, a9), b9 = x1.selectFrom(a1, a9);
+        FloatVector b2 = x0.selectFrom(a2, a10), b10 = x1.selectFrom(a2, a10);
+        FloatVector b3 = x0.selectFrom(a3, a11), b11 = x1.selectFrom(a3, a11);
+        FloatVector b4 = x0.selectFrom(a4, a12), b12 = x1.selectFrom(a4, a12);
+        FloatVector b5 = x0.selectFrom(a5, a13), b13 = x1.selectFrom(a5, a13);
+        FloatVector b6 = x0.selectFrom(a6, a14), b14 = x1.selectFrom(a6, a14);
+        FloatVector b7 = x0.selectFrom(a7, a15), b15 = x1.selectFrom(a7, a15);
+        FloatVector c0 = x2.selectFrom(b0, b4), c4 = x3.selectFrom(b0, b4);
+        FloatVector c1 = x2.selectFrom(b1, b5), c5 = x3.selectFrom(b1, b5);
+        FloatVector c2 = x2.selectFrom(b2, b6), c6 = x3.selectFrom(b2, b6);
+        FloatVector c3 = x2.selectFrom(b3, b7), c7 = x3.selectFrom(b3, b7);
+        FloatVector c8 = x2.selectFrom(b8, b12), c12 = x3.selectFrom(b8, b12);
+        FloatVector c9 = x2.selectFrom(b9, b13), c13 = x3.selectFrom(b9, b13);
+        FloatVector c10 = x2.selectFrom(b10, b14), c14 = x3.selectFrom(b10, b14);
+        FloatVector c11 = x2.selectFrom(b11, b15), c15 = x3.selectFrom(b11, b15);
+        FloatVector d0 = x4.selectFrom(c0, c2), d2 = x5.selectFrom(c0, c2);
+        FloatVector d1 = x4.selectFrom(c1, c3), d3 = x5.selectFrom(c1, c3);
+        FloatVector d4 = x4.selectFrom(c4, c6), d6 = x5.selectFrom(c4, c6);
+        FloatVector d5 = x4.selectFrom(c5, c7), d7 = x5.selectFrom(c5, c7);
+        FloatVector d8 = x4.selectFrom(c8, c10), d10 = x5.selectFrom(c8, c10);
+        FloatVector d9 = x4.selectFrom(c9, c11), d11 = x5.selectFrom(c9, c11);
+        FloatVector d12 = x4.selectFrom(c12, c14), d14 = x5.selectFrom(c12, c14);
+        FloatVector d13 = x4.selectFrom(c13, c15), d15 = x5.selectFrom(c13, c15);
+        FloatVector e0 = x6.selectFrom(d0, d1), e1 = x7.selectFrom(d0, d1);
+        FloatVector e2 = x6.selectFrom(d2, d3), e3 = x7.selectFrom(d2, d3);
+        FloatVector e4 = x6.selectFrom(d4, d5), e5 = x7.selectFrom(d4, d5);
+        FloatVector e6 = x6.selectFrom(d6, d7), e7 = x7.selectFrom(d6, d7);
+        FloatVector e8 = x6.selectFrom(d8, d9), e9 = x7.selectFrom(d8, d9);
+        FloatVector e10 = x6.selectFrom(d10, d11), e11 = x7.selectFrom(d10, d11);
+        FloatVector e12 = x6.selectFrom(d12, d13), e13 = x7.selectFrom(d12, d13);
+        FloatVector e14 = x6.selectFrom(d14, d15), e15 = x7.selectFrom(d14, d15);
+        e0.intoArray(bp, d + 0 * NR);
+        e1.intoArray(bp, d + 1 * NR);
+        e2.intoArray(bp, d + 2 * NR);
+        e3.intoArray(bp, d + 3 * NR);
+        e4.intoArray(bp, d + 4 * NR);
+        e5.intoArray(bp, d + 5 * NR);
+        e6.intoArray(bp, d + 6 * NR);
+        e7.intoArray(bp, d + 7 * NR);
+        e8.intoArray(bp, d + 8 * NR);
+        e9.intoArray(bp, d + 9 * NR);
+        e10.intoArray(bp, d + 10 * NR);
+        e11.intoArray(bp, d + 11 * NR);
+        e12.intoArray(bp, d + 12 * NR);
+        e13.intoArray(bp, d + 13 * NR);
+        e14.intoArray(bp, d + 14 * NR);
+        e15.intoArray(bp, d + 15 * NR);
     }
 
     /** Generated 6x32 micro-kernel (12 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */

@@ -24,9 +24,9 @@ public final class Gemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
     /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
-    static final int MR = 6, NV = 2, NR = NV * VL;
+    static final int MR = 8, NV = 2, NR = NV * VL;
     /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
-    static final int KC = 256, MC = 96, NC = 3072;
+    static final int KC = 512, MC = 64, NC = 3072;
     /** Below this many flops (over the whole batch) a call runs on the calling thread. */
     static final double PAR_MIN_FLOPS = 2.0 * 48 * 48 * 48;
     /** Below this M*N*K a matrix is multiplied directly, without packing. */
@@ -397,7 +397,7 @@ public final class Gemm {
         e15.intoArray(bp, d + 15 * NR);
     }
 
-    /** Generated 6x32 micro-kernel (12 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
+    /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
     private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
@@ -405,6 +405,8 @@ public final class Gemm {
         FloatVector c3_0 = FloatVector.zero(S); FloatVector c3_1 = FloatVector.zero(S);
         FloatVector c4_0 = FloatVector.zero(S); FloatVector c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S); FloatVector c5_1 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
+        FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int ao = ai + p * MR, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bo + 0 * VL);
@@ -415,6 +417,8 @@ public final class Gemm {
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); }
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); }
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); }
         }
         if (beta == 0f) {
             c0_0.intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.intoArray(c, ci + 0 * ldc + 1 * VL);
@@ -423,6 +427,8 @@ public final class Gemm {
             c3_0.intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.intoArray(c, ci + 3 * ldc + 1 * VL);
             c4_0.intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.intoArray(c, ci + 4 * ldc + 1 * VL);
             c5_0.intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.intoArray(c, ci + 5 * ldc + 1 * VL);
+            c6_0.intoArray(c, ci + 6 * ldc + 0 * VL); c6_1.intoArray(c, ci + 6 * ldc + 1 * VL);
+            c7_0.intoArray(c, ci + 7 * ldc + 0 * VL); c7_1.intoArray(c, ci + 7 * ldc + 1 * VL);
         } else if (beta == 1f) {
             c0_0.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL)).intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL)).intoArray(c, ci + 0 * ldc + 1 * VL);
             c1_0.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * VL)).intoArray(c, ci + 1 * ldc + 0 * VL); c1_1.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * VL)).intoArray(c, ci + 1 * ldc + 1 * VL);
@@ -430,6 +436,8 @@ public final class Gemm {
             c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL)).intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL)).intoArray(c, ci + 3 * ldc + 1 * VL);
             c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL)).intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL)).intoArray(c, ci + 4 * ldc + 1 * VL);
             c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL)).intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL)).intoArray(c, ci + 5 * ldc + 1 * VL);
+            c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL)).intoArray(c, ci + 6 * ldc + 0 * VL); c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL)).intoArray(c, ci + 6 * ldc + 1 * VL);
+            c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL)).intoArray(c, ci + 7 * ldc + 0 * VL); c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL)).intoArray(c, ci + 7 * ldc + 1 * VL);
         } else {
             FloatVector bv = FloatVector.broadcast(S, beta);
             FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL).fma(bv, c0_0).intoArray(c, ci + 0 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL).fma(bv, c0_1).intoArray(c, ci + 0 * ldc + 1 * VL);
@@ -438,6 +446,8 @@ public final class Gemm {
             FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL).fma(bv, c3_0).intoArray(c, ci + 3 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL).fma(bv, c3_1).intoArray(c, ci + 3 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL).fma(bv, c4_0).intoArray(c, ci + 4 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL).fma(bv, c4_1).intoArray(c, ci + 4 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL).fma(bv, c5_0).intoArray(c, ci + 5 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL).fma(bv, c5_1).intoArray(c, ci + 5 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL).fma(bv, c6_0).intoArray(c, ci + 6 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL).fma(bv, c6_1).intoArray(c, ci + 6 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL).fma(bv, c7_0).intoArray(c, ci + 7 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL).fma(bv, c7_1).intoArray(c, ci + 7 * ldc + 1 * VL);
         }
     }
 }

@@ -23,6 +23,8 @@ public final class Gemm {
 
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
+    /** Eight floats: one MR = 8 strip column when packing a transposed A. */
+    static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
     static final int MR = 8, NV = 2, NR = NV * VL;
     /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
@@ -197,14 +199,15 @@ public final class Gemm {
     /** Packs mc x kc of A (row-major, rows at {@code src + i*lda}) times alpha into MR-row strips. */
     private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc;
-            for (int r = 0; r < mr; r++) {
-                int s = src + (ir + r) * lda, d = base + r;
-                for (int p = 0; p < kc; p++) ap[d + p * MR] = alpha * A[s + p];
+            int mr = Math.min(MR, mc - ir), base = ir * kc, s0 = src + ir * lda;
+            int p = 0;
+            if (mr == MR && MR == 8 && VL == 16) {
+                for (; p + 16 <= kc; p += 16) transpose8x16(A, s0 + p, lda, alpha, ap, base + p * MR);
             }
-            for (int r = mr; r < MR; r++) {
-                int d = base + r;
-                for (int p = 0; p < kc; p++) ap[d + p * MR] = 0f;
+            for (; p < kc; p++) {
+                int d = base + p * MR, s = s0 + p;
+                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r * lda];
+                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
             }
         }
     }
@@ -213,6 +216,12 @@ public final class Gemm {
     private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir), base = ir * kc;
+            if (mr == MR && MR == 8) {
+                for (int p = 0; p < kc; p++) {
+                    FloatVector.fromArray(S8, A, src + p * lda + ir).mul(alpha).intoArray(ap, base + p * MR);
+                }
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int s = src + p * lda + ir, d = base + p * MR;
                 for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r];
@@ -395,6 +404,78 @@ public final class Gemm {
         e13.intoArray(bp, d + 13 * NR);
         e14.intoArray(bp, d + 14 * NR);
         e15.intoArray(bp, d + 15 * NR);
+    }
+
+    /** Select indexes for {@link #transpose8x16}: three stages of (lo, hi) pairs. */
+    private static final FloatVector[] A_IDX = new FloatVector[6];
+
+    static {
+        if (VL == 16) {
+            int k = 0;
+            for (int hl = 8; hl >= 2; hl >>= 1) {
+                float[] lo = new float[16], hi = new float[16];
+                for (int L = 0; L < 16; L++) {
+                    // the last stage also moves lane bit 0 to the top: lane (r, c0) -> (c0, r)
+                    int l = hl == 2 ? ((L & 7) << 1) | (L >> 3) : L;
+                    lo[L] = (l & hl) == 0 ? l : 16 + l - hl;
+                    hi[L] = (l & hl) == 0 ? l + hl : 16 + l;
+                }
+                A_IDX[k++] = FloatVector.fromArray(S, lo, 0);
+                A_IDX[k++] = FloatVector.fromArray(S, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * Packs 8 rows x 16 columns of A (at {@code A[s + r*lda + c]}, times alpha) into the
+     * MR = 8 strip layout {@code ap[d + c*8 + r]}: three stages of two-vector selects, each
+     * exchanging one row bit with one column bit. Generated straight-line code; VL == 16 only.
+     */
+    private static void transpose8x16(float[] A, int s, int lda, float alpha, float[] ap, int d) {
+        FloatVector x0 = A_IDX[0];
+        FloatVector x1 = A_IDX[1];
+        FloatVector x2 = A_IDX[2];
+        FloatVector x3 = A_IDX[3];
+        FloatVector x4 = A_IDX[4];
+        FloatVector x5 = A_IDX[5];
+        FloatVector a0 = FloatVector.fromArray(S, A, s + 0 * lda);
+        FloatVector a1 = FloatVector.fromArray(S, A, s + 1 * lda);
+        FloatVector a2 = FloatVector.fromArray(S, A, s + 2 * lda);
+        FloatVector a3 = FloatVector.fromArray(S, A, s + 3 * lda);
+        FloatVector a4 = FloatVector.fromArray(S, A, s + 4 * lda);
+        FloatVector a5 = FloatVector.fromArray(S, A, s + 5 * lda);
+        FloatVector a6 = FloatVector.fromArray(S, A, s + 6 * lda);
+        FloatVector a7 = FloatVector.fromArray(S, A, s + 7 * lda);
+        if (alpha != 1f) {
+            a0 = a0.mul(alpha);
+            a1 = a1.mul(alpha);
+            a2 = a2.mul(alpha);
+            a3 = a3.mul(alpha);
+            a4 = a4.mul(alpha);
+            a5 = a5.mul(alpha);
+            a6 = a6.mul(alpha);
+            a7 = a7.mul(alpha);
+        }
+        FloatVector b0 = x0.selectFrom(a0, a4), b4 = x1.selectFrom(a0, a4);
+        FloatVector b1 = x0.selectFrom(a1, a5), b5 = x1.selectFrom(a1, a5);
+        FloatVector b2 = x0.selectFrom(a2, a6), b6 = x1.selectFrom(a2, a6);
+        FloatVector b3 = x0.selectFrom(a3, a7), b7 = x1.selectFrom(a3, a7);
+        FloatVector c0 = x2.selectFrom(b0, b2), c2 = x3.selectFrom(b0, b2);
+        FloatVector c1 = x2.selectFrom(b1, b3), c3 = x3.selectFrom(b1, b3);
+        FloatVector c4 = x2.selectFrom(b4, b6), c6 = x3.selectFrom(b4, b6);
+        FloatVector c5 = x2.selectFrom(b5, b7), c7 = x3.selectFrom(b5, b7);
+        FloatVector d0 = x4.selectFrom(c0, c1), d1 = x5.selectFrom(c0, c1);
+        FloatVector d2 = x4.selectFrom(c2, c3), d3 = x5.selectFrom(c2, c3);
+        FloatVector d4 = x4.selectFrom(c4, c5), d5 = x5.selectFrom(c4, c5);
+        FloatVector d6 = x4.selectFrom(c6, c7), d7 = x5.selectFrom(c6, c7);
+        d0.intoArray(ap, d + 0 * VL);
+        d1.intoArray(ap, d + 1 * VL);
+        d2.intoArray(ap, d + 2 * VL);
+        d3.intoArray(ap, d + 3 * VL);
+        d4.intoArray(ap, d + 4 * VL);
+        d5.intoArray(ap, d + 5 * VL);
+        d6.intoArray(ap, d + 6 * VL);
+        d7.intoArray(ap, d + 7 * VL);
     }
 
     /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */

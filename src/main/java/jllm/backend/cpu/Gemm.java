@@ -21,10 +21,9 @@ public final class Gemm {
 
     private Gemm() {}
 
+    /** The one species used anywhere in jllm's kernels (see packAT for why only one). */
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
-    /** Eight floats: one MR = 8 strip column when packing a transposed A. */
-    static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
     static final int MR = 8, NV = 2, NR = NV * VL;
     /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
@@ -212,16 +211,14 @@ public final class Gemm {
         }
     }
 
-    /** Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. */
+    /**
+     * Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. Scalar on purpose: a
+     * 256-bit species here would be a second species in the process, which pollutes the
+     * Vector API's shared type profiles and made the other kernels up to 2.5x slower.
+     */
     private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir), base = ir * kc;
-            if (mr == MR && MR == 8) {
-                for (int p = 0; p < kc; p++) {
-                    FloatVector.fromArray(S8, A, src + p * lda + ir).mul(alpha).intoArray(ap, base + p * MR);
-                }
-                continue;
-            }
             for (int p = 0; p < kc; p++) {
                 int s = src + p * lda + ir, d = base + p * MR;
                 for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r];

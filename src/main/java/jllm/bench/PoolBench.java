@@ -20,15 +20,16 @@ public final class PoolBench {
         out.printf(Locale.ROOT, "Parallel.forRange(%d, 1, tiny body): threads=%d, %d calls per sample%n",
                 threads, threads, calls);
         for (int w = 0; w < 3; w++) loop(body, threads, calls); // warm-up
-        for (String mode : new String[]{"back-to-back", "with 100us gaps"}) {
-            boolean gaps = mode.startsWith("with");
-            int n = gaps ? Math.max(1, calls / 100) : calls;
+        for (int gapUs : new int[]{0, 10, 50, 1000}) {
+            String mode = gapUs == 0 ? "back-to-back" : "after " + gapUs + "us idle";
+            boolean gaps = gapUs > 0;
+            int n = gaps ? Math.max(1, calls / (gapUs >= 1000 ? 1000 : 100)) : calls;
             double[] ns = new double[repeats];
             for (int r = 0; r < repeats; r++) {
                 long t = 0;
                 if (gaps) {
                     for (int i = 0; i < n; i++) {
-                        long until = System.nanoTime() + 100_000;
+                        long until = System.nanoTime() + gapUs * 1000L;
                         while (System.nanoTime() < until) Thread.onSpinWait();
                         long t0 = System.nanoTime();
                         Parallel.forRange(threads, 1, body);

@@ -39,11 +39,15 @@ public final class OpenBlas {
         this.library = library;
     }
 
-    /** Loads OpenBLAS, or returns null after {@code why[0]} is set to a one-line reason. */
+    /**
+     * Loads OpenBLAS ({@code -Djllm.openblas=PATH} picks the file), or returns null after
+     * {@code why[0]} is set to a one-line reason.
+     */
     public static OpenBlas load(String[] why) {
         Linker linker = Linker.nativeLinker();
         StringBuilder tried = new StringBuilder();
-        for (String name : CANDIDATES) {
+        String override = System.getProperty("jllm.openblas");
+        for (String name : override != null ? new String[]{override} : CANDIDATES) {
             if (name.startsWith("/") && !Files.exists(Path.of(name))) {
                 tried.append(tried.isEmpty() ? "" : ", ").append(name);
                 continue;

@@ -4,13 +4,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import jllm.bench.GemmBench;
+import jllm.bench.PoolBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark compute kernels.",
-        subcommands = {BenchCommand.GemmCmd.class})
+        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.PoolCmd.class})
 public final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -44,6 +45,25 @@ public final class BenchCommand implements Runnable {
             List<GemmBench.Shape> shapes = GemmBench.defaultShapes();
             if (only != null) shapes = shapes.stream().filter(s -> s.name().contains(only)).toList();
             new GemmBench(System.out, threads, repeats, warmup).run(shapes, !noBlas);
+            return 0;
+        }
+    }
+
+    @Command(name = "pool", mixinStandardHelpOptions = true,
+            description = "Fixed overhead of one parallel loop on the shared worker pool.")
+    static final class PoolCmd implements Callable<Integer> {
+        @Option(names = "--threads", description = "Threads (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--calls", description = "Calls per sample (default: ${DEFAULT-VALUE}).")
+        int calls = 100_000;
+
+        @Option(names = "--repeats", description = "Samples; the median is reported (default: ${DEFAULT-VALUE}).")
+        int repeats = 7;
+
+        @Override
+        public Integer call() {
+            PoolBench.run(System.out, threads, calls, repeats);
             return 0;
         }
     }

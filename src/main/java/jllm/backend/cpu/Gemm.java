@@ -21,12 +21,13 @@ public final class Gemm {
 
     private Gemm() {}
 
+    /** The one species used anywhere in jllm's kernels (see packAT for why only one). */
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
     /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
-    static final int MR = 6, NV = 2, NR = NV * VL;
+    static final int MR = 8, NV = 2, NR = NV * VL;
     /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
-    static final int KC = 256, MC = 96, NC = 3072;
+    static final int KC = 512, MC = 64, NC = 3072;
     /** Below this many flops (over the whole batch) a call runs on the calling thread. */
     static final double PAR_MIN_FLOPS = 2.0 * 48 * 48 * 48;
     /** Below this M*N*K a matrix is multiplied directly, without packing. */
@@ -197,19 +198,24 @@ public final class Gemm {
     /** Packs mc x kc of A (row-major, rows at {@code src + i*lda}) times alpha into MR-row strips. */
     private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc;
-            for (int r = 0; r < mr; r++) {
-                int s = src + (ir + r) * lda, d = base + r;
-                for (int p = 0; p < kc; p++) ap[d + p * MR] = alpha * A[s + p];
+            int mr = Math.min(MR, mc - ir), base = ir * kc, s0 = src + ir * lda;
+            int p = 0;
+            if (mr == MR && MR == 8 && VL == 16) {
+                for (; p + 16 <= kc; p += 16) transpose8x16(A, s0 + p, lda, alpha, ap, base + p * MR);
             }
-            for (int r = mr; r < MR; r++) {
-                int d = base + r;
-                for (int p = 0; p < kc; p++) ap[d + p * MR] = 0f;
+            for (; p < kc; p++) {
+                int d = base + p * MR, s = s0 + p;
+                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r * lda];
+                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
             }
         }
     }
 
-    /** Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. */
+    /**
+     * Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. Scalar on purpose: a
+     * 256-bit species here would be a second species in the process, which pollutes the
+     * Vector API's shared type profiles and made the other kernels up to 2.5x slower.
+     */
     private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir), base = ir * kc;
@@ -240,17 +246,20 @@ public final class Gemm {
         }
     }
 
-    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}. */
+    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
     private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
         for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc;
-            for (int j = 0; j < nr; j++) {
-                int s = src + (jr + j) * ldb, d = base + j;
-                for (int p = 0; p < kc; p++) bp[d + p * NR] = B[s + p];
+            int nr = Math.min(NR, nc - jr), base = jr * kc, s0 = src + jr * ldb;
+            int p = 0;
+            if (nr == NR && VL == 16) {
+                for (; p + 16 <= kc; p += 16) {
+                    for (int j = 0; j < NR; j += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
+                }
             }
-            for (int j = nr; j < NR; j++) {
-                int d = base + j;
-                for (int p = 0; p < kc; p++) bp[d + p * NR] = 0f;
+            for (; p < kc; p++) {
+                int d = base + p * NR, s = s0 + p;
+                for (int j = 0; j < nr; j++) bp[d + j] = B[s + j * ldb];
+                for (int j = nr; j < NR; j++) bp[d + j] = 0f;
             }
         }
     }
@@ -297,7 +306,176 @@ public final class Gemm {
         }
     }
 
-    /** Generated 6x32 micro-kernel (12 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
+    private static final FloatVector[] T_IDX = new FloatVector[8];
+
+    static {
+        if (VL == 16) {
+            int k = 0;
+            for (int h = 8; h >= 1; h >>= 1) {
+                float[] lo = new float[16], hi = new float[16];
+                for (int c = 0; c < 16; c++) {
+                    lo[c] = (c & h) == 0 ? c : 16 + c - h;
+                    hi[c] = (c & h) == 0 ? c + h : 16 + c;
+                }
+                T_IDX[k++] = FloatVector.fromArray(S, lo, 0);
+                T_IDX[k++] = FloatVector.fromArray(S, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * Transposes the 16 x 16 block at {@code B[s + r*ldb + c]} into {@code bp[d + c*NR + r]}
+     * in registers: 4 stages of off-diagonal block swaps, each row a two-vector select.
+     * Generated straight-line code; VL == 16 only.
+     */
+    private static void transpose16(float[] B, int s, int ldb, float[] bp, int d) {
+        FloatVector x0 = T_IDX[0];
+        FloatVector x1 = T_IDX[1];
+        FloatVector x2 = T_IDX[2];
+        FloatVector x3 = T_IDX[3];
+        FloatVector x4 = T_IDX[4];
+        FloatVector x5 = T_IDX[5];
+        FloatVector x6 = T_IDX[6];
+        FloatVector x7 = T_IDX[7];
+        FloatVector a0 = FloatVector.fromArray(S, B, s + 0 * ldb);
+        FloatVector a1 = FloatVector.fromArray(S, B, s + 1 * ldb);
+        FloatVector a2 = FloatVector.fromArray(S, B, s + 2 * ldb);
+        FloatVector a3 = FloatVector.fromArray(S, B, s + 3 * ldb);
+        FloatVector a4 = FloatVector.fromArray(S, B, s + 4 * ldb);
+        FloatVector a5 = FloatVector.fromArray(S, B, s + 5 * ldb);
+        FloatVector a6 = FloatVector.fromArray(S, B, s + 6 * ldb);
+        FloatVector a7 = FloatVector.fromArray(S, B, s + 7 * ldb);
+        FloatVector a8 = FloatVector.fromArray(S, B, s + 8 * ldb);
+        FloatVector a9 = FloatVector.fromArray(S, B, s + 9 * ldb);
+        FloatVector a10 = FloatVector.fromArray(S, B, s + 10 * ldb);
+        FloatVector a11 = FloatVector.fromArray(S, B, s + 11 * ldb);
+        FloatVector a12 = FloatVector.fromArray(S, B, s + 12 * ldb);
+        FloatVector a13 = FloatVector.fromArray(S, B, s + 13 * ldb);
+        FloatVector a14 = FloatVector.fromArray(S, B, s + 14 * ldb);
+        FloatVector a15 = FloatVector.fromArray(S, B, s + 15 * ldb);
+        FloatVector b0 = x0.selectFrom(a0, a8), b8 = x1.selectFrom(a0, a8);
+        FloatVector b1 = x0.selectFrom(a1, a9), b9 = x1.selectFrom(a1, a9);
+        FloatVector b2 = x0.selectFrom(a2, a10), b10 = x1.selectFrom(a2, a10);
+        FloatVector b3 = x0.selectFrom(a3, a11), b11 = x1.selectFrom(a3, a11);
+        FloatVector b4 = x0.selectFrom(a4, a12), b12 = x1.selectFrom(a4, a12);
+        FloatVector b5 = x0.selectFrom(a5, a13), b13 = x1.selectFrom(a5, a13);
+        FloatVector b6 = x0.selectFrom(a6, a14), b14 = x1.selectFrom(a6, a14);
+        FloatVector b7 = x0.selectFrom(a7, a15), b15 = x1.selectFrom(a7, a15);
+        FloatVector c0 = x2.selectFrom(b0, b4), c4 = x3.selectFrom(b0, b4);
+        FloatVector c1 = x2.selectFrom(b1, b5), c5 = x3.selectFrom(b1, b5);
+        FloatVector c2 = x2.selectFrom(b2, b6), c6 = x3.selectFrom(b2, b6);
+        FloatVector c3 = x2.selectFrom(b3, b7), c7 = x3.selectFrom(b3, b7);
+        FloatVector c8 = x2.selectFrom(b8, b12), c12 = x3.selectFrom(b8, b12);
+        FloatVector c9 = x2.selectFrom(b9, b13), c13 = x3.selectFrom(b9, b13);
+        FloatVector c10 = x2.selectFrom(b10, b14), c14 = x3.selectFrom(b10, b14);
+        FloatVector c11 = x2.selectFrom(b11, b15), c15 = x3.selectFrom(b11, b15);
+        FloatVector d0 = x4.selectFrom(c0, c2), d2 = x5.selectFrom(c0, c2);
+        FloatVector d1 = x4.selectFrom(c1, c3), d3 = x5.selectFrom(c1, c3);
+        FloatVector d4 = x4.selectFrom(c4, c6), d6 = x5.selectFrom(c4, c6);
+        FloatVector d5 = x4.selectFrom(c5, c7), d7 = x5.selectFrom(c5, c7);
+        FloatVector d8 = x4.selectFrom(c8, c10), d10 = x5.selectFrom(c8, c10);
+        FloatVector d9 = x4.selectFrom(c9, c11), d11 = x5.selectFrom(c9, c11);
+        FloatVector d12 = x4.selectFrom(c12, c14), d14 = x5.selectFrom(c12, c14);
+        FloatVector d13 = x4.selectFrom(c13, c15), d15 = x5.selectFrom(c13, c15);
+        FloatVector e0 = x6.selectFrom(d0, d1), e1 = x7.selectFrom(d0, d1);
+        FloatVector e2 = x6.selectFrom(d2, d3), e3 = x7.selectFrom(d2, d3);
+        FloatVector e4 = x6.selectFrom(d4, d5), e5 = x7.selectFrom(d4, d5);
+        FloatVector e6 = x6.selectFrom(d6, d7), e7 = x7.selectFrom(d6, d7);
+        FloatVector e8 = x6.selectFrom(d8, d9), e9 = x7.selectFrom(d8, d9);
+        FloatVector e10 = x6.selectFrom(d10, d11), e11 = x7.selectFrom(d10, d11);
+        FloatVector e12 = x6.selectFrom(d12, d13), e13 = x7.selectFrom(d12, d13);
+        FloatVector e14 = x6.selectFrom(d14, d15), e15 = x7.selectFrom(d14, d15);
+        e0.intoArray(bp, d + 0 * NR);
+        e1.intoArray(bp, d + 1 * NR);
+        e2.intoArray(bp, d + 2 * NR);
+        e3.intoArray(bp, d + 3 * NR);
+        e4.intoArray(bp, d + 4 * NR);
+        e5.intoArray(bp, d + 5 * NR);
+        e6.intoArray(bp, d + 6 * NR);
+        e7.intoArray(bp, d + 7 * NR);
+        e8.intoArray(bp, d + 8 * NR);
+        e9.intoArray(bp, d + 9 * NR);
+        e10.intoArray(bp, d + 10 * NR);
+        e11.intoArray(bp, d + 11 * NR);
+        e12.intoArray(bp, d + 12 * NR);
+        e13.intoArray(bp, d + 13 * NR);
+        e14.intoArray(bp, d + 14 * NR);
+        e15.intoArray(bp, d + 15 * NR);
+    }
+
+    /** Select indexes for {@link #transpose8x16}: three stages of (lo, hi) pairs. */
+    private static final FloatVector[] A_IDX = new FloatVector[6];
+
+    static {
+        if (VL == 16) {
+            int k = 0;
+            for (int hl = 8; hl >= 2; hl >>= 1) {
+                float[] lo = new float[16], hi = new float[16];
+                for (int L = 0; L < 16; L++) {
+                    // the last stage also moves lane bit 0 to the top: lane (r, c0) -> (c0, r)
+                    int l = hl == 2 ? ((L & 7) << 1) | (L >> 3) : L;
+                    lo[L] = (l & hl) == 0 ? l : 16 + l - hl;
+                    hi[L] = (l & hl) == 0 ? l + hl : 16 + l;
+                }
+                A_IDX[k++] = FloatVector.fromArray(S, lo, 0);
+                A_IDX[k++] = FloatVector.fromArray(S, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * Packs 8 rows x 16 columns of A (at {@code A[s + r*lda + c]}, times alpha) into the
+     * MR = 8 strip layout {@code ap[d + c*8 + r]}: three stages of two-vector selects, each
+     * exchanging one row bit with one column bit. Generated straight-line code; VL == 16 only.
+     */
+    private static void transpose8x16(float[] A, int s, int lda, float alpha, float[] ap, int d) {
+        FloatVector x0 = A_IDX[0];
+        FloatVector x1 = A_IDX[1];
+        FloatVector x2 = A_IDX[2];
+        FloatVector x3 = A_IDX[3];
+        FloatVector x4 = A_IDX[4];
+        FloatVector x5 = A_IDX[5];
+        FloatVector a0 = FloatVector.fromArray(S, A, s + 0 * lda);
+        FloatVector a1 = FloatVector.fromArray(S, A, s + 1 * lda);
+        FloatVector a2 = FloatVector.fromArray(S, A, s + 2 * lda);
+        FloatVector a3 = FloatVector.fromArray(S, A, s + 3 * lda);
+        FloatVector a4 = FloatVector.fromArray(S, A, s + 4 * lda);
+        FloatVector a5 = FloatVector.fromArray(S, A, s + 5 * lda);
+        FloatVector a6 = FloatVector.fromArray(S, A, s + 6 * lda);
+        FloatVector a7 = FloatVector.fromArray(S, A, s + 7 * lda);
+        if (alpha != 1f) {
+            a0 = a0.mul(alpha);
+            a1 = a1.mul(alpha);
+            a2 = a2.mul(alpha);
+            a3 = a3.mul(alpha);
+            a4 = a4.mul(alpha);
+            a5 = a5.mul(alpha);
+            a6 = a6.mul(alpha);
+            a7 = a7.mul(alpha);
+        }
+        FloatVector b0 = x0.selectFrom(a0, a4), b4 = x1.selectFrom(a0, a4);
+        FloatVector b1 = x0.selectFrom(a1, a5), b5 = x1.selectFrom(a1, a5);
+        FloatVector b2 = x0.selectFrom(a2, a6), b6 = x1.selectFrom(a2, a6);
+        FloatVector b3 = x0.selectFrom(a3, a7), b7 = x1.selectFrom(a3, a7);
+        FloatVector c0 = x2.selectFrom(b0, b2), c2 = x3.selectFrom(b0, b2);
+        FloatVector c1 = x2.selectFrom(b1, b3), c3 = x3.selectFrom(b1, b3);
+        FloatVector c4 = x2.selectFrom(b4, b6), c6 = x3.selectFrom(b4, b6);
+        FloatVector c5 = x2.selectFrom(b5, b7), c7 = x3.selectFrom(b5, b7);
+        FloatVector d0 = x4.selectFrom(c0, c1), d1 = x5.selectFrom(c0, c1);
+        FloatVector d2 = x4.selectFrom(c2, c3), d3 = x5.selectFrom(c2, c3);
+        FloatVector d4 = x4.selectFrom(c4, c5), d5 = x5.selectFrom(c4, c5);
+        FloatVector d6 = x4.selectFrom(c6, c7), d7 = x5.selectFrom(c6, c7);
+        d0.intoArray(ap, d + 0 * VL);
+        d1.intoArray(ap, d + 1 * VL);
+        d2.intoArray(ap, d + 2 * VL);
+        d3.intoArray(ap, d + 3 * VL);
+        d4.intoArray(ap, d + 4 * VL);
+        d5.intoArray(ap, d + 5 * VL);
+        d6.intoArray(ap, d + 6 * VL);
+        d7.intoArray(ap, d + 7 * VL);
+    }
+
+    /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
     private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
@@ -305,6 +483,8 @@ public final class Gemm {
         FloatVector c3_0 = FloatVector.zero(S); FloatVector c3_1 = FloatVector.zero(S);
         FloatVector c4_0 = FloatVector.zero(S); FloatVector c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S); FloatVector c5_1 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
+        FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int ao = ai + p * MR, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bo + 0 * VL);
@@ -315,6 +495,8 @@ public final class Gemm {
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 3]); c3_0 = a.fma(b0, c3_0); c3_1 = a.fma(b1, c3_1); }
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 4]); c4_0 = a.fma(b0, c4_0); c4_1 = a.fma(b1, c4_1); }
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 5]); c5_0 = a.fma(b0, c5_0); c5_1 = a.fma(b1, c5_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 6]); c6_0 = a.fma(b0, c6_0); c6_1 = a.fma(b1, c6_1); }
+            { FloatVector a = FloatVector.broadcast(S, ap[ao + 7]); c7_0 = a.fma(b0, c7_0); c7_1 = a.fma(b1, c7_1); }
         }
         if (beta == 0f) {
             c0_0.intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.intoArray(c, ci + 0 * ldc + 1 * VL);
@@ -323,6 +505,8 @@ public final class Gemm {
             c3_0.intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.intoArray(c, ci + 3 * ldc + 1 * VL);
             c4_0.intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.intoArray(c, ci + 4 * ldc + 1 * VL);
             c5_0.intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.intoArray(c, ci + 5 * ldc + 1 * VL);
+            c6_0.intoArray(c, ci + 6 * ldc + 0 * VL); c6_1.intoArray(c, ci + 6 * ldc + 1 * VL);
+            c7_0.intoArray(c, ci + 7 * ldc + 0 * VL); c7_1.intoArray(c, ci + 7 * ldc + 1 * VL);
         } else if (beta == 1f) {
             c0_0.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL)).intoArray(c, ci + 0 * ldc + 0 * VL); c0_1.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL)).intoArray(c, ci + 0 * ldc + 1 * VL);
             c1_0.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * VL)).intoArray(c, ci + 1 * ldc + 0 * VL); c1_1.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * VL)).intoArray(c, ci + 1 * ldc + 1 * VL);
@@ -330,6 +514,8 @@ public final class Gemm {
             c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL)).intoArray(c, ci + 3 * ldc + 0 * VL); c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL)).intoArray(c, ci + 3 * ldc + 1 * VL);
             c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL)).intoArray(c, ci + 4 * ldc + 0 * VL); c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL)).intoArray(c, ci + 4 * ldc + 1 * VL);
             c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL)).intoArray(c, ci + 5 * ldc + 0 * VL); c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL)).intoArray(c, ci + 5 * ldc + 1 * VL);
+            c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL)).intoArray(c, ci + 6 * ldc + 0 * VL); c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL)).intoArray(c, ci + 6 * ldc + 1 * VL);
+            c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL)).intoArray(c, ci + 7 * ldc + 0 * VL); c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL)).intoArray(c, ci + 7 * ldc + 1 * VL);
         } else {
             FloatVector bv = FloatVector.broadcast(S, beta);
             FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * VL).fma(bv, c0_0).intoArray(c, ci + 0 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * VL).fma(bv, c0_1).intoArray(c, ci + 0 * ldc + 1 * VL);
@@ -338,6 +524,8 @@ public final class Gemm {
             FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * VL).fma(bv, c3_0).intoArray(c, ci + 3 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * VL).fma(bv, c3_1).intoArray(c, ci + 3 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * VL).fma(bv, c4_0).intoArray(c, ci + 4 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * VL).fma(bv, c4_1).intoArray(c, ci + 4 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * VL).fma(bv, c5_0).intoArray(c, ci + 5 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * VL).fma(bv, c5_1).intoArray(c, ci + 5 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL).fma(bv, c6_0).intoArray(c, ci + 6 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL).fma(bv, c6_1).intoArray(c, ci + 6 * ldc + 1 * VL);
+            FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL).fma(bv, c7_0).intoArray(c, ci + 7 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL).fma(bv, c7_1).intoArray(c, ci + 7 * ldc + 1 * VL);
         }
     }
 }

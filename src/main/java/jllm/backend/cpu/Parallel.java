@@ -25,8 +25,25 @@ public final class Parallel {
 
     private Parallel() {}
 
-    /** How long an idle worker spins before parking, and how long the caller spins for the end. */
-    private static final long SPIN_NANOS = 50_000L;
+    /**
+     * How long an idle worker spins before parking. Waking a parked thread costs ~5-8 us in a VM,
+     * which would dominate small kernels issued back to back, so workers outwait short gaps.
+     * Tunable with {@code -Djllm.parallel.spinMicros=N}.
+     */
+    private static final long SPIN_NANOS = 1000L * Long.getLong("jllm.parallel.spinMicros", 200L);
+    /**
+     * How long the caller spins for the workers to finish before parking. Short on purpose: a
+     * worker woken from park may be queued on the caller's own CPU, and then it only runs once
+     * the caller stops spinning (measured: a tiny job took the whole spin time, 200 us).
+     */
+    private static final long CALLER_SPIN_NANOS = 1000L * Long.getLong("jllm.parallel.callerSpinMicros", 100L);
+
+    /**
+     * Spinners yield the CPU this often. The scheduler tends to queue a woken thread on its
+     * waker's CPU; without yields, a caller woken by a worker that then spins idle waited for
+     * the whole spin (~200 us) for a job of nothing.
+     */
+    private static final long YIELD_NANOS = 5_000L;
 
     private static final Object LOCK = new Object();
     private static volatile Worker[] workers = new Worker[0];
@@ -186,17 +203,21 @@ public final class Parallel {
         }
 
         void awaitDone() {
-            long deadline = 0;
+            if (done >= chunks) return;
+            long now = System.nanoTime(), deadline = now + CALLER_SPIN_NANOS, yieldAt = now + YIELD_NANOS;
             while (done < chunks) {
-                if (deadline == 0) {
-                    deadline = System.nanoTime() + SPIN_NANOS;
-                } else if (System.nanoTime() > deadline) {
+                if ((now = System.nanoTime()) >= deadline) {
                     waiter = Thread.currentThread();
                     while (done < chunks) LockSupport.park(this);
                     waiter = null;
                     return;
                 }
-                Thread.onSpinWait();
+                if (now >= yieldAt) {
+                    Thread.yield();
+                    yieldAt = now + YIELD_NANOS;
+                } else {
+                    Thread.onSpinWait();
+                }
             }
         }
     }
@@ -217,9 +238,14 @@ public final class Parallel {
             while (true) {
                 Job j = current;
                 if (j == null || j == last) {
-                    long deadline = System.nanoTime() + SPIN_NANOS;
-                    while (((j = current) == null || j == last) && System.nanoTime() < deadline) {
-                        Thread.onSpinWait();
+                    long now = System.nanoTime(), deadline = now + SPIN_NANOS, yieldAt = now + YIELD_NANOS;
+                    while (((j = current) == null || j == last) && (now = System.nanoTime()) < deadline) {
+                        if (now >= yieldAt) {
+                            Thread.yield();
+                            yieldAt = now + YIELD_NANOS;
+                        } else {
+                            Thread.onSpinWait();
+                        }
                     }
                     if (j == null || j == last) {
                         parked = true;

@@ -923,7 +923,7 @@ public final class Tensor {
     /** v / this. */
     public Tensor rdiv(double v) {
         return unaryOp(UnaryOp.RDIV_SCALAR, v, 0, "DivBackward1",
-                (g, s) -> new Tensor[] {g.mul(s[0]).div(s[1]).neg()}, true, true);
+                (g, s) -> new Tensor[] {g.mul(s[1]).div(s[0]).neg()}, true, true);
     }
 
     public Tensor pow(Tensor e) {
@@ -965,9 +965,9 @@ public final class Tensor {
 
     public Tensor ge(Tensor o) { return binaryRaw(BinaryOp.GE, this, o); }
 
-    public Tensor eq(double v) { return eq(scalar(v, dtype(), device())); }
+    public Tensor eq(double v) { return eq(scalarLike(v)); }
 
-    public Tensor ne(double v) { return ne(scalar(v, dtype(), device())); }
+    public Tensor ne(double v) { return ne(scalarLike(v)); }
 
     public Tensor lt(double v) { return lt(scalarLike(v)); }
 
@@ -1017,10 +1017,8 @@ public final class Tensor {
             throw new IllegalArgumentException("masked_fill only supports boolean masks, but got mask with dtype " + mask.dtype().torchName());
         }
         Shape.broadcast(shape, mask.shape);
-        return where(mask, scalar(value, dtype(), device()), this).expandIfNeeded(shape);
+        return where(mask, scalar(value, dtype(), device()), this);
     }
-
-    private Tensor expandIfNeeded(int[] s) { return Arrays.equals(shape, s) ? this : this; }
 
     // ------------------------------------------------------------------ reductions
 
@@ -1500,6 +1498,11 @@ public final class Tensor {
 
     public Tensor maskedFill_(Tensor mask, double value) {
         checkSameDevice(this, mask);
+        int[] b = Shape.broadcast(shape, mask.shape);
+        if (!Arrays.equals(b, shape)) {
+            throw new IllegalArgumentException("masked_fill_: output with shape " + Arrays.toString(shape)
+                    + " doesn't match the broadcast shape " + Arrays.toString(b) + " of the mask");
+        }
         return inPlace(null, () -> maskedFill(mask, value), () -> {
             Tensor r = where(mask, scalar(value, dtype(), device()), this);
             backend().copy(r, this);

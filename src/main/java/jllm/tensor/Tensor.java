@@ -1547,6 +1547,11 @@ public final class Tensor {
 
     // ------------------------------------------------------------------ printing
 
+    /**
+     * PyTorch's repr: {@code tensor([[ 1.5000, -2.0000]])}, {@code tensor([1., 2.])} when every float is
+     * a whole number, scientific notation when magnitudes span more than 1000x (or leave [1e-4, 1e8]),
+     * every element right-aligned to the widest one (torch/_tensor_str.py's _Formatter, precision 4).
+     */
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("tensor(");
@@ -1554,10 +1559,11 @@ public final class Tensor {
             sb.append("<").append(dtype().torchName()).append(" ").append(Arrays.toString(shape)).append(">");
         } else {
             double[] v = toDoubleArray();
-            boolean fp = dtype().isFloatingPoint();
-            boolean isBool = dtype() == DType.BOOL;
+            String[] cells = formatCells(v, dtype());
+            int width = 0;
+            for (String c : cells) width = Math.max(width, c.length());
             int[] pos = {0};
-            format(sb, v, 0, pos, fp, isBool, 7);
+            format(sb, cells, width, 0, pos, 7);
         }
         if (device() != Device.CPU) sb.append(", device='").append(device()).append("'");
         if (dtype() != DType.F32 && dtype() != DType.I64 && dtype() != DType.BOOL) sb.append(", dtype=torch.").append(dtype().torchName());
@@ -1566,12 +1572,45 @@ public final class Tensor {
         return sb.append(")").toString();
     }
 
-    private void format(StringBuilder sb, double[] v, int d, int[] pos, boolean fp, boolean isBool, int indent) {
+    private static String[] formatCells(double[] v, DType dt) {
+        String[] out = new String[v.length];
+        if (dt == DType.BOOL) {
+            for (int i = 0; i < v.length; i++) out[i] = v[i] != 0 ? "True" : "False";
+            return out;
+        }
+        if (!dt.isFloatingPoint()) {
+            for (int i = 0; i < v.length; i++) out[i] = Long.toString((long) v[i]);
+            return out;
+        }
+        boolean intMode = true;
+        double lo = Double.POSITIVE_INFINITY, hi = 0;
+        for (double x : v) {
+            if (Double.isNaN(x) || Double.isInfinite(x) || x == 0) continue;
+            double a = Math.abs(x);
+            lo = Math.min(lo, a);
+            hi = Math.max(hi, a);
+            if (x != Math.ceil(x)) intMode = false;
+        }
+        boolean any = hi > 0;
+        boolean sci = any && (hi / lo > 1000 || hi > 1e8 || (!intMode && lo < 1e-4));
+        for (int i = 0; i < v.length; i++) {
+            double x = v[i];
+            String c;
+            if (Double.isNaN(x)) c = "nan";
+            else if (Double.isInfinite(x)) c = x > 0 ? "inf" : "-inf";
+            else if (sci) c = String.format(java.util.Locale.ROOT, "%.4e", x);
+            else if (intMode) c = String.format(java.util.Locale.ROOT, "%.0f", x) + ".";
+            else c = String.format(java.util.Locale.ROOT, "%.4f", x);
+            if (x == 0 && 1 / x < 0 && !c.startsWith("-")) c = "-" + c;
+            out[i] = c;
+        }
+        return out;
+    }
+
+    private void format(StringBuilder sb, String[] cells, int width, int d, int[] pos, int indent) {
         if (d == shape.length) {
-            double x = v[pos[0]++];
-            if (isBool) sb.append(x != 0 ? "True" : "False");
-            else if (fp) sb.append(Double.isNaN(x) ? "nan" : Double.isInfinite(x) ? (x > 0 ? "inf" : "-inf") : String.format("%.4f", x));
-            else sb.append((long) x);
+            String c = cells[pos[0]++];
+            sb.append(" ".repeat(width - c.length())).append(c);
             return;
         }
         sb.append('[');
@@ -1581,7 +1620,7 @@ public final class Tensor {
                 if (d < shape.length - 1) sb.append("\n".repeat(shape.length - 1 - d)).append(" ".repeat(indent + d + 1));
                 else sb.append(' ');
             }
-            format(sb, v, d + 1, pos, fp, isBool, indent);
+            format(sb, cells, width, d + 1, pos, indent);
         }
         sb.append(']');
     }

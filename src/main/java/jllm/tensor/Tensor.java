@@ -175,7 +175,8 @@ public final class Tensor {
 
     /** A tensor sharing this one's data, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(storage, offset, shape, strides, base != null ? base : this);
+        // not a view for autograd: in-place ops on it must not rewrite the history of the tensor it came from
+        return new Tensor(storage, offset, shape, strides, null);
     }
 
     static boolean needsGrad(Tensor... ts) {
@@ -1422,30 +1423,71 @@ public final class Tensor {
      * Runs an in-place op. Without autograd the kernel writes straight into this storage; with
      * autograd the out-of-place result is computed (recording its node), copied in, and becomes
      * this tensor's history, so saved-tensor version checks catch any value the graph still needs.
+     * When the out-of-place op saves its self operand for backward (savesSelf), it gets a copy, since
+     * this storage is about to be overwritten. On a view, the base's history is rewritten too (PyTorch's
+     * CopySlices): the base's gradient flows to the op's result inside the view's region and to the
+     * base's old history elsewhere.
      */
-    private Tensor inPlace(Tensor other, java.util.function.Supplier<Tensor> outOfPlace, Runnable kernel) {
+    private Tensor inPlace(Tensor other, java.util.function.UnaryOperator<Tensor> outOfPlace, boolean savesSelf, Runnable kernel) {
         checkInplaceAllowed();
-        if (needsGrad(this, other)) {
-            if (base != null && (base.requiresGrad || requiresGrad || other != null)) {
-                if (base.requiresGrad) {
-                    throw new UnsupportedOperationException("in-place operation on a view of a tensor that requires grad is not "
-                            + "supported by jllm's autograd; use the out-of-place op instead");
-                }
-            }
-            Tensor r = outOfPlace.get();
-            if (!Arrays.equals(r.shape, shape)) {
-                throw new IllegalArgumentException("output with shape " + Arrays.toString(shape)
-                        + " doesn't match the broadcast shape " + Arrays.toString(r.shape));
-            }
-            backend().copy(r.dtype() == dtype() ? r : r.detach().to(dtype()), this);
+        if (!needsGrad(this, other) && !(base != null && needsGrad(base, other))) {
+            kernel.run();
             storage.bumpVersion();
+            return this;
+        }
+        Tensor b = base;
+        if (b != null) {
+            if (b.requiresGrad && b.isLeaf() && Grad.isEnabled()) {
+                throw new IllegalStateException("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+            }
+            if (!b.isContiguous()) {
+                throw new UnsupportedOperationException("in-place operation with autograd on a view of a non-contiguous base "
+                        + "tensor is not supported; use the out-of-place op instead");
+            }
+        }
+        // the current value of this, with its current history (for a view: re-derived from the base)
+        Tensor self = b == null ? this : b.regionView(offset, shape, strides);
+        Tensor r = outOfPlace.apply(savesSelf && self.requiresGrad ? self.clone() : self);
+        if (!Arrays.equals(r.shape, shape)) {
+            throw new IllegalArgumentException("output with shape " + Arrays.toString(shape)
+                    + " doesn't match the broadcast shape " + Arrays.toString(r.shape));
+        }
+        try (var g = Grad.off()) {
+            backend().copy(r.dtype() == dtype() ? r : r.detach().to(dtype()), this);
+        }
+        storage.bumpVersion();
+        if (b == null) {
             gradFn = r.gradFn;
             requiresGrad = r.requiresGrad;
             return this;
         }
-        kernel.run();
-        storage.bumpVersion();
+        int relOff = offset - b.offset;
+        int[] vs = shape, vst = strides, bs = b.shape;
+        Node copySlices = new Node("CopySlices", new Node[] {b.gradNode(), r.gradNode()}, (g, sv) -> {
+            Tensor gb = g.contiguous();
+            Tensor rest = gb.clone();
+            Tensor region = strided(gb.storage, gb.offset + relOff, vs, vst);
+            strided(rest.storage, rest.offset + relOff, vs, vst).fill_(0);
+            return new Tensor[] {rest, region.clone()};
+        }, NONE);
+        b.gradFn = copySlices;
+        b.requiresGrad = true;
+        gradFn = b.regionView(offset, shape, strides).gradFn;
+        requiresGrad = true;
         return this;
+    }
+
+    /** A view of this (a contiguous base) at (off, shape, strides) whose backward scatters into the base's shape. */
+    private Tensor regionView(int off, int[] shp, int[] str) {
+        int relOff = off - offset;
+        int[] bs = shape;
+        DType dt = dtype();
+        Device dev = device();
+        return record(viewOf(off, shp.clone(), str.clone()), "AsStridedBackward0", in(this), NONE, (g, sv) -> {
+            Tensor z = zeros(bs, dt, dev);
+            z.backend().copy(g, strided(z.storage, relOff, shp, str));
+            return new Tensor[] {z};
+        });
     }
 
     private void inPlaceBinary(BinaryOp op, Tensor o) {
@@ -1463,38 +1505,38 @@ public final class Tensor {
         backend().binary(op, this, o, dtype(), this);
     }
 
-    public Tensor add_(Tensor o) { return inPlace(o, () -> add(o), () -> inPlaceBinary(BinaryOp.ADD, o)); }
+    public Tensor add_(Tensor o) { return inPlace(o, x -> x.add(o), false, () -> inPlaceBinary(BinaryOp.ADD, o)); }
 
     /** this += alpha * o. */
     public Tensor add_(Tensor o, double alpha) { return alpha == 1 ? add_(o) : add_(o.mul(alpha)); }
 
-    public Tensor add_(double v) { return inPlace(null, () -> add(v), () -> backend().unary(UnaryOp.ADD_SCALAR, this, v, 0, this)); }
+    public Tensor add_(double v) { return inPlace(null, x -> x.add(v), false, () -> backend().unary(UnaryOp.ADD_SCALAR, this, v, 0, this)); }
 
-    public Tensor sub_(Tensor o) { return inPlace(o, () -> sub(o), () -> inPlaceBinary(BinaryOp.SUB, o)); }
+    public Tensor sub_(Tensor o) { return inPlace(o, x -> x.sub(o), false, () -> inPlaceBinary(BinaryOp.SUB, o)); }
 
     public Tensor sub_(double v) { return add_(-v); }
 
-    public Tensor mul_(Tensor o) { return inPlace(o, () -> mul(o), () -> inPlaceBinary(BinaryOp.MUL, o)); }
+    public Tensor mul_(Tensor o) { return inPlace(o, x -> x.mul(o), true, () -> inPlaceBinary(BinaryOp.MUL, o)); }
 
-    public Tensor mul_(double v) { return inPlace(null, () -> mul(v), () -> backend().unary(UnaryOp.MUL_SCALAR, this, v, 0, this)); }
+    public Tensor mul_(double v) { return inPlace(null, x -> x.mul(v), false, () -> backend().unary(UnaryOp.MUL_SCALAR, this, v, 0, this)); }
 
-    public Tensor div_(Tensor o) { return inPlace(o, () -> div(o), () -> inPlaceBinary(BinaryOp.DIV, o)); }
+    public Tensor div_(Tensor o) { return inPlace(o, x -> x.div(o), false, () -> inPlaceBinary(BinaryOp.DIV, o)); }
 
     public Tensor div_(double v) { return mul_(1.0 / v); }
 
     public Tensor clamp_(double min, double max) {
-        return inPlace(null, () -> clamp(min, max), () -> backend().unary(UnaryOp.CLAMP, this, min, max, this));
+        return inPlace(null, x -> x.clamp(min, max), true, () -> backend().unary(UnaryOp.CLAMP, this, min, max, this));
     }
 
-    public Tensor exp_() { return inPlace(null, this::exp, () -> backend().unary(UnaryOp.EXP, this, 0, 0, this)); }
+    public Tensor exp_() { return inPlace(null, Tensor::exp, false, () -> backend().unary(UnaryOp.EXP, this, 0, 0, this)); }
 
-    public Tensor sqrt_() { return inPlace(null, this::sqrt, () -> backend().unary(UnaryOp.SQRT, this, 0, 0, this)); }
+    public Tensor sqrt_() { return inPlace(null, Tensor::sqrt, false, () -> backend().unary(UnaryOp.SQRT, this, 0, 0, this)); }
 
-    public Tensor neg_() { return inPlace(null, this::neg, () -> backend().unary(UnaryOp.NEG, this, 0, 0, this)); }
+    public Tensor neg_() { return inPlace(null, Tensor::neg, false, () -> backend().unary(UnaryOp.NEG, this, 0, 0, this)); }
 
-    public Tensor relu_() { return inPlace(null, this::relu, () -> backend().unary(UnaryOp.RELU, this, 0, 0, this)); }
+    public Tensor relu_() { return inPlace(null, Tensor::relu, false, () -> backend().unary(UnaryOp.RELU, this, 0, 0, this)); }
 
-    public Tensor pow_(double p) { return inPlace(null, () -> pow(p), () -> backend().unary(UnaryOp.POW, this, p, 0, this)); }
+    public Tensor pow_(double p) { return inPlace(null, x -> x.pow(p), true, () -> backend().unary(UnaryOp.POW, this, p, 0, this)); }
 
     public Tensor maskedFill_(Tensor mask, double value) {
         checkSameDevice(this, mask);
@@ -1503,7 +1545,7 @@ public final class Tensor {
             throw new IllegalArgumentException("masked_fill_: output with shape " + Arrays.toString(shape)
                     + " doesn't match the broadcast shape " + Arrays.toString(b) + " of the mask");
         }
-        return inPlace(null, () -> maskedFill(mask, value), () -> {
+        return inPlace(null, x -> x.maskedFill(mask, value), false, () -> {
             Tensor r = where(mask, scalar(value, dtype(), device()), this);
             backend().copy(r, this);
         });
@@ -1511,14 +1553,14 @@ public final class Tensor {
 
     /** Copies src (broadcast, dtype-converted) into this. */
     public Tensor copy_(Tensor src) {
-        return inPlace(src, () -> src.expand(shape).to(dtype()).clone(), () -> {
+        return inPlace(src, x -> src.expand(shape).to(dtype()).clone(), false, () -> {
             if (!src.device().equals(device())) backend().copy(src.to(device()), this);
             else backend().copy(src, this);
         });
     }
 
     public Tensor fill_(double value) {
-        return inPlace(null, () -> fullLike(this, value), () -> backend().fill(this, value));
+        return inPlace(null, x -> fullLike(this, value), false, () -> backend().fill(this, value));
     }
 
     public Tensor zero_() { return fill_(0); }

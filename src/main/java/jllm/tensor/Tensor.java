@@ -1363,6 +1363,8 @@ public final class Tensor {
 
     /** A copy of this with src added at index along dim (out of place {@code scatter_add}). */
     public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
+        checkSameDevice(this, index);
+        checkSameDevice(this, src);
         checkIndex(index, "scatter_add");
         int d = Shape.wrapDim(dim, dim());
         Tensor added = backend().scatterAdd(shape, d, index, src);

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -215,7 +216,7 @@ public final class GradCheck {
 
     /** A reproducible F32 tensor with values uniform in [lo, hi). */
     public static Tensor uniform(long seed, double lo, double hi, int... shape) {
-        Random r = new Random(seed);
+        SplittableRandom r = new SplittableRandom(seed);
         int n = 1;
         for (int s : shape) n *= s;
         float[] d = new float[n];
@@ -225,7 +226,7 @@ public final class GradCheck {
 
     /** Like {@link #uniform} but every value is at least {@code gap} away from 0 in magnitude (for kinks at 0). */
     public static Tensor awayFromZero(long seed, double gap, double hi, int... shape) {
-        Random r = new Random(seed);
+        SplittableRandom r = new SplittableRandom(seed);
         int n = 1;
         for (int s : shape) n *= s;
         float[] d = new float[n];

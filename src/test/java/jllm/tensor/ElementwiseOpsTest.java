@@ -310,4 +310,31 @@ class ElementwiseOpsTest {
         assertTrue(Double.isNaN(n.relu().get(0)));
         assertTrue(Double.isNaN(n.clamp(0, 1).get(0)));
     }
+
+    @Test
+    void largeTensorsTakeTheParallelPathsCorrectly() {
+        // above Strided.PARALLEL_GRAIN (2^15 elements) rows are split over the worker pool
+        Tensor a = uniform(50, -1, 1, 300, 257), row = uniform(51, -1, 1, 257), col = uniform(52, -1, 1, 300, 1);
+        double[] av = a.toDoubleArray(), rv = row.toDoubleArray(), cv = col.toDoubleArray();
+        double[] e1 = new double[av.length], e2 = new double[av.length];
+        for (int i = 0; i < 300; i++) for (int j = 0; j < 257; j++) {
+            e1[i * 257 + j] = (float) av[i * 257 + j] + (float) rv[j];
+            e2[i * 257 + j] = (float) ((float) av[i * 257 + j] * (float) cv[i]);
+        }
+        assertClose(a.add(row), e1, 0, 0);
+        assertClose(a.mul(col), e2, 0, 0);
+        assertClose(a.t().contiguous().t(), a, 0, 0);
+        assertClose(a.t().exp().t(), a.exp(), 0, 0);
+        double[] rowSums = new double[300], colSums = new double[257];
+        for (int i = 0; i < 300; i++) for (int j = 0; j < 257; j++) {
+            rowSums[i] += av[i * 257 + j];
+            colSums[j] += av[i * 257 + j];
+        }
+        assertClose(a.sum(1, false), rowSums, 1e-5, 1e-4);
+        assertClose(a.sum(0, false), colSums, 1e-5, 1e-4);
+        assertClose(a.t().sum(1, false), colSums, 1e-5, 1e-4);
+        Tensor big = uniform(53, -1, 1, 70000);
+        assertClose(big.mul(2).sub(big), big, 1e-6, 1e-7);
+        assertClose(big.gelu(), big.view(700, 100).t().gelu().t().reshape(-1), 1e-6, 1e-6);
+    }
 }

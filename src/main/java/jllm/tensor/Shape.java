@@ -54,6 +54,10 @@ public final class Shape {
 
     /** Strides of a tensor (shape, strides) viewed as broadcast to {@code target}: 0 on broadcast dims. */
     public static int[] broadcastStrides(int[] shape, int[] strides, int[] target) {
+        if (shape.length > target.length) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " cannot broadcast to "
+                    + Arrays.toString(target) + " (it has more dimensions)");
+        }
         int[] out = new int[target.length];
         int off = target.length - shape.length;
         for (int i = 0; i < target.length; i++) {
@@ -99,7 +103,8 @@ public final class Shape {
      */
     public static int[] viewStrides(int[] oldShape, int[] oldStrides, int[] newShape) {
         int[] newStrides = new int[newShape.length];
-        if (numel(oldShape) == 0 || isContiguous(oldShape, oldStrides)) return contiguousStrides(newShape);
+        // any strides address a tensor of 0 or 1 elements (and a 0-dim tensor has no strides to work from)
+        if (numel(oldShape) <= 1 || isContiguous(oldShape, oldStrides)) return contiguousStrides(newShape);
         int viewD = newShape.length - 1;
         long chunkBase = oldStrides.length == 0 ? 1 : oldStrides[oldStrides.length - 1];
         long tensorNumel = 1, viewNumel = 1;

@@ -175,7 +175,8 @@ public final class Tensor {
 
     /** A tensor sharing this one's data, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(storage, offset, shape, strides, base != null ? base : this);
+        // not a view for autograd: in-place ops on it must not rewrite the history of the tensor it came from
+        return new Tensor(storage, offset, shape, strides, null);
     }
 
     /** True when grad mode is on and any of ts requires a gradient. */
@@ -929,7 +930,7 @@ public final class Tensor {
     /** v / this. */
     public Tensor rdiv(double v) {
         return unaryOp(UnaryOp.RDIV_SCALAR, v, 0, "DivBackward1",
-                (g, s) -> new Tensor[] {g.mul(s[0]).div(s[1]).neg()}, true, true);
+                (g, s) -> new Tensor[] {g.mul(s[1]).div(s[0]).neg()}, true, true);
     }
 
     public Tensor pow(Tensor e) {
@@ -971,9 +972,9 @@ public final class Tensor {
 
     public Tensor ge(Tensor o) { return binaryRaw(BinaryOp.GE, this, o); }
 
-    public Tensor eq(double v) { return eq(scalar(v, dtype(), device())); }
+    public Tensor eq(double v) { return eq(scalarLike(v)); }
 
-    public Tensor ne(double v) { return ne(scalar(v, dtype(), device())); }
+    public Tensor ne(double v) { return ne(scalarLike(v)); }
 
     public Tensor lt(double v) { return lt(scalarLike(v)); }
 
@@ -1023,10 +1024,8 @@ public final class Tensor {
             throw new IllegalArgumentException("masked_fill only supports boolean masks, but got mask with dtype " + mask.dtype().torchName());
         }
         Shape.broadcast(shape, mask.shape);
-        return where(mask, scalar(value, dtype(), device()), this).expandIfNeeded(shape);
+        return where(mask, scalar(value, dtype(), device()), this);
     }
-
-    private Tensor expandIfNeeded(int[] s) { return Arrays.equals(shape, s) ? this : this; }
 
     // ------------------------------------------------------------------ reductions
 
@@ -1370,6 +1369,8 @@ public final class Tensor {
 
     /** A copy of this with src added at index along dim (out of place {@code scatter_add}). */
     public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
+        checkSameDevice(this, index);
+        checkSameDevice(this, src);
         checkIndex(index, "scatter_add");
         int d = Shape.wrapDim(dim, dim());
         Tensor added = backend().scatterAdd(shape, d, index, src);
@@ -1430,30 +1431,71 @@ public final class Tensor {
      * Runs an in-place op. Without autograd the kernel writes straight into this storage; with
      * autograd the out-of-place result is computed (recording its node), copied in, and becomes
      * this tensor's history, so saved-tensor version checks catch any value the graph still needs.
+     * When the out-of-place op saves its self operand for backward (savesSelf), it gets a copy, since
+     * this storage is about to be overwritten. On a view, the base's history is rewritten too (PyTorch's
+     * CopySlices): the base's gradient flows to the op's result inside the view's region and to the
+     * base's old history elsewhere.
      */
-    private Tensor inPlace(Tensor other, java.util.function.Supplier<Tensor> outOfPlace, Runnable kernel) {
+    private Tensor inPlace(Tensor other, java.util.function.UnaryOperator<Tensor> outOfPlace, boolean savesSelf, Runnable kernel) {
         checkInplaceAllowed();
-        if (needsGrad(this, other)) {
-            if (base != null && (base.requiresGrad || requiresGrad || other != null)) {
-                if (base.requiresGrad) {
-                    throw new UnsupportedOperationException("in-place operation on a view of a tensor that requires grad is not "
-                            + "supported by jllm's autograd; use the out-of-place op instead");
-                }
-            }
-            Tensor r = outOfPlace.get();
-            if (!Arrays.equals(r.shape, shape)) {
-                throw new IllegalArgumentException("output with shape " + Arrays.toString(shape)
-                        + " doesn't match the broadcast shape " + Arrays.toString(r.shape));
-            }
-            backend().copy(r.dtype() == dtype() ? r : r.detach().to(dtype()), this);
+        if (!needsGrad(this, other) && !(base != null && needsGrad(base, other))) {
+            kernel.run();
             storage.bumpVersion();
+            return this;
+        }
+        Tensor b = base;
+        if (b != null) {
+            if (b.requiresGrad && b.isLeaf() && Grad.isEnabled()) {
+                throw new IllegalStateException("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+            }
+            if (!b.isContiguous()) {
+                throw new UnsupportedOperationException("in-place operation with autograd on a view of a non-contiguous base "
+                        + "tensor is not supported; use the out-of-place op instead");
+            }
+        }
+        // the current value of this, with its current history (for a view: re-derived from the base)
+        Tensor self = b == null ? this : b.regionView(offset, shape, strides);
+        Tensor r = outOfPlace.apply(savesSelf && self.requiresGrad ? self.clone() : self);
+        if (!Arrays.equals(r.shape, shape)) {
+            throw new IllegalArgumentException("output with shape " + Arrays.toString(shape)
+                    + " doesn't match the broadcast shape " + Arrays.toString(r.shape));
+        }
+        try (var g = Grad.off()) {
+            backend().copy(r.dtype() == dtype() ? r : r.detach().to(dtype()), this);
+        }
+        storage.bumpVersion();
+        if (b == null) {
             gradFn = r.gradFn;
             requiresGrad = r.requiresGrad;
             return this;
         }
-        kernel.run();
-        storage.bumpVersion();
+        int relOff = offset - b.offset;
+        int[] vs = shape, vst = strides, bs = b.shape;
+        Node copySlices = new Node("CopySlices", new Node[] {b.gradNode(), r.gradNode()}, (g, sv) -> {
+            Tensor gb = g.contiguous();
+            Tensor rest = gb.clone();
+            Tensor region = strided(gb.storage, gb.offset + relOff, vs, vst);
+            strided(rest.storage, rest.offset + relOff, vs, vst).fill_(0);
+            return new Tensor[] {rest, region.clone()};
+        }, NONE);
+        b.gradFn = copySlices;
+        b.requiresGrad = true;
+        gradFn = b.regionView(offset, shape, strides).gradFn;
+        requiresGrad = true;
         return this;
+    }
+
+    /** A view of this (a contiguous base) at (off, shape, strides) whose backward scatters into the base's shape. */
+    private Tensor regionView(int off, int[] shp, int[] str) {
+        int relOff = off - offset;
+        int[] bs = shape;
+        DType dt = dtype();
+        Device dev = device();
+        return record(viewOf(off, shp.clone(), str.clone()), "AsStridedBackward0", in(this), NONE, (g, sv) -> {
+            Tensor z = zeros(bs, dt, dev);
+            z.backend().copy(g, strided(z.storage, relOff, shp, str));
+            return new Tensor[] {z};
+        });
     }
 
     private void inPlaceBinary(BinaryOp op, Tensor o) {
@@ -1471,42 +1513,47 @@ public final class Tensor {
         backend().binary(op, this, o, dtype(), this);
     }
 
-    public Tensor add_(Tensor o) { return inPlace(o, () -> add(o), () -> inPlaceBinary(BinaryOp.ADD, o)); }
+    public Tensor add_(Tensor o) { return inPlace(o, x -> x.add(o), false, () -> inPlaceBinary(BinaryOp.ADD, o)); }
 
     /** this += alpha * o. */
     public Tensor add_(Tensor o, double alpha) { return alpha == 1 ? add_(o) : add_(o.mul(alpha)); }
 
-    public Tensor add_(double v) { return inPlace(null, () -> add(v), () -> backend().unary(UnaryOp.ADD_SCALAR, this, v, 0, this)); }
+    public Tensor add_(double v) { return inPlace(null, x -> x.add(v), false, () -> backend().unary(UnaryOp.ADD_SCALAR, this, v, 0, this)); }
 
-    public Tensor sub_(Tensor o) { return inPlace(o, () -> sub(o), () -> inPlaceBinary(BinaryOp.SUB, o)); }
+    public Tensor sub_(Tensor o) { return inPlace(o, x -> x.sub(o), false, () -> inPlaceBinary(BinaryOp.SUB, o)); }
 
     public Tensor sub_(double v) { return add_(-v); }
 
-    public Tensor mul_(Tensor o) { return inPlace(o, () -> mul(o), () -> inPlaceBinary(BinaryOp.MUL, o)); }
+    public Tensor mul_(Tensor o) { return inPlace(o, x -> x.mul(o), true, () -> inPlaceBinary(BinaryOp.MUL, o)); }
 
-    public Tensor mul_(double v) { return inPlace(null, () -> mul(v), () -> backend().unary(UnaryOp.MUL_SCALAR, this, v, 0, this)); }
+    public Tensor mul_(double v) { return inPlace(null, x -> x.mul(v), false, () -> backend().unary(UnaryOp.MUL_SCALAR, this, v, 0, this)); }
 
-    public Tensor div_(Tensor o) { return inPlace(o, () -> div(o), () -> inPlaceBinary(BinaryOp.DIV, o)); }
+    public Tensor div_(Tensor o) { return inPlace(o, x -> x.div(o), false, () -> inPlaceBinary(BinaryOp.DIV, o)); }
 
     public Tensor div_(double v) { return mul_(1.0 / v); }
 
     public Tensor clamp_(double min, double max) {
-        return inPlace(null, () -> clamp(min, max), () -> backend().unary(UnaryOp.CLAMP, this, min, max, this));
+        return inPlace(null, x -> x.clamp(min, max), true, () -> backend().unary(UnaryOp.CLAMP, this, min, max, this));
     }
 
-    public Tensor exp_() { return inPlace(null, this::exp, () -> backend().unary(UnaryOp.EXP, this, 0, 0, this)); }
+    public Tensor exp_() { return inPlace(null, Tensor::exp, false, () -> backend().unary(UnaryOp.EXP, this, 0, 0, this)); }
 
-    public Tensor sqrt_() { return inPlace(null, this::sqrt, () -> backend().unary(UnaryOp.SQRT, this, 0, 0, this)); }
+    public Tensor sqrt_() { return inPlace(null, Tensor::sqrt, false, () -> backend().unary(UnaryOp.SQRT, this, 0, 0, this)); }
 
-    public Tensor neg_() { return inPlace(null, this::neg, () -> backend().unary(UnaryOp.NEG, this, 0, 0, this)); }
+    public Tensor neg_() { return inPlace(null, Tensor::neg, false, () -> backend().unary(UnaryOp.NEG, this, 0, 0, this)); }
 
-    public Tensor relu_() { return inPlace(null, this::relu, () -> backend().unary(UnaryOp.RELU, this, 0, 0, this)); }
+    public Tensor relu_() { return inPlace(null, Tensor::relu, false, () -> backend().unary(UnaryOp.RELU, this, 0, 0, this)); }
 
-    public Tensor pow_(double p) { return inPlace(null, () -> pow(p), () -> backend().unary(UnaryOp.POW, this, p, 0, this)); }
+    public Tensor pow_(double p) { return inPlace(null, x -> x.pow(p), true, () -> backend().unary(UnaryOp.POW, this, p, 0, this)); }
 
     public Tensor maskedFill_(Tensor mask, double value) {
         checkSameDevice(this, mask);
-        return inPlace(null, () -> maskedFill(mask, value), () -> {
+        int[] b = Shape.broadcast(shape, mask.shape);
+        if (!Arrays.equals(b, shape)) {
+            throw new IllegalArgumentException("masked_fill_: output with shape " + Arrays.toString(shape)
+                    + " doesn't match the broadcast shape " + Arrays.toString(b) + " of the mask");
+        }
+        return inPlace(null, x -> x.maskedFill(mask, value), false, () -> {
             Tensor r = where(mask, scalar(value, dtype(), device()), this);
             backend().copy(r, this);
         });
@@ -1514,14 +1561,14 @@ public final class Tensor {
 
     /** Copies src (broadcast, dtype-converted) into this. */
     public Tensor copy_(Tensor src) {
-        return inPlace(src, () -> src.expand(shape).to(dtype()).clone(), () -> {
+        return inPlace(src, x -> src.expand(shape).to(dtype()).clone(), false, () -> {
             if (!src.device().equals(device())) backend().copy(src.to(device()), this);
             else backend().copy(src, this);
         });
     }
 
     public Tensor fill_(double value) {
-        return inPlace(null, () -> fullLike(this, value), () -> backend().fill(this, value));
+        return inPlace(null, x -> fullLike(this, value), false, () -> backend().fill(this, value));
     }
 
     public Tensor zero_() { return fill_(0); }
@@ -1550,6 +1597,11 @@ public final class Tensor {
 
     // ------------------------------------------------------------------ printing
 
+    /**
+     * PyTorch's repr: {@code tensor([[ 1.5000, -2.0000]])}, {@code tensor([1., 2.])} when every float is
+     * a whole number, scientific notation when magnitudes span more than 1000x (or leave [1e-4, 1e8]),
+     * every element right-aligned to the widest one (torch/_tensor_str.py's _Formatter, precision 4).
+     */
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("tensor(");
@@ -1557,10 +1609,11 @@ public final class Tensor {
             sb.append("<").append(dtype().torchName()).append(" ").append(Arrays.toString(shape)).append(">");
         } else {
             double[] v = toDoubleArray();
-            boolean fp = dtype().isFloatingPoint();
-            boolean isBool = dtype() == DType.BOOL;
+            String[] cells = formatCells(v, dtype());
+            int width = 0;
+            for (String c : cells) width = Math.max(width, c.length());
             int[] pos = {0};
-            format(sb, v, 0, pos, fp, isBool, 7);
+            format(sb, cells, width, 0, pos, 7);
         }
         if (device() != Device.CPU) sb.append(", device='").append(device()).append("'");
         if (dtype() != DType.F32 && dtype() != DType.I64 && dtype() != DType.BOOL) sb.append(", dtype=torch.").append(dtype().torchName());
@@ -1569,12 +1622,45 @@ public final class Tensor {
         return sb.append(")").toString();
     }
 
-    private void format(StringBuilder sb, double[] v, int d, int[] pos, boolean fp, boolean isBool, int indent) {
+    private static String[] formatCells(double[] v, DType dt) {
+        String[] out = new String[v.length];
+        if (dt == DType.BOOL) {
+            for (int i = 0; i < v.length; i++) out[i] = v[i] != 0 ? "True" : "False";
+            return out;
+        }
+        if (!dt.isFloatingPoint()) {
+            for (int i = 0; i < v.length; i++) out[i] = Long.toString((long) v[i]);
+            return out;
+        }
+        boolean intMode = true;
+        double lo = Double.POSITIVE_INFINITY, hi = 0;
+        for (double x : v) {
+            if (Double.isNaN(x) || Double.isInfinite(x) || x == 0) continue;
+            double a = Math.abs(x);
+            lo = Math.min(lo, a);
+            hi = Math.max(hi, a);
+            if (x != Math.ceil(x)) intMode = false;
+        }
+        boolean any = hi > 0;
+        boolean sci = any && (hi / lo > 1000 || hi > 1e8 || (!intMode && lo < 1e-4));
+        for (int i = 0; i < v.length; i++) {
+            double x = v[i];
+            String c;
+            if (Double.isNaN(x)) c = "nan";
+            else if (Double.isInfinite(x)) c = x > 0 ? "inf" : "-inf";
+            else if (sci) c = String.format(java.util.Locale.ROOT, "%.4e", x);
+            else if (intMode) c = String.format(java.util.Locale.ROOT, "%.0f", x) + ".";
+            else c = String.format(java.util.Locale.ROOT, "%.4f", x);
+            if (x == 0 && 1 / x < 0 && !c.startsWith("-")) c = "-" + c;
+            out[i] = c;
+        }
+        return out;
+    }
+
+    private void format(StringBuilder sb, String[] cells, int width, int d, int[] pos, int indent) {
         if (d == shape.length) {
-            double x = v[pos[0]++];
-            if (isBool) sb.append(x != 0 ? "True" : "False");
-            else if (fp) sb.append(Double.isNaN(x) ? "nan" : Double.isInfinite(x) ? (x > 0 ? "inf" : "-inf") : String.format("%.4f", x));
-            else sb.append((long) x);
+            String c = cells[pos[0]++];
+            sb.append(" ".repeat(width - c.length())).append(c);
             return;
         }
         sb.append('[');
@@ -1584,7 +1670,7 @@ public final class Tensor {
                 if (d < shape.length - 1) sb.append("\n".repeat(shape.length - 1 - d)).append(" ".repeat(indent + d + 1));
                 else sb.append(' ');
             }
-            format(sb, v, d + 1, pos, fp, isBool, indent);
+            format(sb, cells, width, d + 1, pos, indent);
         }
         sb.append(']');
     }

@@ -13,11 +13,17 @@ public final class CpuStorage extends Storage {
     private final DType dtype;
     private final Object array;
     private final int size;
+    private final Device device;
 
     CpuStorage(DType dtype, Object array, int size) {
+        this(dtype, array, size, Device.CPU);
+    }
+
+    private CpuStorage(DType dtype, Object array, int size, Device device) {
         this.dtype = dtype;
         this.array = array;
         this.size = size;
+        this.device = device;
     }
 
     public static CpuStorage allocate(DType dtype, int n) {
@@ -45,9 +51,19 @@ public final class CpuStorage extends Storage {
         return new CpuStorage(dtype, array, n);
     }
 
+    /**
+     * Wraps (does not copy) a host array as a storage that reports another device. For backends that
+     * keep their data in host memory under their own device name and reuse the CPU kernels (the
+     * test-only device of the tensor tests, a future pinned-host device); the CPU kernels ignore it.
+     */
+    public static CpuStorage wrap(DType dtype, Object array, Device device) {
+        CpuStorage s = wrap(dtype, array);
+        return device.equals(Device.CPU) ? s : new CpuStorage(dtype, array, s.size, device);
+    }
+
     @Override public DType dtype() { return dtype; }
 
-    @Override public Device device() { return Device.CPU; }
+    @Override public Device device() { return device; }
 
     @Override public int size() { return size; }
 

@@ -145,9 +145,9 @@ class TensorIOTest {
 
     @Test
     void savesTensorsThatRequireGradAndAreOnOtherDevices(@TempDir Path dir) throws Exception {
-        jllm.testing.FakeDeviceBackend.install();
+        jllm.testing.TestDevice.install();
         Tensor p = Tensor.randn(3).requiresGrad(true);
-        Tensor onDev = Tensor.randn(2, 2).to(jllm.testing.FakeDeviceBackend.DEVICE);
+        Tensor onDev = Tensor.randn(2, 2).to(jllm.testing.TestDevice.DEVICE);
         Path file = dir.resolve("p.safetensors");
         TensorIO.save(file, Map.of("p", p.mul(2), "d", onDev));
         var t = TensorIO.load(file);

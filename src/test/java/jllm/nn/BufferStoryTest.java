@@ -5,7 +5,7 @@ import jllm.nn.PyTorchParityTest.CausalAttentionWithBuffer;
 import jllm.tensor.DType;
 import jllm.tensor.Device;
 import jllm.tensor.Tensor;
-import jllm.testing.FakeDeviceBackend;
+import jllm.testing.TestDevice;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,10 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Seed 000 ("understanding buffers"), step by step, with a fake second device standing in for the GPU. */
 class BufferStoryTest {
-    static final Device GPU = FakeDeviceBackend.DEVICE;
+    static final Device GPU = TestDevice.DEVICE;
 
     @BeforeAll
-    static void installDevice() { FakeDeviceBackend.install(); }
+    static void installDevice() { TestDevice.install(); }
 
     /** The mask kept as a plain field: not a buffer. */
     static class CausalAttentionWithoutBuffers extends Module implements UnaryModule {

@@ -181,10 +181,13 @@ public final class LossPlot {
             var st = chart.getStyler();
             st.setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
             st.setYAxisLogarithmic(o.logY());
+            st.setYAxisLogarithmicDecadeOnly(false); // losses rarely span a decade: label 2, 3, 4...
             st.setChartBackgroundColor(java.awt.Color.WHITE);
             st.setPlotGridLinesVisible(true);
             st.setAntiAlias(true);
             st.setYAxisDecimalPattern("0.###");
+            st.setXAxisDecimalPattern("0");
+            st.setLocale(java.util.Locale.ROOT); // same tick labels on every machine
             for (Series s : series) {
                 var xs = chart.addSeries(s.name(), s.x(), s.y());
                 xs.setXYSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Line);

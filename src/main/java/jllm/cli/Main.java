@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jllm} command line. */
 @Command(name = "jllm", mixinStandardHelpOptions = true, version = "jllm 0.1.0",
         description = "Large language models from scratch, in Java.",
-        subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, PrepareCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, PrepareCommand.class, ExamplesCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -1,6 +1,6 @@
 package jllm.cli;
 
-import jllm.testing.FakeDeviceBackend;
+import jllm.testing.TestDevice;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -61,27 +61,27 @@ class ExamplesCommandTest {
         assertEquals(0, r.rc(), r.err());
         String o = r.out().replace("\r", "");
         assertHas(o,
-                "[[[-0.4519, 0.2216],", "[-0.5299, -0.1081]]", // without buffers: the seed's numbers
+                "[[[-0.4519,  0.2216],", "[-0.5299, -0.1081]]", // without buffers: the seed's numbers
                 "machine has an accelerator: false", "no accelerator backend is registered", "using device: cpu",
                 "W_query.weight.device: cpu\nmask.device: cpu",
                 "Expected all tensors to be on the same device",
                 "[[[0.4772, 0.1064],", "[0.5077, 0.3494]]", // with buffer (seed: 0.1063 / 0.3493 from unrounded weights)
                 "ca_without_buffer.stateDict(): [W_query.weight, W_key.weight, W_value.weight]  (no mask)",
                 "ca_with_buffer.stateDict(): [mask, W_query.weight, W_key.weight, W_value.weight]",
-                "  mask: tensor([[0.0000, 1.0000,",
+                "  mask: tensor([[0., 1.,",
                 "-> the 2s were restored", "-> still 1s");
         String restored = o.substring(o.indexOf("loaded into a new CausalAttentionWithBuffer"), o.indexOf("-> the 2s were restored"));
-        assertHas(restored, "tensor([[0.0000, 2.0000, 2.0000, 2.0000, 2.0000, 2.0000],");
+        assertHas(restored, "tensor([[0., 2., 2., 2., 2., 2.],");
         String notRestored = o.substring(o.indexOf("loaded into a new CausalAttentionWithoutBuffers"), o.indexOf("-> still 1s"));
-        assertHas(notRestored, "tensor([[0.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000],");
+        assertHas(notRestored, "tensor([[0., 1., 1., 1., 1., 1.],");
         assertTrue(!notRestored.contains("2.0000"), notRestored);
     }
 
     @Test
     void buffersOnAnAcceleratorShowsTheFailureAndTheFix() {
-        FakeDeviceBackend.install();
+        TestDevice.install();
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        BuffersExample.run(new PrintStream(buf, true, StandardCharsets.UTF_8), FakeDeviceBackend.DEVICE);
+        BuffersExample.run(new PrintStream(buf, true, StandardCharsets.UTF_8), TestDevice.DEVICE);
         String o = buf.toString(StandardCharsets.UTF_8).replace("\r", "");
         assertHas(o, "machine has an accelerator: true", "using device: test:0",
                 "W_query.weight.device: test:0\nmask.device: cpu",

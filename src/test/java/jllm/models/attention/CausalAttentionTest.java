@@ -5,7 +5,7 @@ import jllm.io.TensorIO;
 import jllm.tensor.DType;
 import jllm.tensor.Device;
 import jllm.tensor.Tensor;
-import jllm.testing.FakeDeviceBackend;
+import jllm.testing.TestDevice;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,12 +27,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /** Seed 000's two attention modules against the PyTorch fixture causal_attention.safetensors. */
 class CausalAttentionTest {
-    static final Device GPU = FakeDeviceBackend.DEVICE;
+    static final Device GPU = TestDevice.DEVICE;
     static Map<String, Tensor> fx;
 
     @BeforeAll
     static void load() throws Exception {
-        FakeDeviceBackend.install();
+        TestDevice.install();
         URL url = CausalAttentionTest.class.getResource("/fixtures/causal_attention.safetensors");
         assertNotNull(url, "fixture causal_attention.safetensors on the test classpath");
         fx = TensorIO.load(Path.of(url.toURI()));

@@ -5,7 +5,7 @@ import jllm.models.LanguageModel;
 import jllm.tensor.Device;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
-import jllm.testing.FakeDeviceBackend;
+import jllm.testing.TestDevice;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -116,18 +116,18 @@ class TransformerTest {
 
     @Test
     void buffersMoveWithTheModel() {
-        FakeDeviceBackend.install();
+        TestDevice.install();
         Transformer m = new Transformer(TINY);
         Tensor idx = Tensor.randint(0, 20, new int[] {2, 6});
         Tensor cpu;
         try (var g = Grad.off()) {
             cpu = m.forward(idx, null).logits();
         }
-        m.to(FakeDeviceBackend.DEVICE);
-        assertEquals(FakeDeviceBackend.DEVICE, m.wpe().pe().device());
-        assertEquals(FakeDeviceBackend.DEVICE, m.decoder().layers().get(1, DecoderLayer.class).maskAttention().buffer("mask").device());
+        m.to(TestDevice.DEVICE);
+        assertEquals(TestDevice.DEVICE, m.wpe().pe().device());
+        assertEquals(TestDevice.DEVICE, m.decoder().layers().get(1, DecoderLayer.class).maskAttention().buffer("mask").device());
         try (var g = Grad.off()) {
-            Tensor dev = m.forward(idx.to(FakeDeviceBackend.DEVICE), null).logits();
+            Tensor dev = m.forward(idx.to(TestDevice.DEVICE), null).logits();
             assertTrue(cpu.allclose(dev.cpu(), 0, 0));
         }
     }

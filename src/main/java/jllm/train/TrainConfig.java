@@ -292,7 +292,9 @@ public record TrainConfig(
         if (v.equalsIgnoreCase("false")) return f.booleanNode(false);
         if (v.equals("null") || v.equals("None")) return f.nullNode();
         try {
-            return f.numberNode(Long.parseLong(v));
+            long l = Long.parseLong(v);
+            // ints where they fit, as Jackson reads them from a file, so configs compare equal after a round trip
+            return l == (int) l ? f.numberNode((int) l) : f.numberNode(l);
         } catch (NumberFormatException ignored) {
             // not an integer
         }

@@ -158,4 +158,35 @@ class CheckpointTest {
         var e4 = assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(dir, other, otherOpt));
         assertTrue(e4.getMessage().contains(Checkpoint.MODEL) && e4.getMessage().contains("size mismatch"), e4.getMessage());
     }
+
+    @Test
+    void withoutAlwaysSaveOnlyTheBestIsWrittenAndResumedFrom() throws Exception {
+        var cfg = TrainerTest.tiny(tmp.resolve("out"), "max_iters=20", "eval_interval=5", "always_save_checkpoint=false");
+        var r = new TrainerTest.Recorder();
+        new Trainer<>(cfg, TrainerTest.model(1, 0.0), new ToyData(TrainerTest.V, 2000, 8, 8, false)).addListener(r).fit();
+        assertFalse(Files.exists(tmp.resolve("out").resolve(Checkpoint.LAST)));
+        assertTrue(r.checkpoints.stream().allMatch(c -> c.startsWith("BEST@")), r.checkpoints.toString());
+        Path best = tmp.resolve("out").resolve(Checkpoint.BEST);
+        assertEquals(best, Trainer.latestCheckpoint(tmp.resolve("out")));
+        var st = Checkpoint.readState(best);
+        assertEquals(r.evals.stream().filter(e -> e.iter() > 0).mapToDouble(TrainListener.Eval::valLoss).min().orElseThrow(),
+                st.bestValLoss());
+
+        // with both present, the one further along wins
+        var t = trained(tmp.resolve("x"), 1, 2);
+        Checkpoint.save(tmp.resolve("out").resolve(Checkpoint.LAST), t.config(), t.model(), t.optimizer(), state(st.iterNum() + 1, 9));
+        assertEquals(tmp.resolve("out").resolve(Checkpoint.LAST), Trainer.latestCheckpoint(tmp.resolve("out")));
+    }
+
+    @Test
+    void consoleListenerPrintsNanoGptLines() {
+        var bytes = new java.io.ByteArrayOutputStream();
+        var c = new ConsoleListener(new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8));
+        c.onEval(new TrainListener.Eval(250, 1.23456, 1.5, 1e-3, 1.5));
+        c.onLog(new TrainListener.Log(7, 2.5, 6e-4, 12.345, 1000, Double.NaN));
+        c.onMessage("num decayed parameter tensors: 1, with 64 parameters");
+        assertEquals("step 250: train loss 1.2346, val loss 1.5000\n"
+                + "iter 7: loss 2.5000, time 12.35ms, lr 6.000e-04, 1000 tok/s\n"
+                + "num decayed parameter tensors: 1, with 64 parameters\n", bytes.toString(java.nio.charset.StandardCharsets.UTF_8));
+    }
 }

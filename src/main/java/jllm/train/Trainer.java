@@ -1,0 +1,351 @@
+package jllm.train;
+
+import jllm.autograd.Grad;
+import jllm.models.LanguageModel;
+import jllm.nn.Module;
+import jllm.optim.AdamW;
+import jllm.optim.ClipGrad;
+import jllm.optim.ParamGroup;
+import jllm.optim.lr.WarmupCosine;
+import jllm.tensor.Generator;
+import jllm.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * nanoGPT's training loop ({@code train.py}) for any {@link LanguageModel} that is a
+ * {@link Module}:
+ * <pre>{@code
+ * Generator.manualSeed(cfg.seed());          // before building the model: init and dropout
+ * var model = new MyModel(...);
+ * var trainer = new Trainer<>(cfg, model, batches).addListener(new ConsoleListener());
+ * trainer.fit();
+ * }</pre>
+ *
+ * <p>Each iteration: set the learning rate ({@code get_lr} when {@code decay_lr}); every
+ * {@code eval_interval} iterations (and at iteration 0 and at the end) estimate train and val
+ * loss with the model in eval mode and grad off, then write {@code ckpt_last} and, when val loss
+ * improved, {@code ckpt_best}; run {@code gradient_accumulation_steps} micro-batches, each
+ * backward on {@code loss / steps}; clip the gradient norm to {@code grad_clip} when it is
+ * positive; AdamW step (weight decay only on parameters with dim &gt;= 2); drop the grads.
+ *
+ * <p>Where this differs from nanoGPT, on purpose:
+ * <ul>
+ *   <li>It runs iterations {@code 0 .. max_iters-1} and evaluates once more at {@code max_iters}
+ *       (nanoGPT runs one extra update and evaluates at max_iters only when it is a multiple of
+ *       eval_interval).</li>
+ *   <li>Batches are fetched when needed, not prefetched, so resuming needs no saved batch.</li>
+ *   <li>The logged loss is the mean over micro-batches (nanoGPT logs the last one, scaled).</li>
+ *   <li>Checkpoints: {@code ckpt_last} every evaluation after iteration 0 (when
+ *       {@code always_save_checkpoint}; otherwise only {@code ckpt_best} is written, which is
+ *       nanoGPT's behaviour with the flag off), and {@code ckpt_best} whenever val loss beats the
+ *       best so far; {@code best_val_loss} is the true minimum (nanoGPT overwrites it with every
+ *       val loss when always_save_checkpoint is on).</li>
+ *   <li>A resumed run does not repeat the evaluation at its start iteration (the checkpoint was
+ *       written right after it), so it continues bit for bit as if never interrupted.</li>
+ *   <li>Batches are drawn with a generator of their own, seeded with {@code seed}; the default
+ *       generator (initialisation, dropout) is the caller's to seed. Both are checkpointed.</li>
+ * </ul>
+ */
+public final class Trainer<M extends Module & LanguageModel> {
+    private static final double INITIAL_BEST_VAL_LOSS = 1e9; // nanoGPT's
+
+    private final TrainConfig config;
+    private final M model;
+    private final BatchSource data;
+    private final Generator batchGenerator;
+    private final AdamW optimizer;
+    private final List<TrainListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<String> optimizerReport = new ArrayList<>();
+    private Checkpoint.Hook checkpointHook = step -> {};
+
+    private long iterNum;
+    private double bestValLoss = INITIAL_BEST_VAL_LOSS;
+    private boolean resumed;
+
+    public Trainer(TrainConfig config, M model, BatchSource data) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.model = Objects.requireNonNull(model, "model");
+        this.data = Objects.requireNonNull(data, "data");
+        if (config.blockSize() > model.blockSize()) {
+            throw new IllegalArgumentException("config block_size " + config.blockSize() + " exceeds the model's block size " + model.blockSize());
+        }
+        this.batchGenerator = new Generator(config.seed());
+        this.optimizer = configureOptimizers(model, config.weightDecay(), config.learningRate(), config.beta1(), config.beta2(),
+                optimizerReport::add);
+    }
+
+    public Trainer<M> addListener(TrainListener listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+        return this;
+    }
+
+    public boolean removeListener(TrainListener listener) { return listeners.remove(listener); }
+
+    public TrainConfig config() { return config; }
+
+    public M model() { return model; }
+
+    public AdamW optimizer() { return optimizer; }
+
+    /** The generator batches are drawn with (seeded with config.seed). */
+    public Generator batchGenerator() { return batchGenerator; }
+
+    /** The next iteration to run. */
+    public long iterNum() { return iterNum; }
+
+    public double bestValLoss() { return bestValLoss; }
+
+    public Path outDir() { return Path.of(config.outDir()); }
+
+    /** Test hook for checkpoint writes (fault injection). */
+    void checkpointHook(Checkpoint.Hook hook) { this.checkpointHook = hook; }
+
+    // ------------------------------------------------------------------ optimizer and schedule
+
+    /**
+     * nanoGPT's {@code configure_optimizers}: parameters that require grad go to two AdamW groups,
+     * those with dim &gt;= 2 (matmul weights, embeddings) with {@code weightDecay}, the others
+     * (biases, norms) without. Both groups always exist (one may be empty), so checkpoints of
+     * different models share a layout. The counts are reported as nanoGPT prints them.
+     */
+    public static AdamW configureOptimizers(Module model, double weightDecay, double learningRate, double beta1, double beta2,
+                                            Consumer<String> report) {
+        List<Tensor> decay = new ArrayList<>(), noDecay = new ArrayList<>();
+        long nDecay = 0, nNoDecay = 0;
+        for (Tensor p : model.namedParameters().values()) {
+            if (!p.requiresGrad()) continue;
+            if (p.dim() >= 2) {
+                decay.add(p);
+                nDecay += p.numel();
+            } else {
+                noDecay.add(p);
+                nNoDecay += p.numel();
+            }
+        }
+        if (decay.isEmpty() && noDecay.isEmpty()) throw new IllegalArgumentException("the model has no trainable parameters");
+        report.accept(String.format(Locale.ROOT, "num decayed parameter tensors: %d, with %,d parameters", decay.size(), nDecay));
+        report.accept(String.format(Locale.ROOT, "num non-decayed parameter tensors: %d, with %,d parameters", noDecay.size(), nNoDecay));
+        return new AdamW(List.of(new ParamGroup(decay).weightDecay(weightDecay), new ParamGroup(noDecay).weightDecay(0.0)),
+                learningRate, beta1, beta2, AdamW.DEFAULT_EPS, weightDecay, false);
+    }
+
+    /** The learning rate of iteration {@code it}: nanoGPT's get_lr when decay_lr, else learning_rate. */
+    public static double lr(TrainConfig c, long it) {
+        return c.decayLr() ? WarmupCosine.lr(it, c.learningRate(), c.minLr(), c.warmupIters(), c.lrDecayIters()) : c.learningRate();
+    }
+
+    // ------------------------------------------------------------------ evaluation
+
+    /** Mean losses of one evaluation. */
+    public record Losses(double train, double val) {}
+
+    /**
+     * nanoGPT's {@code estimate_loss}: model in eval mode (no dropout), grad off, the mean loss of
+     * eval_iters batches of each split; the model's previous mode is restored.
+     */
+    public Losses estimateLoss() {
+        boolean wasTraining = model.isTraining();
+        model.eval();
+        try (var g = Grad.off()) {
+            double train = meanLoss(BatchSource.TRAIN), val = meanLoss(BatchSource.VAL);
+            return new Losses(train, val);
+        } finally {
+            model.train(wasTraining);
+        }
+    }
+
+    private double meanLoss(String split) {
+        // float32 accumulation as torch.zeros(eval_iters).mean() does; summed in order
+        float[] losses = new float[config.evalIters()];
+        for (int k = 0; k < losses.length; k++) {
+            BatchSource.Batch b = batch(split);
+            losses[k] = (float) lossOf(model.forward(b.x(), b.y()), split).item();
+        }
+        double sum = 0;
+        for (float l : losses) sum += l;
+        return (float) (sum / losses.length);
+    }
+
+    private BatchSource.Batch batch(String split) {
+        BatchSource.Batch b = data.get(split, batchGenerator);
+        if (b == null) throw new IllegalStateException("batch source returned null for split '" + split + "'");
+        return b;
+    }
+
+    private static Tensor lossOf(LanguageModel.Output out, String split) {
+        if (out == null || out.loss() == null) {
+            throw new IllegalStateException("model returned no loss for a '" + split + "' batch with targets");
+        }
+        return out.loss();
+    }
+
+    // ------------------------------------------------------------------ training
+
+    /**
+     * One iteration's forward and backward passes without the update: gradient_accumulation_steps
+     * micro-batches, each backward on {@code loss / steps}, accumulating into the parameters'
+     * grads. Returns the mean micro-batch loss and the number of tokens seen.
+     */
+    public StepLoss accumulateGradients() {
+        int steps = config.gradientAccumulationSteps();
+        double lossSum = 0;
+        long tokens = 0;
+        for (int micro = 0; micro < steps; micro++) {
+            BatchSource.Batch b = batch(BatchSource.TRAIN);
+            Tensor loss = lossOf(model.forward(b.x(), b.y()), BatchSource.TRAIN);
+            lossSum += loss.item();
+            tokens += b.x().numel();
+            (steps == 1 ? loss : loss.div(steps)).backward();
+        }
+        return new StepLoss(lossSum / steps, tokens);
+    }
+
+    /** The result of {@link #accumulateGradients()}. */
+    public record StepLoss(double loss, long tokens) {}
+
+    /**
+     * Runs (or, with init_from=resume, continues) training until max_iters; see the class comment.
+     * Returns the final evaluation (null when max_iters was already reached on resume).
+     */
+    public Losses fit() throws IOException {
+        if (TrainConfig.RESUME.equals(config.initFrom()) && !resumed) resume();
+        long startIter = iterNum;
+        long skipEvalAt = resumed ? startIter : -1; // the checkpoint was written right after that evaluation
+        for (String line : optimizerReport) message(line);
+        message(String.format(Locale.ROOT, "tokens per iteration will be: %,d", config.tokensPerIter()));
+        for (TrainListener l : listeners) {
+            l.onStart(new TrainListener.Start(config, startIter, config.maxIters(), model.numParameters(), resumed));
+        }
+        model.train();
+        optimizer.zeroGrad();
+        Losses last = null;
+        while (true) {
+            double lr = lr(config, iterNum);
+            for (ParamGroup g : optimizer.paramGroups()) g.lr(lr);
+
+            boolean evalNow = (iterNum % config.evalInterval() == 0 || iterNum == config.maxIters()) && iterNum != skipEvalAt;
+            if (evalNow || config.evalOnly()) {
+                last = estimateLoss();
+                boolean improved = last.val() < bestValLoss;
+                if (improved) bestValLoss = last.val();
+                for (TrainListener l : listeners) {
+                    l.onEval(new TrainListener.Eval(iterNum, last.train(), last.val(), lr, bestValLoss));
+                }
+                if (iterNum > 0 && !config.evalOnly()) {
+                    if (config.alwaysSaveCheckpoint()) save(Checkpoint.LAST, TrainListener.CheckpointKind.LAST);
+                    if (improved) save(Checkpoint.BEST, TrainListener.CheckpointKind.BEST);
+                }
+            }
+            if (config.evalOnly() || iterNum >= config.maxIters()) break;
+
+            long t0 = System.nanoTime();
+            StepLoss step = accumulateGradients();
+            double gradNorm = config.gradClip() != 0.0 ? ClipGrad.clipGradNorm(model.parameters(), config.gradClip()) : Double.NaN;
+            optimizer.step();
+            optimizer.zeroGrad();
+            double dt = (System.nanoTime() - t0) / 1e9;
+
+            if (iterNum % config.logInterval() == 0) {
+                var log = new TrainListener.Log(iterNum, step.loss(), lr, dt * 1e3, dt > 0 ? step.tokens() / dt : Double.NaN, gradNorm);
+                for (TrainListener l : listeners) l.onLog(log);
+            }
+            iterNum++;
+        }
+        for (TrainListener l : listeners) l.onEnd(iterNum, bestValLoss);
+        return last;
+    }
+
+    private void message(String s) {
+        for (TrainListener l : listeners) l.onMessage(s);
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    /** The trainer's state as it would be checkpointed now. */
+    public Checkpoint.State state() {
+        return new Checkpoint.State(iterNum, bestValLoss,
+                Map.of(Checkpoint.RNG_DEFAULT, Generator.defaultGenerator().getState(), Checkpoint.RNG_BATCH, batchGenerator.getState()),
+                data.stateDict());
+    }
+
+    /** Writes a checkpoint of the current state to {@code out_dir/name}. */
+    public Path save(String name) throws IOException {
+        Path dir = outDir().resolve(name);
+        Checkpoint.save(dir, config, model, optimizer, state(), checkpointHook);
+        return dir;
+    }
+
+    private void save(String name, TrainListener.CheckpointKind kind) throws IOException {
+        Path dir = save(name);
+        for (TrainListener l : listeners) l.onCheckpoint(kind, dir, iterNum);
+    }
+
+    /**
+     * The checkpoint to resume from in {@code outDir}: of ckpt_last and ckpt_best, the complete one
+     * with the higher iter_num (ckpt_last on a tie); null when there is none.
+     */
+    public static Path latestCheckpoint(Path outDir) throws IOException {
+        Path best = null;
+        long bestIter = -1;
+        for (String name : List.of(Checkpoint.LAST, Checkpoint.BEST)) {
+            Path dir = outDir.resolve(name);
+            if (!Checkpoint.recover(dir)) continue;
+            long it = Checkpoint.readState(dir).iterNum();
+            if (it > bestIter) {
+                best = dir;
+                bestIter = it;
+            }
+        }
+        return best;
+    }
+
+    /** Resumes from the latest checkpoint in out_dir (see {@link #latestCheckpoint}). */
+    public void resume() throws IOException {
+        Path dir = latestCheckpoint(outDir());
+        if (dir == null) {
+            throw new NoSuchFileException(outDir().resolve(Checkpoint.LAST).toString(), null,
+                    "init_from=resume but " + outDir() + " holds no complete checkpoint (" + Checkpoint.LAST + " or " + Checkpoint.BEST + ")");
+        }
+        resume(dir);
+    }
+
+    /**
+     * Loads model weights, optimizer state, iteration, best val loss, generator states and data
+     * position from a checkpoint directory; the next {@link #fit()} continues from there.
+     */
+    public void resume(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no checkpoint directory");
+        Checkpoint.State st = Checkpoint.readState(dir);
+        long[] def = st.rngStates().get(Checkpoint.RNG_DEFAULT), bat = st.rngStates().get(Checkpoint.RNG_BATCH);
+        if (def == null || bat == null) {
+            throw new IllegalArgumentException(dir.resolve(Checkpoint.STATE) + ": rng_states must have '" + Checkpoint.RNG_DEFAULT
+                    + "' and '" + Checkpoint.RNG_BATCH + "', got " + st.rngStates().keySet());
+        }
+        // validate the generator states before anything changes
+        try {
+            new Generator().setState(def);
+            new Generator().setState(bat);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(dir.resolve(Checkpoint.STATE) + ": " + e.getMessage(), e);
+        }
+        Checkpoint.load(dir, model, optimizer);
+        data.loadStateDict(st.dataState());
+        Generator.defaultGenerator().setState(def);
+        batchGenerator.setState(bat);
+        iterNum = st.iterNum();
+        bestValLoss = st.bestValLoss();
+        resumed = true;
+        message("resuming training from " + dir + " at iter " + iterNum + " (best val loss " + bestValLoss + ")");
+    }
+}

@@ -1,0 +1,10 @@
+/**
+ * The training loop, after nanoGPT's {@code train.py}: {@link jllm.train.TrainConfig} (nanoGPT's
+ * settings, JSON and {@code key=value} overrides), {@link jllm.train.Trainer} (AdamW with
+ * decay/no-decay groups, warmup + cosine learning rate, gradient accumulation and clipping,
+ * periodic train/val loss estimates), {@link jllm.train.Checkpoint} (atomic checkpoint
+ * directories that resume a run exactly), {@link jllm.train.BatchSource} (where batches come
+ * from) and {@link jllm.train.TrainListener} (where progress goes: console, progress bar,
+ * metrics log, plots).
+ */
+package jllm.train;

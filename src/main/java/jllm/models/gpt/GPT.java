@@ -83,11 +83,13 @@ public class GPT extends Module implements CachedLanguageModel {
             scaled.add(blk.mlp.cProj);
         }
         double scaledStd = 0.02 * Math.pow(2.0 * config.nLayer(), -0.5);
+        // PyTorch initialises the tied wte/lm_head tensor twice (same distribution); once is enough
+        Set<Tensor> done = Collections.newSetFromMap(new IdentityHashMap<>());
         apply(m -> {
             if (m instanceof Linear l) {
-                Init.normal_(l.weight(), 0.0, scaled.contains(m) ? scaledStd : 0.02, gen);
+                if (done.add(l.weight())) Init.normal_(l.weight(), 0.0, scaled.contains(m) ? scaledStd : 0.02, gen);
                 if (l.bias() != null) Init.zeros_(l.bias());
-            } else if (m instanceof Embedding e) {
+            } else if (m instanceof Embedding e && done.add(e.weight())) {
                 Init.normal_(e.weight(), 0.0, 0.02, gen);
             }
         });

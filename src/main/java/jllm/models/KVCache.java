@@ -1,0 +1,123 @@
+package jllm.models;
+
+import jllm.autograd.Grad;
+import jllm.nn.functional.F;
+import jllm.tensor.DType;
+import jllm.tensor.Device;
+import jllm.tensor.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * Per-layer key/value cache for incremental decoding: K and V of each layer preallocated as
+ * [B, H, capacity, D] and filled in place. A forward over new tokens writes their keys and values
+ * at [length, length + T) of each layer ({@link #update}) and attends over the narrowed views
+ * [0, length + T) ({@link #attention}), which is the same computation as the uncached forward
+ * over the whole prefix, restricted to the new query rows.
+ *
+ * <p>It lives next to {@link LanguageModel} (not in {@code jllm.generate}) because models fill it
+ * and the layering lets only higher packages (generate) depend on models, never the reverse.
+ */
+public final class KVCache {
+    private final Tensor[] keys;
+    private final Tensor[] values;
+    private int length;
+    private final int batch, heads, capacity, headDim;
+
+    public KVCache(int numLayers, int batchSize, int numHeads, int capacity, int headDim, DType dtype, Device device) {
+        if (numLayers < 0 || batchSize <= 0 || numHeads <= 0 || capacity <= 0 || headDim <= 0) {
+            throw new IllegalArgumentException("KVCache: bad geometry layers=" + numLayers + ", batch=" + batchSize + ", heads=" + numHeads
+                    + ", capacity=" + capacity + ", headDim=" + headDim);
+        }
+        this.batch = batchSize;
+        this.heads = numHeads;
+        this.capacity = capacity;
+        this.headDim = headDim;
+        keys = new Tensor[numLayers];
+        values = new Tensor[numLayers];
+        int[] shape = {batchSize, numHeads, capacity, headDim};
+        for (int l = 0; l < numLayers; l++) {
+            keys[l] = Tensor.zeros(shape, dtype, device);
+            values[l] = Tensor.zeros(shape, dtype, device);
+        }
+    }
+
+    public KVCache(int numLayers, int batchSize, int numHeads, int capacity, int headDim) {
+        this(numLayers, batchSize, numHeads, capacity, headDim, DType.F32, Device.CPU);
+    }
+
+    public int numLayers() { return keys.length; }
+
+    public int batchSize() { return batch; }
+
+    public int numHeads() { return heads; }
+
+    public int headDim() { return headDim; }
+
+    /** The most positions the cache holds (the model's block size). */
+    public int capacity() { return capacity; }
+
+    /** Positions cached so far. */
+    public int length() { return length; }
+
+    /** Positions still free. */
+    public int remaining() { return capacity - length(); }
+
+    /** Forgets everything (the buffers are reused, not cleared). */
+    public void reset() { length = 0; }
+
+    /**
+     * Marks t more positions as cached; a model calls this once after every layer has
+     * {@link #update}d with the same t new positions.
+     */
+    public void advance(int t) {
+        if (t < 0 || length + t > capacity) {
+            throw new IllegalStateException("KVCache: cannot advance by " + t + " from " + length + " (capacity " + capacity + ")");
+        }
+        length += t;
+    }
+
+    /**
+     * Writes k, v [B, H, T, D] of one layer at positions [length, length + T) and returns views
+     * {K, V} of [B, H, length + T, D] over everything cached for that layer, the new positions
+     * included. The length itself moves on with {@link #advance}. Runs without autograd.
+     */
+    public Tensor[] update(int layer, Tensor k, Tensor v) {
+        if (layer < 0 || layer >= keys.length) {
+            throw new IndexOutOfBoundsException("KVCache: layer " + layer + " out of range for " + keys.length + " layers");
+        }
+        int[] expect = {batch, heads, k.size(-2), headDim};
+        if (k.dim() != 4 || !Arrays.equals(k.shape(), expect) || !Arrays.equals(v.shape(), expect)) {
+            throw new IllegalArgumentException("KVCache.update: expected k and v of shape [" + batch + ", " + heads + ", T, " + headDim
+                    + "], got " + Arrays.toString(k.shape()) + " and " + Arrays.toString(v.shape()));
+        }
+        int t = k.size(2), p = length;
+        if (p + t > capacity) {
+            throw new IllegalStateException("KVCache: cannot append " + t + " positions to layer " + layer + " holding " + p
+                    + " of " + capacity + "; crop the context and reset the cache");
+        }
+        try (var g = Grad.off()) {
+            keys[layer].narrow(2, p, t).copy_(k);
+            values[layer].narrow(2, p, t).copy_(v);
+        }
+        return new Tensor[] {keys[layer].narrow(2, 0, p + t), values[layer].narrow(2, 0, p + t)};
+    }
+
+    /**
+     * Causal attention of new queries q [B, H, Tq, D] at positions [past, past + Tq) over keys and
+     * values [B, Hkv, past + Tq, D]: query i sees keys j <= past + i. F's is_causal is top-left
+     * aligned, so it is used only when past == 0; a single query needs no mask; otherwise an
+     * explicit boolean mask tril(ones(Tq, past + Tq), past) is built.
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int past, boolean enableGqa) {
+        int tq = q.size(-2), tk = k.size(-2);
+        if (tk != past + tq) {
+            throw new IllegalArgumentException("KVCache.attention: " + tq + " queries at position " + past + " need " + (past + tq)
+                    + " keys, got " + tk);
+        }
+        if (past == 0) return F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, enableGqa);
+        if (tq == 1) return F.scaledDotProductAttention(q, k, v, null, 0.0, false, null, enableGqa);
+        Tensor mask = Tensor.ones(new int[] {tq, tk}, DType.BOOL, q.device()).tril(past);
+        return F.scaledDotProductAttention(q, k, v, mask, 0.0, false, null, enableGqa);
+    }
+}

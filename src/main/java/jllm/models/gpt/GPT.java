@@ -1,0 +1,267 @@
+package jllm.models.gpt;
+
+import jllm.autograd.Grad;
+import jllm.models.CachedLanguageModel;
+import jllm.models.KVCache;
+import jllm.nn.Dropout;
+import jllm.nn.Embedding;
+import jllm.nn.GELU;
+import jllm.nn.Init;
+import jllm.nn.LayerNorm;
+import jllm.nn.Linear;
+import jllm.nn.Module;
+import jllm.nn.ModuleDict;
+import jllm.nn.ModuleList;
+import jllm.nn.functional.F;
+import jllm.tensor.DType;
+import jllm.tensor.Generator;
+import jllm.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Set;
+
+/**
+ * GPT-2 as written in seed 002 (build-nanogpt): token and position embeddings, n_layer pre-norm
+ * blocks of causal self-attention and a tanh-GELU MLP, a final LayerNorm and an lm_head tied to
+ * the token embedding. Module names are the seed's PyTorch state_dict keys
+ * ({@code transformer.h.0.attn.c_attn.weight}, ...), including each block's causal-mask buffer
+ * {@code transformer.h.N.attn.bias} (one tensor shared by all layers; attention itself runs the
+ * fused causal kernel and never reads it).
+ *
+ * <p>Dropout follows nanoGPT's model.py (embeddings, attention probabilities, both residual
+ * branches); its modules are registered only when {@code config.dropout() > 0}, so the default
+ * model prints exactly like the seed's {@code print(model)}.
+ */
+public class GPT extends Module implements CachedLanguageModel {
+    private final GPTConfig config;
+    public final ModuleDict transformer;
+    public final Embedding wte;
+    public final Embedding wpe;
+    public final ModuleList h;
+    public final LayerNorm lnF;
+    public final Dropout drop;
+    public final Linear lmHead;
+
+    /** Builds and initialises with the default generator ({@code Generator.manualSeed} makes it reproducible). */
+    public GPT(GPTConfig config) { this(config, Generator.defaultGenerator()); }
+
+    /** Builds and initialises from gen: Linear weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2 n_layer)), biases 0, embeddings N(0, 0.02). */
+    public GPT(GPTConfig config, Generator gen) {
+        this.config = config;
+        Tensor mask = Tensor.ones(config.blockSize(), config.blockSize()).tril(0).view(1, 1, config.blockSize(), config.blockSize());
+        LinkedHashMap<String, Module> parts = new LinkedHashMap<>();
+        parts.put("wte", new Embedding(config.vocabSize(), config.nEmbd()));
+        parts.put("wpe", new Embedding(config.blockSize(), config.nEmbd()));
+        if (config.dropout() > 0) parts.put("drop", new Dropout(config.dropout()));
+        Block[] blocks = new Block[config.nLayer()];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = new Block(config, mask);
+        parts.put("h", new ModuleList(blocks));
+        parts.put("ln_f", new LayerNorm(new int[] {config.nEmbd()}, 1e-5, true, config.bias()));
+        transformer = registerModule("transformer", new ModuleDict(parts));
+        wte = (Embedding) transformer.get("wte");
+        wpe = (Embedding) transformer.get("wpe");
+        drop = config.dropout() > 0 ? (Dropout) transformer.get("drop") : null;
+        h = (ModuleList) transformer.get("h");
+        lnF = (LayerNorm) transformer.get("ln_f");
+        lmHead = registerModule("lm_head", new Linear(config.nEmbd(), config.vocabSize(), false));
+        // weight sharing scheme: one tensor under both names
+        wte.setParameter("weight", lmHead.weight());
+        initWeights(gen);
+    }
+
+    public GPTConfig config() { return config; }
+
+    /** Re-initialises every weight as the seed's {@code self.apply(self._init_weights)}. */
+    public void initWeights(Generator gen) {
+        Set<Module> scaled = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Module b : h) {
+            Block blk = (Block) b;
+            scaled.add(blk.attn.cProj);
+            scaled.add(blk.mlp.cProj);
+        }
+        double scaledStd = 0.02 * Math.pow(2.0 * config.nLayer(), -0.5);
+        // PyTorch initialises the tied wte/lm_head tensor twice (same distribution); once is enough
+        Set<Tensor> done = Collections.newSetFromMap(new IdentityHashMap<>());
+        apply(m -> {
+            if (m instanceof Linear l) {
+                if (done.add(l.weight())) Init.normal_(l.weight(), 0.0, scaled.contains(m) ? scaledStd : 0.02, gen);
+                if (l.bias() != null) Init.zeros_(l.bias());
+            } else if (m instanceof Embedding e && done.add(e.weight())) {
+                Init.normal_(e.weight(), 0.0, 0.02, gen);
+            }
+        });
+    }
+
+    public Block block(int i) { return (Block) h.get(i); }
+
+    @Override
+    public int blockSize() { return config.blockSize(); }
+
+    @Override
+    public int vocabSize() { return config.vocabSize(); }
+
+    /**
+     * nanoGPT's {@code get_num_params}: all parameters, the tied embedding/lm_head weight once;
+     * nonEmbedding subtracts the position embedding (the token embedding is kept because it is
+     * also the lm_head weight). 124,439,808 (123,653,376 non-embedding) for gpt2. (Named apart
+     * from {@link Module#numParameters(boolean)}, whose flag means "only trainable".)
+     */
+    public long getNumParams(boolean nonEmbedding) {
+        long n = numParameters();
+        return nonEmbedding ? n - wpe.weight().numel() : n;
+    }
+
+    private void checkIdx(Tensor idx, int past) {
+        if (idx.dim() != 2) throw new IllegalArgumentException("GPT: idx must be [B, T], got " + Arrays.toString(idx.shape()));
+        if (idx.dtype() != DType.I64 && idx.dtype() != DType.I32) {
+            throw new IllegalArgumentException("GPT: idx must hold integer token ids (int64), got " + idx.dtype().torchName());
+        }
+        int t = idx.size(1);
+        if (past + t > config.blockSize()) {
+            throw new IllegalArgumentException(past == 0
+                    ? "Cannot forward sequence of length " + t + ", block size is only " + config.blockSize()
+                    : "Cannot forward sequence of length " + (past + t) + " (" + past + " cached + " + t + " new), block size is only "
+                    + config.blockSize());
+        }
+    }
+
+    /** logits [B, T, V]; loss = cross-entropy over all positions when targets [B, T] is given, else null. */
+    @Override
+    public Output forward(Tensor idx, Tensor targets) {
+        checkIdx(idx, 0);
+        Tensor logits = lmHead.forward(trunk(idx, null));
+        Tensor loss = null;
+        if (targets != null) {
+            if (!Arrays.equals(targets.shape(), idx.shape())) {
+                throw new IllegalArgumentException("GPT: targets " + Arrays.toString(targets.shape()) + " must have the shape of idx "
+                        + Arrays.toString(idx.shape()));
+            }
+            loss = F.crossEntropy(logits.view(-1, logits.size(-1)), targets.reshape(-1));
+        }
+        return new Output(logits, loss);
+    }
+
+    /** Inference forward without targets: logits [B, T, V]. */
+    public Tensor forward(Tensor idx) { return forward(idx, (Tensor) null).logits(); }
+
+    @Override
+    public KVCache newCache(int batchSize) {
+        Tensor w = wte.weight();
+        return new KVCache(config.nLayer(), batchSize, config.nHead(), config.blockSize(), config.headSize(), w.dtype(), w.device());
+    }
+
+    @Override
+    public Tensor forward(Tensor idx, KVCache cache, boolean lastPositionOnly) {
+        if (cache == null) throw new IllegalArgumentException("GPT.forward: cache is null (use forward(idx, targets) without a cache)");
+        if (cache.numLayers() != config.nLayer() || cache.batchSize() != idx.size(0) || cache.numHeads() != config.nHead()
+                || cache.headDim() != config.headSize()) {
+            throw new IllegalArgumentException("GPT.forward: cache geometry (layers " + cache.numLayers() + ", batch " + cache.batchSize()
+                    + ", heads " + cache.numHeads() + ", head dim " + cache.headDim() + ") does not fit this model and idx "
+                    + Arrays.toString(idx.shape()));
+        }
+        checkIdx(idx, cache.length());
+        try (var g = Grad.off()) {
+            Tensor x = trunk(idx, cache);
+            cache.advance(idx.size(1));
+            if (lastPositionOnly) x = x.narrow(1, x.size(1) - 1, 1);
+            return lmHead.forward(x);
+        }
+    }
+
+    /** Embeddings, blocks and ln_f: hidden states [B, T, C]. */
+    private Tensor trunk(Tensor idx, KVCache cache) {
+        int t = idx.size(1), past = cache == null ? 0 : cache.length();
+        Tensor pos = Tensor.arange(past, past + t, 1).to(idx.device());
+        Tensor x = wte.forward(idx).add(wpe.forward(pos));
+        if (drop != null) x = drop.forward(x);
+        int layer = 0;
+        for (Module m : h) x = ((Block) m).forward(x, cache, layer++, past);
+        return lnF.forward(x);
+    }
+
+    // ------------------------------------------------------------------ modules
+
+    /** Multi-head causal self-attention with the q, k, v projections fused in c_attn. */
+    public static class CausalSelfAttention extends Module {
+        public final Linear cAttn;
+        public final Linear cProj;
+        public final Dropout residDropout;
+        private final int nHead, nEmbd;
+        private final double dropout;
+
+        CausalSelfAttention(GPTConfig config, Tensor mask) {
+            nHead = config.nHead();
+            nEmbd = config.nEmbd();
+            dropout = config.dropout();
+            cAttn = registerModule("c_attn", new Linear(nEmbd, 3 * nEmbd, config.bias()));
+            cProj = registerModule("c_proj", new Linear(nEmbd, nEmbd, config.bias()));
+            residDropout = dropout > 0 ? registerModule("resid_dropout", new Dropout(dropout)) : null;
+            registerBuffer("bias", mask);
+        }
+
+        /** x [B, T, C]; with a cache, the new positions start at past. */
+        public Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+            int b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
+            var qkv = cAttn.forward(x).split(nEmbd, 2);
+            Tensor q = qkv.get(0).view(b, t, nHead, hs).transpose(1, 2);
+            Tensor k = qkv.get(1).view(b, t, nHead, hs).transpose(1, 2);
+            Tensor v = qkv.get(2).view(b, t, nHead, hs).transpose(1, 2);
+            Tensor y;
+            if (cache == null) {
+                double p = isTraining() ? dropout : 0.0;
+                y = F.scaledDotProductAttention(q, k, v, null, p, true, null, false);
+            } else {
+                Tensor[] kv = cache.update(layer, k, v);
+                y = KVCache.attention(q, kv[0], kv[1], past, false);
+            }
+            y = y.transpose(1, 2).contiguous().view(b, t, c);
+            y = cProj.forward(y);
+            return residDropout == null ? y : residDropout.forward(y);
+        }
+    }
+
+    /** c_fc (C -> 4C), tanh-approximated GELU, c_proj (4C -> C). */
+    public static class MLP extends Module {
+        public final Linear cFc;
+        public final GELU gelu;
+        public final Linear cProj;
+        public final Dropout dropout;
+
+        MLP(GPTConfig config) {
+            cFc = registerModule("c_fc", new Linear(config.nEmbd(), 4 * config.nEmbd(), config.bias()));
+            gelu = registerModule("gelu", new GELU("tanh"));
+            cProj = registerModule("c_proj", new Linear(4 * config.nEmbd(), config.nEmbd(), config.bias()));
+            dropout = config.dropout() > 0 ? registerModule("dropout", new Dropout(config.dropout())) : null;
+        }
+
+        public Tensor forward(Tensor x) {
+            Tensor y = cProj.forward(gelu.forward(cFc.forward(x)));
+            return dropout == null ? y : dropout.forward(y);
+        }
+    }
+
+    /** Pre-norm block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+    public static class Block extends Module {
+        public final LayerNorm ln1;
+        public final CausalSelfAttention attn;
+        public final LayerNorm ln2;
+        public final MLP mlp;
+
+        Block(GPTConfig config, Tensor mask) {
+            ln1 = registerModule("ln_1", new LayerNorm(new int[] {config.nEmbd()}, 1e-5, true, config.bias()));
+            attn = registerModule("attn", new CausalSelfAttention(config, mask));
+            ln2 = registerModule("ln_2", new LayerNorm(new int[] {config.nEmbd()}, 1e-5, true, config.bias()));
+            mlp = registerModule("mlp", new MLP(config));
+        }
+
+        public Tensor forward(Tensor x) { return forward(x, null, 0, 0); }
+
+        public Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+            x = x.add(attn.forward(ln1.forward(x), cache, layer, past));
+            return x.add(mlp.forward(ln2.forward(x)));
+        }
+    }
+}

@@ -1,5 +1,7 @@
 package jllm.train;
 
+import jllm.data.Batch;
+
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
@@ -19,13 +21,6 @@ import java.util.Map;
 public interface BatchSource {
     String TRAIN = "train";
     String VAL = "val";
-
-    /** Inputs x: I64 [B, T]; targets y: I64 [B, T] (x shifted by one token). */
-    record Batch(Tensor x, Tensor y) {
-        public Batch {
-            if (x == null || y == null) throw new IllegalArgumentException("batch needs both x and y, got x=" + x + ", y=" + y);
-        }
-    }
 
     Batch get(String split, Generator g);
 

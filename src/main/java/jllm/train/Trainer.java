@@ -1,5 +1,7 @@
 package jllm.train;
 
+import jllm.data.Batch;
+
 import jllm.autograd.Grad;
 import jllm.models.LanguageModel;
 import jllm.nn.Module;
@@ -169,7 +171,7 @@ public final class Trainer<M extends Module & LanguageModel> {
         // float32 accumulation as torch.zeros(eval_iters).mean() does; summed in order
         float[] losses = new float[config.evalIters()];
         for (int k = 0; k < losses.length; k++) {
-            BatchSource.Batch b = batch(split);
+            Batch b = batch(split);
             losses[k] = (float) lossOf(model.forward(b.x(), b.y()), split).item();
         }
         double sum = 0;
@@ -177,8 +179,8 @@ public final class Trainer<M extends Module & LanguageModel> {
         return (float) (sum / losses.length);
     }
 
-    private BatchSource.Batch batch(String split) {
-        BatchSource.Batch b = data.get(split, batchGenerator);
+    private Batch batch(String split) {
+        Batch b = data.get(split, batchGenerator);
         if (b == null) throw new IllegalStateException("batch source returned null for split '" + split + "'");
         return b;
     }
@@ -202,7 +204,7 @@ public final class Trainer<M extends Module & LanguageModel> {
         double lossSum = 0;
         long tokens = 0;
         for (int micro = 0; micro < steps; micro++) {
-            BatchSource.Batch b = batch(BatchSource.TRAIN);
+            Batch b = batch(BatchSource.TRAIN);
             Tensor loss = lossOf(model.forward(b.x(), b.y()), BatchSource.TRAIN);
             lossSum += loss.item();
             tokens += b.x().numel();

@@ -1,5 +1,7 @@
 package jllm.train;
 
+import jllm.data.Batch;
+
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 

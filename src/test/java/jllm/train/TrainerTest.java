@@ -1,5 +1,7 @@
 package jllm.train;
 
+import jllm.data.Batch;
+
 import jllm.autograd.Grad;
 import jllm.optim.ParamGroup;
 import jllm.optim.lr.WarmupCosine;
@@ -122,7 +124,7 @@ class TrainerTest {
     @Test
     void gradientAccumulationEqualsOneBigBatch() {
         ToyData d = new ToyData(V, 2000, 8, 8, false);
-        BatchSource.Batch big = d.get(BatchSource.TRAIN, new Generator(3));
+        Batch big = d.get(BatchSource.TRAIN, new Generator(3));
         Tensor x = big.x(), y = big.y();
         BatchSource halves = new BatchSource() {
             int calls;

@@ -160,16 +160,27 @@ public final class Trainer<M extends Module & LanguageModel> {
         boolean wasTraining = model.isTraining();
         model.eval();
         try (var g = Grad.off()) {
-            double train = meanLoss(BatchSource.TRAIN), val = meanLoss(BatchSource.VAL);
+            double train = meanLoss(BatchSource.TRAIN, config.evalIters()), val = meanLoss(BatchSource.VAL, config.evalIters());
             return new Losses(train, val);
         } finally {
             model.train(wasTraining);
         }
     }
 
-    private double meanLoss(String split) {
+    /** The mean loss of {@code iters} batches of one split, in eval mode without grad (e.g. a final 200-batch val loss). */
+    public double estimateLoss(String split, int iters) {
+        boolean wasTraining = model.isTraining();
+        model.eval();
+        try (var g = Grad.off()) {
+            return meanLoss(split, iters);
+        } finally {
+            model.train(wasTraining);
+        }
+    }
+
+    private double meanLoss(String split, int iters) {
         // float32 accumulation as torch.zeros(eval_iters).mean() does; summed in order
-        float[] losses = new float[config.evalIters()];
+        float[] losses = new float[iters];
         for (int k = 0; k < losses.length; k++) {
             Batch b = batch(split);
             losses[k] = (float) lossOf(model.forward(b.x(), b.y()), split).item();

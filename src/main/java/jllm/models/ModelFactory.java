@@ -1,0 +1,78 @@
+package jllm.models;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jllm.models.gpt.CharGPT;
+import jllm.models.gpt.CharGPTConfig;
+import jllm.models.gpt.GPT;
+import jllm.models.gpt.GPTConfig;
+import jllm.nn.Module;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Builds a model from the {@code model} section of a training config, e.g.
+ * {@code {"type": "gpt", "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "bias": false}}.
+ * Types: {@code gpt} (seed 002 / nanoGPT; {@code "preset": "gpt2"} starts from a GPT-2 size) and
+ * {@code char_gpt} (seed 003). The vocabulary size comes from the tokenizer and the block size from
+ * the training config, so they are not repeated in the section.
+ */
+public final class ModelFactory {
+    private ModelFactory() {}
+
+    public static final String GPT_TYPE = "gpt";
+    public static final String CHAR_GPT_TYPE = "char_gpt";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> GPT_KEYS = Set.of("type", "preset", "n_layer", "n_head", "n_embd", "dropout", "bias");
+    private static final Set<String> CHAR_KEYS = Set.of("type", "n_layer", "n_head", "n_embd", "dropout");
+
+    /** A model with the given section, vocabulary and block size. */
+    public static Module build(Map<String, Object> section, int vocabSize, int blockSize) {
+        Map<String, Object> spec = new LinkedHashMap<>(section == null ? Map.of() : section);
+        String type = String.valueOf(spec.getOrDefault("type", GPT_TYPE));
+        switch (type) {
+            case GPT_TYPE -> {
+                checkKeys(spec, GPT_KEYS, type);
+                GPTConfig base = spec.containsKey("preset") ? GPTConfig.of(String.valueOf(spec.get("preset"))) : GPTConfig.DEFAULT;
+                Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(base, Map.class));
+                spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
+                fields.put("vocab_size", vocabSize);
+                fields.put("block_size", blockSize);
+                return new GPT(convert(fields, GPTConfig.class, type));
+            }
+            case CHAR_GPT_TYPE -> {
+                checkKeys(spec, CHAR_KEYS, type);
+                CharGPTConfig d = CharGPTConfig.SEED003;
+                Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(d, Map.class));
+                spec.forEach((k, v) -> { if (!k.equals("type")) fields.put(k, v); });
+                fields.put("vocab_size", vocabSize);
+                fields.put("block_size", blockSize);
+                return new CharGPT(convert(fields, CharGPTConfig.class, type));
+            }
+            default -> throw new IllegalArgumentException("unknown model type '" + type + "' in the model section (known: "
+                    + GPT_TYPE + ", " + CHAR_GPT_TYPE + ")");
+        }
+    }
+
+    private static void checkKeys(Map<String, Object> spec, Set<String> allowed, String type) {
+        Set<String> unknown = new TreeSet<>(spec.keySet());
+        unknown.removeAll(allowed);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("unknown key(s) " + unknown + " in the model section for type '" + type
+                    + "'; valid keys: " + new TreeSet<>(allowed));
+        }
+    }
+
+    private static <T> T convert(Map<String, Object> fields, Class<T> cls, String type) {
+        try {
+            return JSON.convertValue(fields, cls);
+        } catch (IllegalArgumentException e) {
+            Throwable c = e;
+            while (c.getCause() != null) c = c.getCause();
+            throw new IllegalArgumentException("invalid model section for type '" + type + "': " + c.getMessage(), e);
+        }
+    }
+}

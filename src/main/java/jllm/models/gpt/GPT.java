@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -96,6 +97,44 @@ public class GPT extends Module implements CachedLanguageModel {
     }
 
     public Block block(int i) { return (Block) h.get(i); }
+
+    /** Weights that Hugging Face's GPT-2 stores as Conv1D [in, out] and this model as Linear [out, in]. */
+    private static final java.util.List<String> CONV1D = java.util.List.of("attn.c_attn.weight", "attn.c_proj.weight",
+            "mlp.c_fc.weight", "mlp.c_proj.weight");
+
+    /**
+     * Loads a Hugging Face GPT2LMHeadModel / GPT2Model state dict (keys with or without the
+     * {@code transformer.} prefix, as in {@code model.safetensors}) the way nanoGPT's
+     * {@code from_pretrained} does: the causal-mask buffers ({@code .attn.bias},
+     * {@code .attn.masked_bias}) are skipped, the four Conv1D weights are transposed, and
+     * {@code lm_head.weight}, when present, is the tied token embedding. Every model parameter
+     * must be present with a matching shape.
+     */
+    public void loadHuggingFace(Map<String, Tensor> hf) {
+        LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
+        java.util.List<String> unexpected = new java.util.ArrayList<>();
+        for (Map.Entry<String, Tensor> e : hf.entrySet()) {
+            String k = e.getKey();
+            if (k.endsWith(".attn.bias") || k.endsWith(".attn.masked_bias")) continue;
+            if (k.equals("lm_head.weight")) continue; // tied to wte
+            String key = k.startsWith("transformer.") ? k : "transformer." + k;
+            Tensor t = e.getValue();
+            if (CONV1D.stream().anyMatch(key::endsWith)) {
+                if (t.dim() != 2) throw new IllegalArgumentException("Hugging Face GPT-2: " + k + " should be 2-D, got " + Arrays.toString(t.shape()));
+                t = t.t();
+            }
+            sd.put(key, t);
+        }
+        Map<String, Tensor> params = namedParameters();
+        for (String k : sd.keySet()) if (!params.containsKey(k)) unexpected.add(k);
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        for (String k : params.keySet()) if (!sd.containsKey(k)) missing.add(k);
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new IllegalArgumentException("Hugging Face GPT-2 checkpoint does not fit " + config + ": missing " + missing
+                    + ", unexpected " + unexpected);
+        }
+        loadStateDict(sd, false);
+    }
 
     @Override
     public int blockSize() { return config.blockSize(); }

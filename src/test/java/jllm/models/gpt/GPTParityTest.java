@@ -50,18 +50,21 @@ class GPTParityTest {
         assertTrue(m.loadStateDict(f.stateDict(""), true).isClean());
         m.train();
         LanguageModel.Output out = lm.forward(f.get("idx"), f.get("targets"));
-        GptFixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, f.name + "/logits");
-        GptFixture.assertClose(f.get("loss"), out.loss(), RTOL, 0, f.name + "/loss");
+        double wl = GptFixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, f.name + "/logits");
+        double wL = GptFixture.assertClose(f.get("loss"), out.loss(), RTOL, 0, f.name + "/loss");
         out.loss().backward();
         Map<String, Tensor> grads = f.strip("grad.param.");
         Map<String, Tensor> params = m.stateDict();
         assertEquals(m.namedParameters().size(), new java.util.HashSet<>(m.parameters()).size());
         int checked = 0;
+        double wg = 0;
         for (Map.Entry<String, Tensor> e : grads.entrySet()) {
             Tensor p = liveParameter(m, e.getKey());
-            GptFixture.assertClose(e.getValue(), p.grad(), RTOL, ATOL, f.name + "/grad." + e.getKey());
+            wg = Math.max(wg, GptFixture.assertClose(e.getValue(), p.grad(), RTOL, ATOL, f.name + "/grad." + e.getKey()));
             checked++;
         }
+        // worst |err| / (atol + rtol |expected|); <= 1 passes
+        System.out.printf("%s: worst error/tolerance logits %.3f loss %.3f grads %.3f (%d gradients)%n", f.name, wl, wL, wg, checked);
         assertTrue(checked >= params.size() - 8, "gradients checked: " + checked);
     }
 
@@ -116,18 +119,33 @@ class GPTParityTest {
                 new ParamGroup(noDecay, Map.of(ParamGroup.WEIGHT_DECAY, 0.0))), 6e-4, 0.9, 0.95, 1e-8, 0.0, false);
         model.train();
         int steps = Integer.parseInt(f.meta("steps"));
+        double worstLoss = 0, worstParam = 0;
         for (int step = 0; step < steps; step++) {
             opt.zeroGrad();
             LanguageModel.Output out = model.forward(f.get("batch" + step + ".x"), f.get("batch" + step + ".y"));
-            GptFixture.assertClose(f.get("loss." + step), out.loss(), RTOL, 0, "loss." + step);
+            worstLoss = Math.max(worstLoss, GptFixture.assertClose(f.get("loss." + step), out.loss(), RTOL, 0, "loss." + step));
             out.loss().backward();
             double norm = ClipGrad.clipGradNorm(model.parameters(), 1.0);
             GptFixture.assertClose(f.get("norm." + step), Tensor.scalar(norm), RTOL, 0, "norm." + step);
             opt.step();
         }
+        int c = model.config().nEmbd();
         for (Map.Entry<String, Tensor> e : f.strip("final.param.").entrySet()) {
-            GptFixture.assertClose(e.getValue(), model.stateDict().get(e.getKey()), 1e-3, 1e-5, "final." + e.getKey());
+            Tensor expected = e.getValue(), actual = model.stateDict().get(e.getKey());
+            if (e.getKey().endsWith("attn.c_attn.bias")) {
+                // the key bias shifts every score of a query equally, so softmax cancels it: its true gradient
+                // is 0 and both frameworks' values are rounding noise that AdamW normalises into lr-sized steps.
+                // Check the q and v slices tightly and the k slice only for staying within that noise.
+                for (int part : new int[] {0, 2}) {
+                    worstParam = Math.max(worstParam, GptFixture.assertClose(expected.narrow(0, part * c, c), actual.narrow(0, part * c, c),
+                            RTOL, ATOL, "final." + e.getKey() + "[" + part + "]"));
+                }
+                GptFixture.assertClose(expected.narrow(0, c, c), actual.narrow(0, c, c), 0, 6e-4 * steps, "final." + e.getKey() + "[k]");
+                continue;
+            }
+            worstParam = Math.max(worstParam, GptFixture.assertClose(expected, actual, RTOL, ATOL, "final." + e.getKey()));
         }
+        System.out.printf("gpt2_tiny_adamw: worst error/tolerance over %d losses %.3f, final parameters %.3f%n", steps, worstLoss, worstParam);
     }
 
     @Test

@@ -101,6 +101,30 @@ class GPTTest {
     }
 
     @Test
+    void loadsHuggingFaceLayout() {
+        GPT src = new GPT(TINY, new Generator(0));
+        // GPT2Model's safetensors layout: no "transformer." prefix, Conv1D weights [in, out], mask buffers
+        java.util.LinkedHashMap<String, Tensor> hf = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : src.stateDict().entrySet()) {
+            String k = e.getKey();
+            if (k.endsWith(".attn.bias")) continue;
+            Tensor t = e.getValue();
+            boolean conv = k.endsWith("c_attn.weight") || k.endsWith("c_proj.weight") || k.endsWith("c_fc.weight");
+            hf.put(k.startsWith("transformer.") ? k.substring("transformer.".length()) : k, conv ? t.t().contiguous() : t);
+        }
+        hf.put("h.0.attn.bias", Tensor.ones(1, 1, 16, 16));
+        hf.put("h.0.attn.masked_bias", Tensor.scalar(-1e4));
+        GPT dst = new GPT(TINY, new Generator(9));
+        dst.loadHuggingFace(hf);
+        Tensor idx = Tensor.randint(0, 64, new int[] {2, 9}, new Generator(3));
+        assertTrue(dst.forward(idx).equal(src.forward(idx)));
+        assertSame(dst.wte.weight(), dst.lmHead.weight());
+        hf.remove("h.1.mlp.c_fc.bias");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> dst.loadHuggingFace(hf));
+        assertTrue(e.getMessage().contains("transformer.h.1.mlp.c_fc.bias"), e.getMessage());
+    }
+
+    @Test
     void printsLikePyTorch() {
         GPT g = new GPT(new GPTConfig(16, 64, 1, 4, 32), new Generator(0));
         String expected = """

@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jllm} command line. */
 @Command(name = "jllm", mixinStandardHelpOptions = true, version = "jllm 0.1.0",
         description = "Large language models from scratch, in Java.",
-        subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, PrepareCommand.class, ExamplesCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
+                ExamplesCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -17,7 +17,7 @@ import java.util.TreeSet;
  * {@code {"type": "gpt", "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0, "bias": false}}.
  * Types: {@code gpt} (seed 002 / nanoGPT; {@code "preset": "gpt2"} starts from a GPT-2 size) and
  * {@code char_gpt} (seed 003). The vocabulary size comes from the tokenizer and the block size from
- * the training config, so they are not repeated in the section.
+ * the training config (a gpt section may set a larger {@code block_size} for the model itself).
  */
 public final class ModelFactory {
     private ModelFactory() {}
@@ -26,7 +26,7 @@ public final class ModelFactory {
     public static final String CHAR_GPT_TYPE = "char_gpt";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> GPT_KEYS = Set.of("type", "preset", "n_layer", "n_head", "n_embd", "dropout", "bias");
+    private static final Set<String> GPT_KEYS = Set.of("type", "preset", "n_layer", "n_head", "n_embd", "dropout", "bias", "block_size");
     private static final Set<String> CHAR_KEYS = Set.of("type", "n_layer", "n_head", "n_embd", "dropout");
 
     /** A model with the given section, vocabulary and block size. */
@@ -38,9 +38,9 @@ public final class ModelFactory {
                 checkKeys(spec, GPT_KEYS, type);
                 GPTConfig base = spec.containsKey("preset") ? GPTConfig.of(String.valueOf(spec.get("preset"))) : GPTConfig.DEFAULT;
                 Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(base, Map.class));
+                fields.put("block_size", blockSize);
                 spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
                 fields.put("vocab_size", vocabSize);
-                fields.put("block_size", blockSize);
                 return new GPT(convert(fields, GPTConfig.class, type));
             }
             case CHAR_GPT_TYPE -> {

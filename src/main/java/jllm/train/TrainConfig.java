@@ -151,7 +151,10 @@ public record TrainConfig(
         }
     }
 
-    /** Applies the keys of a JSON object on top of {@code base}; the model section is merged key by key. */
+    /**
+     * Applies the keys of a JSON object on top of {@code base}; the model section is merged key by key.
+     * Keys starting with an underscore are comments and ignored.
+     */
     public static TrainConfig fromJson(JsonNode root, TrainConfig base) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("config must be a JSON object, got " + (root == null ? "nothing" : root.getNodeType()));
@@ -159,6 +162,7 @@ public record TrainConfig(
         ObjectNode tree = base.toTree();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().startsWith("_")) continue; // "_about" and other underscore keys are comments
             set(tree, e.getKey(), e.getValue());
         }
         return fromTree(tree);

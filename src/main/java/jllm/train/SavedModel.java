@@ -1,0 +1,74 @@
+package jllm.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jllm.io.TensorIO;
+import jllm.models.LanguageModel;
+import jllm.models.ModelFactory;
+import jllm.nn.Module;
+import jllm.tokenizer.Tokenizer;
+import jllm.tokenizer.Tokenizers;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A trained model read back from a checkpoint: its config, weights, tokenizer and trainer state.
+ * {@code path} may be a checkpoint directory or a run's out_dir (then ckpt_best, else ckpt_last).
+ * The tokenizer is {@code tokenizer.json} in the checkpoint directory or the out_dir above it.
+ */
+public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer tokenizer, Checkpoint.State state) {
+    public static final String TOKENIZER = "tokenizer.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public LanguageModel model() { return (LanguageModel) module; }
+
+    public static SavedModel load(Path path) throws IOException {
+        Path dir = resolve(path);
+        TrainConfig cfg = Checkpoint.readConfig(dir);
+        Tokenizer tok = readTokenizer(dir);
+        Module m = ModelFactory.build(cfg.model(), tok.vocabSize(), cfg.blockSize());
+        Path weights = dir.resolve(Checkpoint.MODEL);
+        m.loadStateDict(TensorIO.load(weights), true);
+        m.eval();
+        return new SavedModel(dir, cfg, m, tok, Checkpoint.readState(dir));
+    }
+
+    /** The checkpoint directory for a path that is one, or an out_dir holding ckpt_best / ckpt_last. */
+    public static Path resolve(Path path) throws IOException {
+        if (!Files.exists(path)) throw new IOException("no checkpoint at " + path + " (the path does not exist)");
+        if (Files.exists(path.resolve(Checkpoint.CONFIG))) return path;
+        for (String name : new String[] {Checkpoint.BEST, Checkpoint.LAST}) {
+            Path d = path.resolve(name);
+            if (Checkpoint.isComplete(d)) return d;
+        }
+        throw new IOException("no checkpoint in " + path + ": expected " + Checkpoint.CONFIG + ", or a complete "
+                + Checkpoint.BEST + "/ or " + Checkpoint.LAST + "/ directory inside it");
+    }
+
+    /** Writes the tokenizer next to a run's checkpoints. */
+    public static void writeTokenizer(Path outDir, Tokenizer tok) throws IOException {
+        Files.createDirectories(outDir);
+        Path tmp = Files.createTempFile(outDir, ".tokenizer", ".tmp");
+        try {
+            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Tokenizers.toJson(tok)));
+            Files.move(tmp, outDir.resolve(TOKENIZER), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static Tokenizer readTokenizer(Path dir) throws IOException {
+        for (Path p : new Path[] {dir.resolve(TOKENIZER), dir.toAbsolutePath().getParent() == null ? null : dir.toAbsolutePath().getParent().resolve(TOKENIZER)}) {
+            if (p != null && Files.exists(p)) {
+                try {
+                    return Tokenizers.fromJson(JSON.readTree(p.toFile()));
+                } catch (RuntimeException e) {
+                    throw new IOException("invalid tokenizer file " + p + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        throw new IOException("no " + TOKENIZER + " in " + dir + " or its parent directory");
+    }
+}

@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark compute kernels.",
-        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.PoolCmd.class})
+        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class})
 public final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -64,6 +64,55 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             PoolBench.run(System.out, threads, calls, repeats);
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Training-step time (forward, backward, AdamW) of GPT-2 124M at B=4, T=64 and of the CPU preset, with PyTorch side by side.")
+    static final class TrainCmd implements Callable<Integer> {
+        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset (default: both).")
+        List<String> cases = List.of("gpt2", "cpu-preset");
+
+        @Option(names = "--repeats", description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE}).")
+        int repeats = 10;
+
+        @Option(names = "--warmup", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+        int warmup = 3;
+
+        @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
+        boolean noTorch;
+
+        @Override
+        public Integer call() {
+            for (String c : cases) if (!jllm.bench.ModelBench.CASES.containsKey(c)) throw new IllegalArgumentException("unknown case " + c + "; cases: gpt2, cpu-preset");
+            new jllm.bench.ModelBench(System.out).runTrain(cases, warmup, repeats, !noTorch);
+            return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "Tokens per second of KV-cached sampling from GPT-2 124M, with PyTorch side by side.")
+    static final class GenerateCmd implements Callable<Integer> {
+        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset (default: gpt2).")
+        List<String> cases = List.of("gpt2");
+
+        @Option(names = "--tokens", description = "New tokens per run (default: ${DEFAULT-VALUE}).")
+        int tokens = 100;
+
+        @Option(names = "--repeats", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+        int repeats = 5;
+
+        @Option(names = "--warmup", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
+        int warmup = 2;
+
+        @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
+        boolean noTorch;
+
+        @Override
+        public Integer call() {
+            for (String c : cases) if (!jllm.bench.ModelBench.CASES.containsKey(c)) throw new IllegalArgumentException("unknown case " + c + "; cases: gpt2, cpu-preset");
+            new jllm.bench.ModelBench(System.out).runGenerate(cases, tokens, warmup, repeats, !noTorch);
             return 0;
         }
     }

@@ -5,6 +5,8 @@ import jllm.tensor.Tensor;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Set;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,24 +63,31 @@ public final class Engine {
             }
         }
         Map<Node, Tensor> grads = new IdentityHashMap<>();
+        // Gradients that only the engine references: results of backward functions that are neither
+        // the incoming gradient, a view, nor returned twice. They can be summed into in place and
+        // handed to a leaf without a copy (PyTorch's AccumulateGrad steals such gradients too).
+        Set<Tensor> owned = Collections.newSetFromMap(new IdentityHashMap<>());
         grads.put(start, grad);
         ArrayDeque<Node> ready = new ArrayDeque<>();
         ready.add(start);
         while (!ready.isEmpty()) {
             Node n = ready.poll();
             Tensor g = grads.remove(n);
+            boolean gOwned = owned.remove(g);
             if (n.preHooks != null) {
+                gOwned = false; // a hook may keep a reference to the gradient it sees
                 for (UnaryOperator<Tensor> h : n.preHooks) {
                     Tensor r = h.apply(g);
                     if (r != null) g = r;
                 }
             }
             if (n.retainers != null) {
-                for (Tensor t : n.retainers) accumulate(t, g);
+                gOwned = false;
+                for (Tensor t : n.retainers) accumulate(t, g, false);
             }
             if (n instanceof AccumulateGrad acc) {
                 Tensor leaf = acc.variable();
-                accumulate(leaf, g);
+                accumulate(leaf, g, gOwned);
                 if (acc.postHooks != null) acc.postHooks.forEach(h -> h.accept(leaf));
                 continue;
             }
@@ -87,7 +96,20 @@ public final class Engine {
                 Node m = n.next[i];
                 if (m == null) continue;
                 Tensor gi = i < in.length ? in[i] : null;
-                if (gi != null) grads.merge(m, gi, Tensor::add);
+                if (gi != null) {
+                    Tensor cur = grads.get(m);
+                    if (cur == null) {
+                        grads.put(m, gi);
+                        if (isFresh(gi, g, in, i) && !n.sharesStorageWithSaved(gi)) owned.add(gi);
+                    } else if (owned.contains(cur) && java.util.Arrays.equals(cur.shape(), gi.shape()) && cur.dtype() == gi.dtype()) {
+                        cur.add_(gi);
+                    } else {
+                        owned.remove(cur);
+                        Tensor sum = cur.add(gi);
+                        grads.put(m, sum);
+                        owned.add(sum);
+                    }
+                }
                 int left = deps.get(m) - 1;
                 deps.put(m, left);
                 if (left == 0) {
@@ -117,13 +139,27 @@ public final class Engine {
         }
     }
 
-    private static void accumulate(Tensor t, Tensor g) {
+    /** True when gi, returned at position i by a backward function called with g, is referenced by nobody else. */
+    private static boolean isFresh(Tensor gi, Tensor g, Tensor[] in, int i) {
+        if (gi == g || gi.isView() || gi.storage() == g.storage()) return false;
+        for (int j = 0; j < in.length; j++) {
+            if (j != i && in[j] != null && in[j].storage() == gi.storage()) return false;
+        }
+        return true;
+    }
+
+    private static void accumulate(Tensor t, Tensor g, boolean owned) {
         if (!Arrays.equals(g.shape(), t.shape())) {
             throw new IllegalStateException("gradient of shape " + Arrays.toString(g.shape())
                     + " does not match tensor of shape " + Arrays.toString(t.shape()));
         }
         Tensor cur = t.grad();
-        if (cur == null) t.setGrad(g.clone());
-        else cur.add_(g);
+        if (cur == null) {
+            boolean steal = owned && g.isContiguous() && g.dtype() == t.dtype() && g.storageOffset() == 0
+                    && g.numel() == g.storage().size();
+            t.setGrad(steal ? g : g.clone());
+        } else {
+            cur.add_(g);
+        }
     }
 }

@@ -72,6 +72,13 @@ public class Node {
         return backward.apply(grad, s);
     }
 
+    /** True when t shares storage with a tensor this node saved (so the engine must not write into it). */
+    boolean sharesStorageWithSaved(Tensor t) {
+        if (saved == null) return false;
+        for (Tensor s : saved) if (s != null && s.storage() == t.storage()) return true;
+        return false;
+    }
+
     void release() {
         released = true;
         saved = null;

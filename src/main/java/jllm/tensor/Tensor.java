@@ -191,6 +191,9 @@ public final class Tensor {
      * {@code torch.autograd.Function}): when grad mode is on and any input requires a gradient,
      * {@code out} gets a node whose backward maps the output gradient and the version-checked
      * {@code saved} tensors to one gradient per input (null where none). Returns out.
+     * The backward should return new tensors, the incoming gradient itself, views of it, or saved
+     * tensors: any other returned tensor is treated as owned by the engine, which may sum further
+     * gradients into it in place or hand it to a leaf's {@code grad} without a copy.
      */
     public static Tensor record(Tensor out, String name, Tensor[] inputs, Tensor[] saved, Node.Backward fn) {
         if (!needsGrad(inputs)) return out;

@@ -49,6 +49,15 @@ public final class GemmBench {
         }
         s.add(new Shape("attn QK^T", false, true, 48, 64, 64, 64));
         s.add(new Shape("attn PV", false, false, 48, 64, 64, 64));
+        // the CPU preset of `jllm train` (4 layers, 128 wide, B*T = 768 tokens, vocab 65)
+        int[][] small = {{512, 128}, {128, 512}, {384, 128}, {128, 128}, {65, 128}};
+        String[] smallNames = {"small.fc", "small.proj", "small.qkv", "small.attnproj", "small.head"};
+        for (int i = 0; i < small.length; i++) {
+            int out = small[i][0], in = small[i][1];
+            s.add(new Shape(smallNames[i] + " fwd", false, true, 1, 768, out, in));
+            s.add(new Shape(smallNames[i] + " dX", false, false, 1, 768, in, out));
+            s.add(new Shape(smallNames[i] + " dW", true, false, 1, out, in, 768));
+        }
         return s;
     }
 

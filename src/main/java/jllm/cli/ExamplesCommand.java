@@ -22,7 +22,11 @@ public final class ExamplesCommand implements Callable<Integer> {
             new Example("buffers", "Seed 000: causal attention with the mask as a plain field vs. a registered buffer (to(device), stateDict, save/load).",
                     BuffersExample::run),
             new Example("transformer", "Seed 001: the happy-llm encoder-decoder Transformer at demo size: module tree, parameters, loss, next-token logits.",
-                    TransformerExample::run));
+                    TransformerExample::run),
+            new Example("gpt2", "Seed 002: GPT-2 124M: module tree, parameter count, loss at init vs ln(50257), DataLoaderLite, AdamW steps, top-k sampling.",
+                    Gpt2Example::run),
+            new Example("char-shakespeare", "Seed 003: the character-level GPTLanguageModel: vocabulary, get_batch, the 10.79M model, loss and a sample.",
+                    CharShakespeareExample::run));
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "The example to run; omit to list them.")
     String name;

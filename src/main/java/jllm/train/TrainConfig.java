@@ -323,6 +323,8 @@ public record TrainConfig(
             if (value.isNull()) return;
             if (!value.isObject()) throw badValue(key, "a JSON object", value.toString());
             ObjectNode model = tree.get("model") instanceof ObjectNode m ? m : tree.putObject("model");
+            JsonNode newType = value.get("type");
+            if (newType != null && !newType.equals(model.get("type"))) model.removeAll(); // another kind of model: start afresh
             model.setAll((ObjectNode) value);
             return;
         }

@@ -91,7 +91,14 @@ public final class Engine {
                 if (acc.postHooks != null) acc.postHooks.forEach(h -> h.accept(leaf));
                 continue;
             }
-            Tensor[] in = n.run(g);
+            Tensor[] in;
+            Node only = n.next.length == 1 ? n.next[0] : null;
+            Tensor into = only == null ? null : grads.get(only);
+            if (into != null && owned.contains(into) && into.storage() != g.storage() && n.runInto(g, into)) {
+                in = new Tensor[1]; // summed in place: nothing more flows along the edge
+            } else {
+                in = n.run(g);
+            }
             for (int i = 0; i < n.next.length; i++) {
                 Node m = n.next[i];
                 if (m == null) continue;

@@ -561,11 +561,14 @@ public final class Tensor {
         DType dt = dtype();
         Device dev = device();
         final int ss = s;
-        return record(viewOf(offset + s * strides[d], ns, nst), "SliceBackward0", in(this), NONE, (g, sv) -> {
+        Tensor out = record(viewOf(offset + s * strides[d], ns, nst), "SliceBackward0", in(this), NONE, (g, sv) -> {
             Tensor z = zeros(inShape, dt, dev);
             z.backend().copy(g, z.slice(d, ss, ss + len * step, step));
             return new Tensor[] {z};
         });
+        // the pieces of one tensor (split, chunk, q/k/v of a fused projection) sum into one gradient
+        if (out.gradFn != null) out.gradFn.accumulateInto((g, target) -> target.slice(d, ss, ss + len * step, step).add_(g));
+        return out;
     }
 
     public Tensor slice(int dim, int start, int end) { return slice(dim, start, end, 1); }

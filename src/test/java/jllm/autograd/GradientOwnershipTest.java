@@ -39,4 +39,21 @@ class GradientOwnershipTest {
         assertClose(keep, Tensor.of(new float[] {5, 5}));
         assertClose(x.grad(), Tensor.of(new float[] {6, 6}));
     }
+
+    @Test
+    void slicesOfOneTensorSumIntoOneGradient() {
+        Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3).requiresGrad(true);
+        var parts = x.split(1, 1);
+        // every piece used, one twice, one strided slice, and x itself: pieces add into one buffer
+        Tensor y = parts.get(0).mul(2).add(parts.get(1).square()).add(parts.get(2).mul(parts.get(0)))
+                .sum().add(x.slice(1, 0, 3, 2).sum()).add(x.mul(x).sum());
+        y.backward();
+        // d/dx: col0 = 2 + x2 + 1 + 2x0, col1 = 2x1 + 2x1, col2 = x0 + 1 + 2x2
+        assertClose(x.grad(), Tensor.of(new float[] {2 + 3 + 1 + 2, 4 + 4, 1 + 1 + 6, 2 + 6 + 1 + 8, 10 + 10, 4 + 1 + 12}, 2, 3));
+        // a second backward accumulates into the existing .grad
+        Tensor first = x.grad().clone();
+        var p2 = x.split(1, 1);
+        p2.get(0).sum().add(p2.get(2).sum()).backward();
+        assertClose(x.grad(), first.add(Tensor.of(new float[] {1, 0, 1, 1, 0, 1}, 2, 3)));
+    }
 }

@@ -1270,8 +1270,22 @@ public final class Tensor {
     private Tensor bmm(Tensor o) {
         Tensor out = backend().matmul(this, o);
         boolean ga = needsGrad(this), gb = needsGrad(o);
+        // Like PyTorch's mm_mat1/mat2_backward, an operand stored transposed gets its gradient computed
+        // transposed: the gradient of Linear's weight.t() then reaches the weight contiguous, no copy.
+        boolean aT = ga && storedTransposed(this), bT = gb && storedTransposed(o);
         return record(out, "MmBackward0", in(this, o), in(gb ? this : null, ga ? o : null), (g, s) -> new Tensor[] {
-            ga ? g.bmm(s[1].mT()) : null, gb ? s[0].mT().bmm(g) : null});
+            ga ? (aT ? s[1].bmm(g.mT()).mT() : g.bmm(s[1].mT())) : null,
+            gb ? (bT ? g.mT().bmm(s[0]).mT() : s[0].mT().bmm(g)) : null});
+    }
+
+    /** True for a non-contiguous tensor whose last two dims transposed are contiguous. */
+    private static boolean storedTransposed(Tensor t) {
+        int n = t.dim();
+        if (n < 2 || t.isContiguous()) return false;
+        int[] s = t.shape.clone(), st = t.strides.clone();
+        s[n - 2] = t.shape[n - 1]; s[n - 1] = t.shape[n - 2];
+        st[n - 2] = t.strides[n - 1]; st[n - 1] = t.strides[n - 2];
+        return Shape.isContiguous(s, st);
     }
 
     // ------------------------------------------------------------------ fused ops

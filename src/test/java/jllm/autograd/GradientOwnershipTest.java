@@ -4,7 +4,9 @@ import jllm.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 import static jllm.testing.GradCheck.assertClose;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The engine sums gradients in place and hands them to leaves without copies only when nothing else holds them. */
 class GradientOwnershipTest {
@@ -55,5 +57,24 @@ class GradientOwnershipTest {
         var p2 = x.split(1, 1);
         p2.get(0).sum().add(p2.get(2).sum()).backward();
         assertClose(x.grad(), first.add(Tensor.of(new float[] {1, 0, 1, 1, 0, 1}, 2, 3)));
+    }
+
+    @Test
+    void transposedWeightGradientIsStolenContiguousAndCorrect() {
+        Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2);
+        Tensor w = Tensor.of(new float[] {1, -1, 2, 0.5f}, 2, 2).requiresGrad(true);
+        Tensor xr = x.clone().requiresGrad(true);
+        // Linear: x @ w.t(); dW = g^T x computed in w's layout, dx = g w
+        xr.matmul(w.t()).sum().backward();
+        assertTrue(w.grad().isContiguous());
+        assertFalse(w.grad().isView());
+        assertClose(w.grad(), Tensor.of(new float[] {9, 12, 9, 12}, 2, 2));
+        assertClose(xr.grad(), Tensor.of(new float[] {3, -0.5f, 3, -0.5f, 3, -0.5f}, 3, 2));
+        // a transposed left operand too, and a second backward accumulating into the stolen gradient
+        Tensor a = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2).requiresGrad(true);
+        a.t().matmul(Tensor.of(new float[] {1, 0, 0, 2}, 2, 2)).sum().backward();
+        a.t().matmul(Tensor.of(new float[] {1, 0, 0, 2}, 2, 2)).sum().backward();
+        // d/da[i][j] of sum(a^T B) = sum_k B[i][k]
+        assertClose(a.grad(), Tensor.of(new float[] {2, 2, 4, 4}, 2, 2));
     }
 }

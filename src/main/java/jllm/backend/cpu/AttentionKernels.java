@@ -114,6 +114,7 @@ public final class AttentionKernels {
         int qT = qr.sT, kT = kr.sT, vT = vr.sT, oT = outr.sT;
         int ktOff = 0, sOff = D * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        int[] kIdx = transpose ? rowOffsets(kT) : null;
         float[] f = new float[R];
         int[] xo = new int[R], oo = new int[R];
         int lastKv = -1;
@@ -142,7 +143,7 @@ public final class AttentionKernels {
                 continue;
             }
             if (kvbh != lastKv) {
-                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP);
+                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP, kIdx);
                 lastKv = kvbh;
             }
             for (int i0 = 0; i0 < Tq; i0 += R) {
@@ -215,6 +216,7 @@ public final class AttentionKernels {
         int qT = qr.sT, kT = kr.sT, vT = vr.sT, oT = outr.sT, doT = doutr.sT, dqT = dqr.sT, dkT = dkr.sT, dvT = dvr.sT;
         int ktOff = 0, vtOff = D * TkP, sOff = (D + Dv) * TkP, dpOff = sOff + R * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        int[] kIdx = transpose ? rowOffsets(kT) : null, vIdx = transpose ? rowOffsets(vT) : null;
         float[] ones = {1f, 1f, 1f, 1f};
         int[] qo = new int[R], oo = new int[R], doo = new int[R], dqo = new int[R];
         for (int kvbh = kvStart; kvbh < kvEnd; kvbh++) {
@@ -222,8 +224,8 @@ public final class AttentionKernels {
             int kBase = kr.at(b, kh, 0), vBase = vr.at(b, kh, 0);
             int dkBase = dkr.at(b, kh, 0), dvBase = dvr.at(b, kh, 0);
             if (transpose) {
-                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP);
-                transpose(v, vBase, vT, Tk, Dv, scratch, vtOff, TkP);
+                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP, kIdx);
+                transpose(v, vBase, vT, Tk, Dv, scratch, vtOff, TkP, vIdx);
             }
             for (int g = 0; g < G; g++) {
                 int h = kh * G + g;
@@ -312,9 +314,25 @@ public final class AttentionKernels {
 
     // ---------------------------------------------------------------- pieces
 
-    /** dst[d*TkP + j] = src[base + j*ld + d] for j < Tk; zero padding up to TkP. */
-    private static void transpose(float[] src, int base, int ld, int Tk, int D, float[] dst, int dOff, int TkP) {
-        for (int j = 0; j < Tk; j++) {
+    /** Gather offsets {0, ld, 2*ld, ...}: element d of L consecutive rows. */
+    private static int[] rowOffsets(int ld) {
+        int[] idx = new int[L];
+        for (int r = 0; r < L; r++) idx[r] = r * ld;
+        return idx;
+    }
+
+    /**
+     * dst[d*TkP + j] = src[base + j*ld + d] for j < Tk; zero padding up to TkP. Whole blocks of L
+     * rows are gathered a column at a time (idx from {@link #rowOffsets}(ld)); a scalar loop with
+     * strided stores costs several times more.
+     */
+    private static void transpose(float[] src, int base, int ld, int Tk, int D, float[] dst, int dOff, int TkP, int[] idx) {
+        int j0 = 0;
+        for (; j0 + L <= Tk; j0 += L) {
+            int so = base + j0 * ld, dO = dOff + j0;
+            for (int d = 0; d < D; d++) FloatVector.fromArray(S, src, so + d, idx, 0).intoArray(dst, dO + d * TkP);
+        }
+        for (int j = j0; j < Tk; j++) {
             int so = base + j * ld;
             for (int d = 0; d < D; d++) dst[dOff + d * TkP + j] = src[so + d];
         }

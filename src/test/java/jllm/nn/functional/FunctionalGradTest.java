@@ -133,6 +133,22 @@ class FunctionalGradTest {
             Tensor[] x = heads.apply(in[0]);
             return F.scaledDotProductAttention(x[0], x[1], x[2], true).transpose(1, 2).reshape(b, t, c);
         }, qkv);
+        // longer sequences (whole blocks of keys): gradients through the views equal those through copies
+        int tl = 40;
+        Tensor big = uniform(14, -1, 1, b, tl, 3 * c), gy = uniform(15, -1, 1, b, h, tl, d);
+        Tensor[] grads = new Tensor[2];
+        for (int copy = 0; copy < 2; copy++) {
+            Tensor x = big.detach().requiresGrad(true);
+            var p = x.split(c, 2);
+            Tensor[] hv = new Tensor[3];
+            for (int i = 0; i < 3; i++) {
+                hv[i] = p.get(i).view(b, tl, h, d).transpose(1, 2);
+                if (copy == 1) hv[i] = hv[i].contiguous();
+            }
+            F.scaledDotProductAttention(hv[0], hv[1], hv[2], true).mul(gy).sum().backward();
+            grads[copy] = x.grad();
+        }
+        assertClose(grads[0], grads[1], 1e-5, 1e-6);
         // with a mask, and an upstream gradient whose rows are not contiguous (copied for the kernel)
         Tensor add = uniform(12, -1, 1, t, t), w = uniform(13, -1, 1, b, h, d, t);
         check(in -> {

@@ -149,6 +149,7 @@ public final class AttentionKernels {
             for (int i0 = 0; i0 < Tq; i0 += R) {
                 int nr = Math.min(R, Tq - i0);
                 int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                int nP = roundUp(jEndB); // softmax over whole vectors: keys past jEndB hold -inf
                 for (int r = 0; r < R; r++) {
                     int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row and are never stored
                     xo[r] = qBase + i * qT;
@@ -164,14 +165,14 @@ public final class AttentionKernels {
                     }
                     int i = i0 + r;
                     int lim = causal ? Math.min(Tk, i + 1) : Tk;
-                    float m = limitAndMask(scratch, so, lim, jEndB, mask, mBase + i * msI, msJ);
+                    float m = limitAndMask(scratch, so, lim, nP, mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY) {
                         java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
                         f[r] = 0f;
                         if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
                         continue;
                     }
-                    double sum = FusedKernels.expShiftSum(scratch, so, scratch, so, jEndB, m);
+                    double sum = FusedKernels.expShiftSum(scratch, so, scratch, so, nP, m);
                     f[r] = (float) (1.0 / sum);
                     if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
                 }
@@ -245,6 +246,7 @@ public final class AttentionKernels {
                 for (int i0 = 0; i0 < Tq; i0 += R) {
                     int nr = Math.min(R, Tq - i0);
                     int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                    int nP = roundUp(jEndB); // whole vectors: P past jEndB is 0 (-inf scores)
                     for (int r = 0; r < R; r++) {
                         int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row with P = 0
                         qo[r] = qBase + i * qT;
@@ -261,14 +263,14 @@ public final class AttentionKernels {
                         int i = i0 + r;
                         float l = r < nr ? lse[lseOff + bh * Tq + i] : Float.NEGATIVE_INFINITY;
                         if (l == Float.NEGATIVE_INFINITY) {
-                            java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                            java.util.Arrays.fill(scratch, so, so + nP, 0f);
                         } else {
-                            limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, jEndB, mask, mBase + i * msI, msJ);
-                            expShift(scratch, so, jEndB, l);
+                            limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, nP, mask, mBase + i * msI, msJ);
+                            expShift(scratch, so, nP, l);
                         }
                         float di = r < nr ? FusedKernels.dotShort(dout, doo[r], out, oo[r], Dv) : 0f;
                         // dS*scale = scale * P * (dP - Di), written over the dP row
-                        dsRow(scratch, so, dpOff + r * TkP, jEndB, di, scale);
+                        dsRow(scratch, so, dpOff + r * TkP, nP, di, scale);
                     }
                     rank4(scratch, sOff, TkP, jEndB, dout, doo, dv, dvBase, dvT, Dv);   // dV += P^T dO
                     rank4(scratch, dpOff, TkP, jEndB, q, qo, dk, dkBase, dkT, D);      // dK += dS^T Q
@@ -480,8 +482,8 @@ public final class AttentionKernels {
     }
 
     /**
-     * Sets s[lim, n) to -inf (causal limit inside a row block), adds the mask over [0, lim), and
-     * returns max over [0, lim).
+     * Sets s[lim, n) to -inf (causal limit inside a row block, padding up to whole vectors), adds the
+     * mask over [0, lim), and returns the max, over [0, n) so that whole vectors are compared.
      */
     private static float limitAndMask(float[] s, int so, int lim, int n, float[] mask, int mRow, int msJ) {
         if (lim < n) java.util.Arrays.fill(s, so + lim, so + n, Float.NEGATIVE_INFINITY);
@@ -496,7 +498,7 @@ public final class AttentionKernels {
                 for (int j = 0; j < lim; j++) s[so + j] += mask[mRow + j * msJ];
             }
         }
-        return FusedKernels.max(s, so, lim);
+        return FusedKernels.max(s, so, n);
     }
 
     /**

@@ -91,7 +91,14 @@ public final class Engine {
                 if (acc.postHooks != null) acc.postHooks.forEach(h -> h.accept(leaf));
                 continue;
             }
-            Tensor[] in = n.run(g);
+            Tensor[] in;
+            Node only = n.next.length == 1 ? n.next[0] : null;
+            Tensor into = only == null ? null : grads.get(only);
+            if (into != null && owned.contains(into) && into.storage() != g.storage() && n.runInto(g, into)) {
+                in = new Tensor[1]; // summed in place: nothing more flows along the edge
+            } else {
+                in = n.run(g);
+            }
             for (int i = 0; i < n.next.length; i++) {
                 Node m = n.next[i];
                 if (m == null) continue;
@@ -100,7 +107,7 @@ public final class Engine {
                     Tensor cur = grads.get(m);
                     if (cur == null) {
                         grads.put(m, gi);
-                        if (isFresh(gi, g, in, i) && !n.sharesStorageWithSaved(gi)) owned.add(gi);
+                        if (isFresh(gi, g, gOwned, in, i) && !n.sharesStorageWithSaved(gi)) owned.add(gi);
                     } else if (owned.contains(cur) && java.util.Arrays.equals(cur.shape(), gi.shape()) && cur.dtype() == gi.dtype()) {
                         cur.add_(gi);
                     } else {
@@ -139,9 +146,13 @@ public final class Engine {
         }
     }
 
-    /** True when gi, returned at position i by a backward function called with g, is referenced by nobody else. */
-    private static boolean isFresh(Tensor gi, Tensor g, Tensor[] in, int i) {
-        if (gi == g || gi.isView() || gi.storage() == g.storage()) return false;
+    /**
+     * True when gi, returned at position i by a backward function called with g, is referenced by
+     * nobody else: a new tensor, or g or a view of it when the engine owned g (a transpose or
+     * reshape passes ownership on, so e.g. a weight's gradient still reaches .grad without a copy).
+     */
+    private static boolean isFresh(Tensor gi, Tensor g, boolean gOwned, Tensor[] in, int i) {
+        if (gi.storage() == g.storage() ? !gOwned : gi.isView()) return false;
         for (int j = 0; j < in.length; j++) {
             if (j != i && in[j] != null && in[j].storage() == gi.storage()) return false;
         }
@@ -157,7 +168,8 @@ public final class Engine {
         if (cur == null) {
             boolean steal = owned && g.isContiguous() && g.dtype() == t.dtype() && g.storageOffset() == 0
                     && g.numel() == g.storage().size();
-            t.setGrad(steal ? g : g.clone());
+            // a stolen view (say the transpose of a fresh product) becomes a plain tensor over its storage
+            t.setGrad(!steal ? g.clone() : g.isView() ? Tensor.fromStorage(g.storage(), g.shape()) : g);
         } else {
             cur.add_(g);
         }

@@ -17,6 +17,12 @@ public class Node {
         Tensor[] apply(Tensor grad, Tensor[] saved);
     }
 
+    /** Adds the gradient of a node's single input into a tensor that already holds part of that gradient. */
+    @FunctionalInterface
+    public interface AccumulateInto {
+        void apply(Tensor grad, Tensor target);
+    }
+
     private final String name;
     final Node[] next;
     private Backward backward;
@@ -25,6 +31,7 @@ public class Node {
     private boolean released;
     List<UnaryOperator<Tensor>> preHooks;
     List<Tensor> retainers;
+    private AccumulateInto accumulateInto;
 
     public Node(String name, Node[] next, Backward backward, Tensor[] saved) {
         this.name = name;
@@ -48,9 +55,29 @@ public class Node {
         preHooks.add(hook);
     }
 
+    /**
+     * Lets the engine, when another gradient for this node's single input has already been summed
+     * into a buffer only it references, add this node's contribution into that buffer instead of
+     * materialising a full-size gradient (slices of one tensor: the backward of each piece would
+     * otherwise be a mostly-zero tensor of the whole input's size). Returns this node.
+     */
+    public Node accumulateInto(AccumulateInto f) {
+        if (next.length != 1) throw new IllegalArgumentException("accumulateInto needs a node with one input, " + name + " has " + next.length);
+        accumulateInto = f;
+        return this;
+    }
+
     void retain(Tensor t) {
         if (retainers == null) retainers = new ArrayList<>();
         if (!retainers.contains(t)) retainers.add(t);
+    }
+
+    /** Adds this node's input gradient into target when the node supports it; false when it does not. */
+    boolean runInto(Tensor grad, Tensor target) {
+        if (accumulateInto == null || released) return false;
+        checkSaved();
+        accumulateInto.apply(grad, target);
+        return true;
     }
 
     Tensor[] run(Tensor grad) {
@@ -60,6 +87,11 @@ public class Node {
                     + "are freed when you call backward(). Specify retainGraph=true if you need to backward through the "
                     + "graph a second time.");
         }
+        checkSaved();
+        return backward.apply(grad, saved == null ? new Tensor[0] : saved);
+    }
+
+    private void checkSaved() {
         Tensor[] s = saved == null ? new Tensor[0] : saved;
         for (int i = 0; i < s.length; i++) {
             if (s[i] != null && s[i].version() != savedVersions[i]) {
@@ -69,7 +101,6 @@ public class Node {
                         + s[i].version() + "; expected version " + savedVersions[i] + " instead.");
             }
         }
-        return backward.apply(grad, s);
     }
 
     /** True when t shares storage with a tensor this node saved (so the engine must not write into it). */
@@ -83,6 +114,7 @@ public class Node {
         released = true;
         saved = null;
         backward = null;
+        accumulateInto = null;
     }
 
     @Override

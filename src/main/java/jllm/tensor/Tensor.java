@@ -561,11 +561,14 @@ public final class Tensor {
         DType dt = dtype();
         Device dev = device();
         final int ss = s;
-        return record(viewOf(offset + s * strides[d], ns, nst), "SliceBackward0", in(this), NONE, (g, sv) -> {
+        Tensor out = record(viewOf(offset + s * strides[d], ns, nst), "SliceBackward0", in(this), NONE, (g, sv) -> {
             Tensor z = zeros(inShape, dt, dev);
             z.backend().copy(g, z.slice(d, ss, ss + len * step, step));
             return new Tensor[] {z};
         });
+        // the pieces of one tensor (split, chunk, q/k/v of a fused projection) sum into one gradient
+        if (out.gradFn != null) out.gradFn.accumulateInto((g, target) -> target.slice(d, ss, ss + len * step, step).add_(g));
+        return out;
     }
 
     public Tensor slice(int dim, int start, int end) { return slice(dim, start, end, 1); }
@@ -1267,8 +1270,22 @@ public final class Tensor {
     private Tensor bmm(Tensor o) {
         Tensor out = backend().matmul(this, o);
         boolean ga = needsGrad(this), gb = needsGrad(o);
+        // Like PyTorch's mm_mat1/mat2_backward, an operand stored transposed gets its gradient computed
+        // transposed: the gradient of Linear's weight.t() then reaches the weight contiguous, no copy.
+        boolean aT = ga && storedTransposed(this), bT = gb && storedTransposed(o);
         return record(out, "MmBackward0", in(this, o), in(gb ? this : null, ga ? o : null), (g, s) -> new Tensor[] {
-            ga ? g.bmm(s[1].mT()) : null, gb ? s[0].mT().bmm(g) : null});
+            ga ? (aT ? s[1].bmm(g.mT()).mT() : g.bmm(s[1].mT())) : null,
+            gb ? (bT ? g.mT().bmm(s[0]).mT() : s[0].mT().bmm(g)) : null});
+    }
+
+    /** True for a non-contiguous tensor whose last two dims transposed are contiguous. */
+    private static boolean storedTransposed(Tensor t) {
+        int n = t.dim();
+        if (n < 2 || t.isContiguous()) return false;
+        int[] s = t.shape.clone(), st = t.strides.clone();
+        s[n - 2] = t.shape[n - 1]; s[n - 1] = t.shape[n - 2];
+        st[n - 2] = t.strides[n - 1]; st[n - 1] = t.strides[n - 2];
+        return Shape.isContiguous(s, st);
     }
 
     // ------------------------------------------------------------------ fused ops

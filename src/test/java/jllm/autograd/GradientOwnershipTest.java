@@ -4,7 +4,9 @@ import jllm.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 import static jllm.testing.GradCheck.assertClose;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The engine sums gradients in place and hands them to leaves without copies only when nothing else holds them. */
 class GradientOwnershipTest {
@@ -38,5 +40,41 @@ class GradientOwnershipTest {
         out.add(x).sum().backward();
         assertClose(keep, Tensor.of(new float[] {5, 5}));
         assertClose(x.grad(), Tensor.of(new float[] {6, 6}));
+    }
+
+    @Test
+    void slicesOfOneTensorSumIntoOneGradient() {
+        Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3).requiresGrad(true);
+        var parts = x.split(1, 1);
+        // every piece used, one twice, one strided slice, and x itself: pieces add into one buffer
+        Tensor y = parts.get(0).mul(2).add(parts.get(1).square()).add(parts.get(2).mul(parts.get(0)))
+                .sum().add(x.slice(1, 0, 3, 2).sum()).add(x.mul(x).sum());
+        y.backward();
+        // d/dx: col0 = 2 + x2 + 1 + 2x0, col1 = 2x1 + 2x1, col2 = x0 + 1 + 2x2
+        assertClose(x.grad(), Tensor.of(new float[] {2 + 3 + 1 + 2, 4 + 4, 1 + 1 + 6, 2 + 6 + 1 + 8, 10 + 10, 4 + 1 + 12}, 2, 3));
+        // a second backward accumulates into the existing .grad
+        Tensor first = x.grad().clone();
+        var p2 = x.split(1, 1);
+        p2.get(0).sum().add(p2.get(2).sum()).backward();
+        assertClose(x.grad(), first.add(Tensor.of(new float[] {1, 0, 1, 1, 0, 1}, 2, 3)));
+    }
+
+    @Test
+    void transposedWeightGradientIsStolenContiguousAndCorrect() {
+        Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2);
+        Tensor w = Tensor.of(new float[] {1, -1, 2, 0.5f}, 2, 2).requiresGrad(true);
+        Tensor xr = x.clone().requiresGrad(true);
+        // Linear: x @ w.t(); dW = g^T x computed in w's layout, dx = g w
+        xr.matmul(w.t()).sum().backward();
+        assertTrue(w.grad().isContiguous());
+        assertFalse(w.grad().isView());
+        assertClose(w.grad(), Tensor.of(new float[] {9, 12, 9, 12}, 2, 2));
+        assertClose(xr.grad(), Tensor.of(new float[] {3, -0.5f, 3, -0.5f, 3, -0.5f}, 3, 2));
+        // a transposed left operand too, and a second backward accumulating into the stolen gradient
+        Tensor a = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2).requiresGrad(true);
+        a.t().matmul(Tensor.of(new float[] {1, 0, 0, 2}, 2, 2)).sum().backward();
+        a.t().matmul(Tensor.of(new float[] {1, 0, 0, 2}, 2, 2)).sum().backward();
+        // d/da[i][j] of sum(a^T B) = sum_k B[i][k]
+        assertClose(a.grad(), Tensor.of(new float[] {2, 2, 4, 4}, 2, 2));
     }
 }

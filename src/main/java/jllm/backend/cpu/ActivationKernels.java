@@ -132,21 +132,22 @@ public final class ActivationKernels {
 
     // ---------------------------------------------------------------- GELU (tanh)
 
+    // 0.5*(1 + tanh(u)) = sigmoid(2u) = 1/(1 + exp(-2u)): the same function with one exp and one
+    // divide, several times cheaper than the vector tanh. For large |u| the exp saturates to 0 or
+    // inf and the result to x or -0, as tanh's does.
     private static FloatVector geluTanhF(FloatVector x) {
-        FloatVector inner = x.mul(x).mul(x).mul(K_KAPPA).add(x).mul(K_BETA);
-        return x.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f));
+        FloatVector m2u = x.mul(x).fma(-2f * K_BETA * K_KAPPA, -2f * K_BETA).mul(x); // -2u
+        return x.div(m2u.lanewise(VectorOperators.EXP).add(1f));
     }
 
+    /** d/dx = s + x * 2 s (1 - s) * u', s = sigmoid(2u), u' = kBeta*(1 + 3 kKappa x^2) (tanh' = 4 s (1 - s)). */
     private static FloatVector geluTanhB(FloatVector x, FloatVector dy) {
         FloatVector x2 = x.mul(x);
-        FloatVector inner = x2.mul(x).mul(K_KAPPA).add(x).mul(K_BETA);
-        FloatVector th = inner.lanewise(VectorOperators.TANH);
-        FloatVector right = th.add(1f);
-        FloatVector leftD = right.mul(0.5f);
-        FloatVector tanhD = th.mul(th).neg().add(1f);
-        FloatVector innerD = x2.mul(3f * K_KAPPA).add(1f).mul(K_BETA);
-        FloatVector rightD = tanhD.mul(innerD);
-        return dy.mul(x.mul(0.5f).fma(rightD, leftD));
+        FloatVector m2u = x2.fma(-2f * K_BETA * K_KAPPA, -2f * K_BETA).mul(x);
+        FloatVector sg = FloatVector.broadcast(S, 1f).div(m2u.lanewise(VectorOperators.EXP).add(1f));
+        FloatVector du2 = x2.fma(6f * K_BETA * K_KAPPA, 2f * K_BETA); // 2u'
+        FloatVector oneMinus = sg.neg().add(1f);
+        return dy.mul(x.mul(du2).mul(oneMinus).fma(sg, sg));
     }
 
     /** GELU, approximate='tanh': y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))). */

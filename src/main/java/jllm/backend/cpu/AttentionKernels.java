@@ -23,6 +23,9 @@ import jdk.incubator.vector.VectorOperators;
  *       msB = msH = 0, msI = Tk, msJ = 1). Boolean masks are converted by the caller to 0/-inf.</li>
  *   <li>causal: PyTorch is_causal, top-left aligned: query i sees keys j &lt;= i.</li>
  * </ul>
+ * Those are the layouts of the offset-based entry points; the {@link Rows}-based ones take any
+ * batch/head/row strides (rows themselves contiguous), so head views of a fused [B, T, 3C]
+ * projection and outputs laid out as [B, T, H, D] are read and written in place.
  *
  * <h2>Fully masked rows</h2>
  * A query row whose every score is -inf (or that sees no key, Tk = 0) gets out = 0, lse = -inf
@@ -73,27 +76,60 @@ public final class AttentionKernels {
                                         float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
                                         float[] scratch, int bhStart, int bhEnd) {
         checkHeads(H, Hkv);
+        attentionForward(Rows.packed(q, qOff, H, Tq, D), Rows.packed(k, kOff, Hkv, kvCap, D), Rows.packed(v, vOff, Hkv, kvCap, Dv),
+                Rows.packed(out, outOff, H, Tq, Dv), lse, lseOff, H, Hkv, Tq, Tk, D, Dv, scale, causal,
+                mask, maskOff, msB, msH, msI, msJ, scratch, bhStart, bhEnd);
+    }
+
+    /**
+     * Where the rows of one operand live: row t of head h in batch b starts at
+     * {@code off + b*sB + h*sH + t*sT} (elements within a row are contiguous). Lets the kernels read
+     * and write views such as the q/k/v thirds of a fused [B, T, 3C] projection in place.
+     */
+    public record Rows(float[] a, int off, int sB, int sH, int sT) {
+        /** A contiguous [B, heads, rows, width] buffer starting at off. */
+        public static Rows packed(float[] a, int off, int heads, int rows, int width) {
+            return new Rows(a, off, heads * rows * width, rows * width, width);
+        }
+
+        int at(int b, int h, int t) { return off + b * sB + h * sH + t * sT; }
+    }
+
+    /**
+     * Forward on strided operands for q heads bh = b*H + h in [bhStart, bhEnd): writes out (and lse,
+     * contiguous [B*H, Tq], when non-null). Heads of k/v are kv heads (GQA as in the class comment).
+     */
+    public static void attentionForward(Rows qr, Rows kr, Rows vr, Rows outr, float[] lse, int lseOff,
+                                        int H, int Hkv, int Tq, int Tk, int D, int Dv,
+                                        float scale, boolean causal,
+                                        float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
+                                        float[] scratch, int bhStart, int bhEnd) {
+        checkHeads(H, Hkv);
         int G = H / Hkv;
         int TkP = roundUp(Math.max(Tk, 1));
         if (scratch.length < scratchSize(Tk, D, Dv)) {
             throw new IllegalArgumentException("attention: scratch has " + scratch.length + " floats, needs " + scratchSize(Tk, D, Dv));
         }
+        float[] q = qr.a, k = kr.a, v = vr.a, out = outr.a;
+        int qT = qr.sT, kT = kr.sT, vT = vr.sT, oT = outr.sT;
         int ktOff = 0, sOff = D * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        int[] kIdx = transpose ? rowOffsets(kT) : null;
         float[] f = new float[R];
         int[] xo = new int[R], oo = new int[R];
         int lastKv = -1;
         for (int bh = bhStart; bh < bhEnd; bh++) {
             int b = bh / H, h = bh % H;
             int kvbh = b * Hkv + h / G;
-            int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
+            int kBase = kr.at(b, h / G, 0), vBase = vr.at(b, h / G, 0);
+            int qBase = qr.at(b, h, 0), oBase = outr.at(b, h, 0);
             int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
             if (!transpose) {
                 for (int i = 0; i < Tq; i++) {
-                    int qo = qOff + (bh * Tq + i) * D;
-                    int o = outOff + (bh * Tq + i) * Dv;
+                    int qo = qBase + i * qT;
+                    int o = oBase + i * oT;
                     int jEnd = causal ? Math.min(Tk, i + 1) : Tk;
-                    float m = scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff,
+                    float m = scoreRow(q, qo, k, kBase, kT, D, scale, jEnd, scratch, sOff,
                             mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
                         java.util.Arrays.fill(out, o, o + Dv, 0f);
@@ -101,22 +137,23 @@ public final class AttentionKernels {
                         continue;
                     }
                     double sum = FusedKernels.expShiftSum(scratch, sOff, scratch, sOff, jEnd, m);
-                    combine(scratch, sOff, jEnd, v, vBase, Dv, (float) (1.0 / sum), out, o);
+                    combine(scratch, sOff, jEnd, v, vBase, vT, Dv, (float) (1.0 / sum), out, o);
                     if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
                 }
                 continue;
             }
             if (kvbh != lastKv) {
-                transpose(k, kBase, Tk, D, scratch, ktOff, TkP);
+                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP, kIdx);
                 lastKv = kvbh;
             }
             for (int i0 = 0; i0 < Tq; i0 += R) {
                 int nr = Math.min(R, Tq - i0);
                 int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                int nP = roundUp(jEndB); // softmax over whole vectors: keys past jEndB hold -inf
                 for (int r = 0; r < R; r++) {
                     int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row and are never stored
-                    xo[r] = qOff + (bh * Tq + i) * D;
-                    oo[r] = outOff + (bh * Tq + i) * Dv;
+                    xo[r] = qBase + i * qT;
+                    oo[r] = oBase + i * oT;
                 }
                 scores4(q, xo, D, scratch, ktOff, TkP, sOff, jEndB, scale);
                 for (int r = 0; r < R; r++) {
@@ -128,18 +165,18 @@ public final class AttentionKernels {
                     }
                     int i = i0 + r;
                     int lim = causal ? Math.min(Tk, i + 1) : Tk;
-                    float m = limitAndMask(scratch, so, lim, jEndB, mask, mBase + i * msI, msJ);
+                    float m = limitAndMask(scratch, so, lim, nP, mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY) {
                         java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
                         f[r] = 0f;
                         if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
                         continue;
                     }
-                    double sum = FusedKernels.expShiftSum(scratch, so, scratch, so, jEndB, m);
+                    double sum = FusedKernels.expShiftSum(scratch, so, scratch, so, nP, m);
                     f[r] = (float) (1.0 / sum);
                     if (lse != null) lse[lseOff + bh * Tq + i] = (float) (m + Math.log(sum));
                 }
-                combine4(scratch, sOff, TkP, jEndB, v, vBase, Dv, f, out, oo, nr);
+                combine4(scratch, sOff, TkP, jEndB, v, vBase, vT, Dv, f, out, oo, nr);
             }
         }
     }
@@ -157,32 +194,50 @@ public final class AttentionKernels {
                                          float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
                                          float[] scratch, int kvStart, int kvEnd) {
         checkHeads(H, Hkv);
+        attentionBackward(Rows.packed(q, qOff, H, Tq, D), Rows.packed(k, kOff, Hkv, kvCap, D), Rows.packed(v, vOff, Hkv, kvCap, Dv),
+                Rows.packed(out, outOff, H, Tq, Dv), Rows.packed(dout, doutOff, H, Tq, Dv), lse, lseOff,
+                Rows.packed(dq, dqOff, H, Tq, D), Rows.packed(dk, dkOff, Hkv, kvCap, D), Rows.packed(dv, dvOff, Hkv, kvCap, Dv),
+                H, Hkv, Tq, Tk, D, Dv, scale, causal, mask, maskOff, msB, msH, msI, msJ, scratch, kvStart, kvEnd);
+    }
+
+    /** {@link #attentionBackward} on strided operands (see {@link Rows}); lse is contiguous [B*H, Tq]. */
+    public static void attentionBackward(Rows qr, Rows kr, Rows vr, Rows outr, Rows doutr, float[] lse, int lseOff,
+                                         Rows dqr, Rows dkr, Rows dvr,
+                                         int H, int Hkv, int Tq, int Tk, int D, int Dv,
+                                         float scale, boolean causal,
+                                         float[] mask, int maskOff, int msB, int msH, int msI, int msJ,
+                                         float[] scratch, int kvStart, int kvEnd) {
+        checkHeads(H, Hkv);
         int G = H / Hkv;
         int TkP = roundUp(Math.max(Tk, 1));
         if (scratch.length < scratchSize(Tk, D, Dv)) {
             throw new IllegalArgumentException("attention: scratch has " + scratch.length + " floats, needs " + scratchSize(Tk, D, Dv));
         }
+        float[] q = qr.a, k = kr.a, v = vr.a, out = outr.a, dout = doutr.a, dq = dqr.a, dk = dkr.a, dv = dvr.a;
+        int qT = qr.sT, kT = kr.sT, vT = vr.sT, oT = outr.sT, doT = doutr.sT, dqT = dqr.sT, dkT = dkr.sT, dvT = dvr.sT;
         int ktOff = 0, vtOff = D * TkP, sOff = (D + Dv) * TkP, dpOff = sOff + R * TkP;
         boolean transpose = Tq >= TRANSPOSE_MIN_TQ;
+        int[] kIdx = transpose ? rowOffsets(kT) : null, vIdx = transpose ? rowOffsets(vT) : null;
         float[] ones = {1f, 1f, 1f, 1f};
         int[] qo = new int[R], oo = new int[R], doo = new int[R], dqo = new int[R];
         for (int kvbh = kvStart; kvbh < kvEnd; kvbh++) {
             int b = kvbh / Hkv, kh = kvbh % Hkv;
-            int kBase = kOff + kvbh * kvCap * D, vBase = vOff + kvbh * kvCap * Dv;
-            int dkBase = dkOff + kvbh * kvCap * D, dvBase = dvOff + kvbh * kvCap * Dv;
+            int kBase = kr.at(b, kh, 0), vBase = vr.at(b, kh, 0);
+            int dkBase = dkr.at(b, kh, 0), dvBase = dvr.at(b, kh, 0);
             if (transpose) {
-                transpose(k, kBase, Tk, D, scratch, ktOff, TkP);
-                transpose(v, vBase, Tk, Dv, scratch, vtOff, TkP);
+                transpose(k, kBase, kT, Tk, D, scratch, ktOff, TkP, kIdx);
+                transpose(v, vBase, vT, Tk, Dv, scratch, vtOff, TkP, vIdx);
             }
             for (int g = 0; g < G; g++) {
                 int h = kh * G + g;
                 int bh = b * H + h;
+                int qBase = qr.at(b, h, 0), oBase = outr.at(b, h, 0), doBase = doutr.at(b, h, 0), dqBase = dqr.at(b, h, 0);
                 int mBase = mask == null ? 0 : maskOff + b * msB + h * msH;
                 if (!transpose) {
                     for (int i = 0; i < Tq; i++) {
-                        backwardRow(q, k, kBase, v, vBase, out, dout, lse, dq, dk, dkBase, dv, dvBase,
-                                qOff + (bh * Tq + i) * D, outOff + (bh * Tq + i) * Dv, doutOff + (bh * Tq + i) * Dv,
-                                dqOff + (bh * Tq + i) * D, lseOff + bh * Tq + i,
+                        backwardRow(q, k, kBase, kT, v, vBase, vT, out, dout, lse, dq, dk, dkBase, dkT, dv, dvBase, dvT,
+                                qBase + i * qT, oBase + i * oT, doBase + i * doT,
+                                dqBase + i * dqT, lseOff + bh * Tq + i,
                                 causal ? Math.min(Tk, i + 1) : Tk, D, Dv, scale, mask, mBase + i * msI, msJ,
                                 scratch, sOff, dpOff, TkP);
                     }
@@ -191,12 +246,13 @@ public final class AttentionKernels {
                 for (int i0 = 0; i0 < Tq; i0 += R) {
                     int nr = Math.min(R, Tq - i0);
                     int jEndB = causal ? Math.min(Tk, i0 + nr) : Tk;
+                    int nP = roundUp(jEndB); // whole vectors: P past jEndB is 0 (-inf scores)
                     for (int r = 0; r < R; r++) {
                         int i = i0 + Math.min(r, nr - 1); // spare rows repeat the last row with P = 0
-                        qo[r] = qOff + (bh * Tq + i) * D;
-                        dqo[r] = dqOff + (bh * Tq + i) * D;
-                        oo[r] = outOff + (bh * Tq + i) * Dv;
-                        doo[r] = doutOff + (bh * Tq + i) * Dv;
+                        qo[r] = qBase + i * qT;
+                        dqo[r] = dqBase + i * dqT;
+                        oo[r] = oBase + i * oT;
+                        doo[r] = doBase + i * doT;
                     }
                     // P = exp(S - lse)
                     scores4(q, qo, D, scratch, ktOff, TkP, sOff, jEndB, scale);
@@ -207,26 +263,27 @@ public final class AttentionKernels {
                         int i = i0 + r;
                         float l = r < nr ? lse[lseOff + bh * Tq + i] : Float.NEGATIVE_INFINITY;
                         if (l == Float.NEGATIVE_INFINITY) {
-                            java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                            java.util.Arrays.fill(scratch, so, so + nP, 0f);
                         } else {
-                            limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, jEndB, mask, mBase + i * msI, msJ);
-                            expShift(scratch, so, jEndB, l);
+                            limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, nP, mask, mBase + i * msI, msJ);
+                            expShift(scratch, so, nP, l);
                         }
                         float di = r < nr ? FusedKernels.dotShort(dout, doo[r], out, oo[r], Dv) : 0f;
                         // dS*scale = scale * P * (dP - Di), written over the dP row
-                        dsRow(scratch, so, dpOff + r * TkP, jEndB, di, scale);
+                        dsRow(scratch, so, dpOff + r * TkP, nP, di, scale);
                     }
-                    rank4(scratch, sOff, TkP, jEndB, dout, doo, dv, dvBase, Dv);   // dV += P^T dO
-                    rank4(scratch, dpOff, TkP, jEndB, q, qo, dk, dkBase, D);      // dK += dS^T Q
-                    combine4(scratch, dpOff, TkP, jEndB, k, kBase, D, ones, dq, dqo, nr); // dQ = dS K
+                    rank4(scratch, sOff, TkP, jEndB, dout, doo, dv, dvBase, dvT, Dv);   // dV += P^T dO
+                    rank4(scratch, dpOff, TkP, jEndB, q, qo, dk, dkBase, dkT, D);      // dK += dS^T Q
+                    combine4(scratch, dpOff, TkP, jEndB, k, kBase, kT, D, ones, dq, dqo, nr); // dQ = dS K
                 }
             }
         }
     }
 
     /** One query row of the backward on the direct (untransposed) path. */
-    private static void backwardRow(float[] q, float[] k, int kBase, float[] v, int vBase, float[] out, float[] dout,
-                                    float[] lse, float[] dq, float[] dk, int dkBase, float[] dv, int dvBase,
+    private static void backwardRow(float[] q, float[] k, int kBase, int kT, float[] v, int vBase, int vT, float[] out,
+                                    float[] dout, float[] lse, float[] dq, float[] dk, int dkBase, int dkT,
+                                    float[] dv, int dvBase, int dvT,
                                     int qo, int oo, int doo, int dqo, int lseIdx, int jEnd, int D, int Dv, float scale,
                                     float[] mask, int mRow, int msJ, float[] scratch, int sOff, int dpOff, int TkP) {
         float l = lse[lseIdx];
@@ -234,14 +291,14 @@ public final class AttentionKernels {
             java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
             return;
         }
-        scoreRow(q, qo, k, kBase, D, scale, jEnd, scratch, sOff, mask, mRow, msJ);
+        scoreRow(q, qo, k, kBase, kT, D, scale, jEnd, scratch, sOff, mask, mRow, msJ);
         expShift(scratch, sOff, jEnd, l);
-        scoreRow(dout, doo, v, vBase, Dv, 1f, jEnd, scratch, dpOff, null, 0, 0);
+        scoreRow(dout, doo, v, vBase, vT, Dv, 1f, jEnd, scratch, dpOff, null, 0, 0);
         float di = FusedKernels.dotShort(dout, doo, out, oo, Dv);
-        rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, Dv, 1f);
+        rank1(scratch, sOff, jEnd, dout, doo, dv, dvBase, dvT, Dv, 1f);
         dsRow(scratch, sOff, dpOff, jEnd, di, scale);
-        rank1(scratch, dpOff, jEnd, q, qo, dk, dkBase, D, 1f);
-        combine(scratch, dpOff, jEnd, k, kBase, D, 1f, dq, dqo);
+        rank1(scratch, dpOff, jEnd, q, qo, dk, dkBase, dkT, D, 1f);
+        combine(scratch, dpOff, jEnd, k, kBase, kT, D, 1f, dq, dqo);
     }
 
     /**
@@ -259,10 +316,26 @@ public final class AttentionKernels {
 
     // ---------------------------------------------------------------- pieces
 
-    /** dst[d*TkP + j] = src[base + j*D + d] for j < Tk; zero padding up to TkP. */
-    private static void transpose(float[] src, int base, int Tk, int D, float[] dst, int dOff, int TkP) {
-        for (int j = 0; j < Tk; j++) {
-            int so = base + j * D;
+    /** Gather offsets {0, ld, 2*ld, ...}: element d of L consecutive rows. */
+    private static int[] rowOffsets(int ld) {
+        int[] idx = new int[L];
+        for (int r = 0; r < L; r++) idx[r] = r * ld;
+        return idx;
+    }
+
+    /**
+     * dst[d*TkP + j] = src[base + j*ld + d] for j < Tk; zero padding up to TkP. Whole blocks of L
+     * rows are gathered a column at a time (idx from {@link #rowOffsets}(ld)); a scalar loop with
+     * strided stores costs several times more.
+     */
+    private static void transpose(float[] src, int base, int ld, int Tk, int D, float[] dst, int dOff, int TkP, int[] idx) {
+        int j0 = 0;
+        for (; j0 + L <= Tk; j0 += L) {
+            int so = base + j0 * ld, dO = dOff + j0;
+            for (int d = 0; d < D; d++) FloatVector.fromArray(S, src, so + d, idx, 0).intoArray(dst, dO + d * TkP);
+        }
+        for (int j = j0; j < Tk; j++) {
+            int so = base + j * ld;
             for (int d = 0; d < D; d++) dst[dOff + d * TkP + j] = src[so + d];
         }
         if (TkP > Tk) {
@@ -274,10 +347,10 @@ public final class AttentionKernels {
      * Direct path (few query rows): s[j] = scale * dot(x_row, K_j) (+ mask) for j < jEnd into
      * sc[sOff..]; returns the max (-inf if all masked).
      */
-    private static float scoreRow(float[] x, int xo, float[] k, int kBase, int D, float scale, int jEnd,
+    private static float scoreRow(float[] x, int xo, float[] k, int kBase, int kT, int D, float scale, int jEnd,
                                   float[] sc, int sOff, float[] mask, int mRow, int msJ) {
         for (int j = 0; j < jEnd; j++) {
-            sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * D, D);
+            sc[sOff + j] = scale * FusedKernels.dotShort(x, xo, k, kBase + j * kT, D);
         }
         if (mask != null) {
             if (msJ == 1) {
@@ -314,14 +387,14 @@ public final class AttentionKernels {
         }
     }
 
-    /** o[0..Dv) = f * sum_{j<n} w[j] * V_j, V_j at vBase + j*Dv. */
-    private static void combine(float[] w, int wOff, int n, float[] v, int vBase, int Dv, float f,
+    /** o[0..Dv) = f * sum_{j<n} w[j] * V_j, V_j at vBase + j*vT. */
+    private static void combine(float[] w, int wOff, int n, float[] v, int vBase, int vT, int Dv, float f,
                                 float[] o, int oo) {
         int c = 0;
         for (; c + 4 * L <= Dv; c += 4 * L) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             int vo = vBase + c;
-            for (int j = 0; j < n; j++, vo += Dv) {
+            for (int j = 0; j < n; j++, vo += vT) {
                 float p = w[wOff + j];
                 FloatVector pv = FloatVector.broadcast(S, p);
                 a0 = FloatVector.fromArray(S, v, vo).fma(pv, a0);
@@ -338,22 +411,22 @@ public final class AttentionKernels {
             VectorMask<Float> m = S.indexInRange(c, Dv);
             FloatVector a0 = FloatVector.zero(S), a1 = a0;
             int vo = vBase + c, j = 0;
-            for (; j + 1 < n; j += 2, vo += 2 * Dv) {
+            for (; j + 1 < n; j += 2, vo += 2 * vT) {
                 a0 = FloatVector.fromArray(S, v, vo, m).fma(FloatVector.broadcast(S, w[wOff + j]), a0);
-                a1 = FloatVector.fromArray(S, v, vo + Dv, m).fma(FloatVector.broadcast(S, w[wOff + j + 1]), a1);
+                a1 = FloatVector.fromArray(S, v, vo + vT, m).fma(FloatVector.broadcast(S, w[wOff + j + 1]), a1);
             }
             if (j < n) a0 = FloatVector.fromArray(S, v, vo, m).fma(FloatVector.broadcast(S, w[wOff + j]), a0);
             a0.add(a1).mul(f).intoArray(o, oo + c, m);
         }
     }
 
-    /** dst_j += f * w[j] * x for j < n, dst_j at dBase + j*Dx, x at xo (length Dx). */
-    private static void rank1(float[] w, int wOff, int n, float[] x, int xo, float[] dst, int dBase, int Dx, float f) {
+    /** dst_j += f * w[j] * x for j < n, dst_j at dBase + j*ld, x at xo (length Dx). */
+    private static void rank1(float[] w, int wOff, int n, float[] x, int xo, float[] dst, int dBase, int ld, int Dx, float f) {
         for (int j = 0; j < n; j++) {
             float p = w[wOff + j] * f;
             if (p == 0f) continue;
             FloatVector pv = FloatVector.broadcast(S, p);
-            int ro = dBase + j * Dx;
+            int ro = dBase + j * ld;
             for (int c = 0; c < Dx; c += L) {
                 VectorMask<Float> m = S.indexInRange(c, Dx);
                 FloatVector.fromArray(S, x, xo + c, m).fma(pv, FloatVector.fromArray(S, dst, ro + c, m))
@@ -409,8 +482,8 @@ public final class AttentionKernels {
     }
 
     /**
-     * Sets s[lim, n) to -inf (causal limit inside a row block), adds the mask over [0, lim), and
-     * returns max over [0, lim).
+     * Sets s[lim, n) to -inf (causal limit inside a row block, padding up to whole vectors), adds the
+     * mask over [0, lim), and returns the max, over [0, n) so that whole vectors are compared.
      */
     private static float limitAndMask(float[] s, int so, int lim, int n, float[] mask, int mRow, int msJ) {
         if (lim < n) java.util.Arrays.fill(s, so + lim, so + n, Float.NEGATIVE_INFINITY);
@@ -425,14 +498,14 @@ public final class AttentionKernels {
                 for (int j = 0; j < lim; j++) s[so + j] += mask[mRow + j * msJ];
             }
         }
-        return FusedKernels.max(s, so, lim);
+        return FusedKernels.max(s, so, n);
     }
 
     /**
      * o_r[0..Dv) = f[r] * sum_{j<n} w_r[j] * V_j for the first nr of R rows; w_r at wOff + r*TkP,
-     * V_j at vBase + j*Dv, o_r at oo[r].
+     * V_j at vBase + j*vT, o_r at oo[r].
      */
-    private static void combine4(float[] w, int wOff, int TkP, int n, float[] v, int vBase, int Dv, float[] f,
+    private static void combine4(float[] w, int wOff, int TkP, int n, float[] v, int vBase, int vT, int Dv, float[] f,
                                  float[] o, int[] oo, int nr) {
         int w0 = wOff, w1 = wOff + TkP, w2 = wOff + 2 * TkP, w3 = wOff + 3 * TkP;
         int c = 0;
@@ -440,7 +513,7 @@ public final class AttentionKernels {
             FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00;
             FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             int vo = vBase + c;
-            for (int j = 0; j < n; j++, vo += Dv) {
+            for (int j = 0; j < n; j++, vo += vT) {
                 FloatVector v0 = FloatVector.fromArray(S, v, vo), v1 = FloatVector.fromArray(S, v, vo + L);
                 FloatVector p0 = FloatVector.broadcast(S, w[w0 + j]);
                 a00 = v0.fma(p0, a00); a01 = v1.fma(p0, a01);
@@ -460,7 +533,7 @@ public final class AttentionKernels {
             VectorMask<Float> m = S.indexInRange(c, Dv);
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             int vo = vBase + c;
-            for (int j = 0; j < n; j++, vo += Dv) {
+            for (int j = 0; j < n; j++, vo += vT) {
                 FloatVector v0 = FloatVector.fromArray(S, v, vo, m);
                 a0 = v0.fma(FloatVector.broadcast(S, w[w0 + j]), a0);
                 a1 = v0.fma(FloatVector.broadcast(S, w[w1 + j]), a1);
@@ -474,8 +547,8 @@ public final class AttentionKernels {
         }
     }
 
-    /** dst_j += sum_r w_r[j] * x_r for j < n (rank-R update); w_r at wOff + r*TkP, x_r at xo[r]. */
-    private static void rank4(float[] w, int wOff, int TkP, int n, float[] x, int[] xo, float[] dst, int dBase, int Dx) {
+    /** dst_j += sum_r w_r[j] * x_r for j < n (rank-R update); w_r at wOff + r*TkP, x_r at xo[r], dst_j at dBase + j*ld. */
+    private static void rank4(float[] w, int wOff, int TkP, int n, float[] x, int[] xo, float[] dst, int dBase, int ld, int Dx) {
         int w0 = wOff, w1 = wOff + TkP, w2 = wOff + 2 * TkP, w3 = wOff + 3 * TkP;
         for (int c = 0; c < Dx; c += L) {
             VectorMask<Float> m = S.indexInRange(c, Dx);
@@ -483,14 +556,14 @@ public final class AttentionKernels {
             FloatVector x2 = FloatVector.fromArray(S, x, xo[2] + c, m), x3 = FloatVector.fromArray(S, x, xo[3] + c, m);
             int ro = dBase + c;
             if (c + L <= Dx) {
-                for (int j = 0; j < n; j++, ro += Dx) {
+                for (int j = 0; j < n; j++, ro += ld) {
                     FloatVector t0 = x0.mul(w[w0 + j]), t1 = x2.mul(w[w2 + j]);
                     t0 = x1.fma(FloatVector.broadcast(S, w[w1 + j]), t0);
                     t1 = x3.fma(FloatVector.broadcast(S, w[w3 + j]), t1);
                     FloatVector.fromArray(S, dst, ro).add(t0.add(t1)).intoArray(dst, ro);
                 }
             } else {
-                for (int j = 0; j < n; j++, ro += Dx) {
+                for (int j = 0; j < n; j++, ro += ld) {
                     FloatVector t0 = x0.mul(w[w0 + j]), t1 = x2.mul(w[w2 + j]);
                     t0 = x1.fma(FloatVector.broadcast(S, w[w1 + j]), t0);
                     t1 = x3.fma(FloatVector.broadcast(S, w[w3 + j]), t1);

@@ -175,42 +175,71 @@ final class Fused {
         return Shape.broadcastStrides(mask.shape(), mask.stride(), target);
     }
 
+    /** The rows of a rank-4 F32 tensor read in place when its last dim is contiguous, else of a contiguous copy. */
+    private static AttentionKernels.Rows rows(Tensor t) {
+        Tensor c = t.dtype() == DType.F32 && (t.stride(3) == 1 || t.size(3) == 1) ? t : CpuBackend.cf(t);
+        int[] st = c.stride();
+        return new AttentionKernels.Rows(CpuBackend.f(c), c.storageOffset(), st[0], st[1], st[2]);
+    }
+
+    /**
+     * A fresh [B, H, T, W] tensor laid out like like: as a [B, T, H, W] buffer seen through
+     * transpose(1, 2) when like is such a view (the heads of a [B, T, C] projection, the layout
+     * PyTorch's CPU flash attention returns), else contiguous. Fresh arrays are zero.
+     */
+    private static Tensor allocLike(Tensor like, int w) {
+        int[] s = like.shape();
+        if (like.stride(1) < like.stride(2) && s[1] > 1 && s[2] > 1) {
+            return CpuBackend.alloc(DType.F32, new int[] {s[0], s[2], s[1], w}).transpose(1, 2);
+        }
+        return CpuBackend.alloc(DType.F32, new int[] {s[0], s[1], s[2], w});
+    }
+
     static Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale) {
-        Tensor qc = CpuBackend.cf(q), kc = CpuBackend.cf(k), vc = CpuBackend.cf(v);
-        int[] qs = qc.shape(), ks = kc.shape(), vs = vc.shape();
+        int[] qs = q.shape(), ks = k.shape(), vs = v.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2], Dv = vs[3];
-        Tensor out = CpuBackend.alloc(DType.F32, new int[] {B, H, Tq, Dv});
+        Tensor out = allocLike(q, Dv);
         Tensor lse = CpuBackend.alloc(DType.F32, new int[] {B, H, Tq});
         Tensor m = mask == null ? null : mask.dtype() == DType.F32 ? mask : CpuBackend.convert(mask, DType.F32);
         int[] ms = m == null ? new int[4] : maskStrides(m, B, H, Tq, Tk);
-        float[] qa = CpuBackend.f(qc), ka = CpuBackend.f(kc), va = CpuBackend.f(vc), oa = CpuBackend.f(out), la = CpuBackend.f(lse);
-        float[] ma = m == null ? null : CpuBackend.f(m);
-        int qo = qc.storageOffset(), ko = kc.storageOffset(), vo = vc.storageOffset(), mo = m == null ? 0 : m.storageOffset();
+        AttentionKernels.Rows qr = rows(q), kr = rows(k), vr = rows(v), or = rows(out);
+        float[] la = CpuBackend.f(lse), ma = m == null ? null : CpuBackend.f(m);
+        int mo = m == null ? 0 : m.storageOffset();
         int scratch = AttentionKernels.scratchSize(Tk, D, Dv);
-        Parallel.forRange(B * H, 1, (s, e) -> AttentionKernels.attentionForward(qa, qo, ka, ko, va, vo, oa, 0, la, 0,
-                H, Hkv, Tq, Tk, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], new float[scratch], s, e));
+        Parallel.forRange(B * H, 1, (s, e) -> AttentionKernels.attentionForward(qr, kr, vr, or, la, 0,
+                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], new float[scratch], s, e));
         return new Tensor[] {out, lse};
     }
 
     static Tensor[] attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale,
                                       Tensor out, Tensor lse) {
-        Tensor qc = CpuBackend.cf(q), kc = CpuBackend.cf(k), vc = CpuBackend.cf(v), oc = CpuBackend.cf(out);
-        Tensor gc = CpuBackend.cf(dout), lc = CpuBackend.cf(lse);
-        int[] qs = qc.shape(), ks = kc.shape(), vs = vc.shape();
+        Tensor dq = allocLike(q, q.size(3)), dk = allocLike(k, k.size(3)), dv = allocLike(v, v.size(3));
+        attentionBackward(dout, q, k, v, mask, causal, scale, out, lse, dq, dk, dv);
+        return new Tensor[] {dq, dk, dv};
+    }
+
+    /**
+     * The backward writing into caller-given dq (overwritten) and dk, dv (accumulated into: pass
+     * zeros), all [B, H|Hkv, T, W] F32 tensors with contiguous last dims, which may be views of one
+     * buffer (such as the thirds of a fused [B, T, 3C] qkv gradient).
+     */
+    static void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor mask, boolean causal, double scale,
+                                  Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv) {
+        int[] qs = q.shape(), ks = k.shape(), vs = v.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2], Dv = vs[3];
-        Tensor dq = CpuBackend.alloc(DType.F32, qs), dk = CpuBackend.alloc(DType.F32, ks), dv = CpuBackend.alloc(DType.F32, vs);
+        Tensor lc = CpuBackend.cf(lse);
         Tensor m = mask == null ? null : mask.dtype() == DType.F32 ? mask : CpuBackend.convert(mask, DType.F32);
         int[] ms = m == null ? new int[4] : maskStrides(m, B, H, Tq, Tk);
-        float[] qa = CpuBackend.f(qc), ka = CpuBackend.f(kc), va = CpuBackend.f(vc), oa = CpuBackend.f(oc), ga = CpuBackend.f(gc);
-        float[] la = CpuBackend.f(lc), dqa = CpuBackend.f(dq), dka = CpuBackend.f(dk), dva = CpuBackend.f(dv);
-        float[] ma = m == null ? null : CpuBackend.f(m);
-        int qo = qc.storageOffset(), ko = kc.storageOffset(), vo = vc.storageOffset(), oo = oc.storageOffset();
-        int go = gc.storageOffset(), lo = lc.storageOffset(), mo = m == null ? 0 : m.storageOffset();
+        AttentionKernels.Rows qr = rows(q), kr = rows(k), vr = rows(v), or = rows(out), gr = rows(dout);
+        AttentionKernels.Rows dqr = rows(dq), dkr = rows(dk), dvr = rows(dv);
+        if (dqr.a() != CpuBackend.f(dq) || dkr.a() != CpuBackend.f(dk) || dvr.a() != CpuBackend.f(dv)) {
+            throw new IllegalArgumentException("attention backward: dq, dk, dv must be float32 with a contiguous last dim");
+        }
+        float[] la = CpuBackend.f(lc), ma = m == null ? null : CpuBackend.f(m);
+        int lo = lc.storageOffset(), mo = m == null ? 0 : m.storageOffset();
         int scratch = AttentionKernels.scratchSize(Tk, D, Dv);
-        Parallel.forRange(B * Hkv, 1, (s, e) -> AttentionKernels.attentionBackward(qa, qo, ka, ko, va, vo, oa, oo, ga, go, la, lo,
-                dqa, 0, dka, 0, dva, 0, H, Hkv, Tq, Tk, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3],
-                new float[scratch], s, e));
-        return new Tensor[] {dq, dk, dv};
+        Parallel.forRange(B * Hkv, 1, (s, e) -> AttentionKernels.attentionBackward(qr, kr, vr, or, gr, la, lo, dqr, dkr, dvr,
+                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], new float[scratch], s, e));
     }
 
     private static void checkOptimOperand(Tensor t, String what) {

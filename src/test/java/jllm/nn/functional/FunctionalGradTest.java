@@ -114,6 +114,50 @@ class FunctionalGradTest {
     }
 
     @Test
+    void attentionReadsHeadViewsOfAFusedProjectionInPlace() {
+        // q, k, v cut out of one [B, T, 3C] projection the way GPT does: strided views of one buffer
+        int b = 2, t = 5, h = 2, d = 4, c = h * d;
+        java.util.function.Function<Tensor, Tensor[]> heads = qkv -> {
+            var p = qkv.split(c, 2);
+            return new Tensor[] {p.get(0).view(b, t, h, d).transpose(1, 2), p.get(1).view(b, t, h, d).transpose(1, 2),
+                    p.get(2).view(b, t, h, d).transpose(1, 2)};
+        };
+        Tensor qkv = uniform(11, -1, 1, b, t, 3 * c);
+        Tensor[] s = heads.apply(qkv);
+        Tensor out = F.scaledDotProductAttention(s[0], s[1], s[2], true);
+        Tensor ref = F.scaledDotProductAttention(s[0].contiguous(), s[1].contiguous(), s[2].contiguous(), true);
+        assertClose(out, ref, 1e-6, 1e-7);
+        // the output comes back laid out as [B, T, H, D], so merging the heads needs no copy
+        assertTrue(out.transpose(1, 2).isContiguous());
+        check(in -> {
+            Tensor[] x = heads.apply(in[0]);
+            return F.scaledDotProductAttention(x[0], x[1], x[2], true).transpose(1, 2).reshape(b, t, c);
+        }, qkv);
+        // longer sequences (whole blocks of keys): gradients through the views equal those through copies
+        int tl = 40;
+        Tensor big = uniform(14, -1, 1, b, tl, 3 * c), gy = uniform(15, -1, 1, b, h, tl, d);
+        Tensor[] grads = new Tensor[2];
+        for (int copy = 0; copy < 2; copy++) {
+            Tensor x = big.detach().requiresGrad(true);
+            var p = x.split(c, 2);
+            Tensor[] hv = new Tensor[3];
+            for (int i = 0; i < 3; i++) {
+                hv[i] = p.get(i).view(b, tl, h, d).transpose(1, 2);
+                if (copy == 1) hv[i] = hv[i].contiguous();
+            }
+            F.scaledDotProductAttention(hv[0], hv[1], hv[2], true).mul(gy).sum().backward();
+            grads[copy] = x.grad();
+        }
+        assertClose(grads[0], grads[1], 1e-5, 1e-6);
+        // with a mask, and an upstream gradient whose rows are not contiguous (copied for the kernel)
+        Tensor add = uniform(12, -1, 1, t, t), w = uniform(13, -1, 1, b, h, d, t);
+        check(in -> {
+            Tensor[] x = heads.apply(in[0]);
+            return F.scaledDotProductAttention(x[0], x[1], x[2], add, 0.0, false, null, false).transpose(2, 3).mul(w);
+        }, qkv);
+    }
+
+    @Test
     void embeddingWithPadding() {
         Tensor idx = Tensor.of(new long[] {1, 3, 1, 0, 2, 3}, 2, 3);
         check(in -> F.embedding(idx, in[0], null), uniform(1, -1, 1, 4, 5));

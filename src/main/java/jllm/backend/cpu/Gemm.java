@@ -103,9 +103,9 @@ public final class Gemm {
         int nBlocks = (N + NR - 1) / NR, mBlocks = (M + MR - 1) / MR;
         int nParts = 1, mParts = 1;
         if (parts > 1) {
-            if (nBlocks >= 2 * parts || (nBlocks >= parts && mBlocks < 2 * parts)) nParts = parts;
-            else if (mBlocks >= parts) mParts = parts;
-            else if (nBlocks >= parts) nParts = parts;
+            int split = split(parts, mBlocks, nBlocks, transA && alpha == 1f);
+            mParts = split >>> 16;
+            nParts = split & 0xFFFF;
         }
         final int np = nParts, mp = mParts, per = np * mp;
         Parallel.forRange(batch * per, 1, (s, e) -> {
@@ -123,6 +123,36 @@ public final class Gemm {
                         B, Math.toIntExact(bo), ldb, beta, C, Math.toIntExact(co), ldc);
             }
         });
+    }
+
+    /**
+     * How to cut one matrix into {@code parts} tiles (mParts x nParts): the grid whose busiest
+     * tile is cheapest, counting micro-kernel calls (16 cycles per k step) and the packing
+     * every tile repeats (its rows of A, unless read in place, and its columns of B, at ~1 cycle
+     * per element). Cutting N makes every tile pack all of A and cutting M all of B, so a
+     * tall-and-narrow product (N = 128 with M = 768) is cut along M and a short-and-wide one
+     * along N; ties go to N. Falls back to fewer parts when the blocks do not go round.
+     * Returns {@code mParts << 16 | nParts}.
+     */
+    static int split(int parts, int mBlocks, int nBlocks, boolean inPlaceA) {
+        for (int p = parts; p > 1; p--) {
+            int bestM = 0, bestN = 0;
+            long best = Long.MAX_VALUE;
+            for (int np = p; np >= 1; np--) {
+                if (p % np != 0) continue;
+                int mp = p / np;
+                if (mp > mBlocks || np > nBlocks) continue;
+                long ms = (mBlocks + mp - 1) / mp, ns = (nBlocks + np - 1) / np;
+                long cost = 16 * ms * ns + (inPlaceA ? 0 : ms * MR) + ns * NR; // per k step
+                if (cost < best) {
+                    best = cost;
+                    bestM = mp;
+                    bestN = np;
+                }
+            }
+            if (bestM > 0) return bestM << 16 | bestN;
+        }
+        return 1 << 16 | 1;
     }
 
     private static int gcd(int a, int b) {
@@ -153,6 +183,11 @@ public final class Gemm {
             direct(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc, w);
             return;
         }
+        // op(A) = A^T with alpha 1: the MR rows of a strip are already contiguous at every p
+        // (A[p*lda + i .. i+MR)), so the micro-kernel reads them in place with stride lda and
+        // only a ragged last strip (fewer than MR rows) is packed. Packing A is what dominates
+        // when N is small (each A strip is used nc / NR times), e.g. the dW = dY^T X products.
+        boolean inPlaceA = transA && alpha == 1f;
         int kSteps = (K + KC - 1) / KC;
         int kcMax = (K + kSteps - 1) / kSteps;
         int ncMax = Math.min(NC, (N + NR - 1) / NR * NR);
@@ -166,24 +201,42 @@ public final class Gemm {
                 else packBN(B, bOff + pc * ldb + jc, ldb, kc, nc, bp);
                 for (int ic = 0; ic < M; ic += MC) {
                     int mc = Math.min(MC, M - ic);
-                    if (transA) packAT(A, aOff + pc * lda + ic, lda, mc, kc, alpha, ap);
-                    else packAN(A, aOff + ic * lda + pc, lda, mc, kc, alpha, ap);
-                    macro(mc, nc, kc, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                    if (inPlaceA) {
+                        int full = mc - mc % MR, src = aOff + pc * lda + ic;
+                        if (full < mc) packAT(A, src + full, lda, mc - full, kc, 1f, ap);
+                        macro(mc, nc, kc, A, src, 1, lda, full, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                    } else {
+                        if (transA) packAT(A, aOff + pc * lda + ic, lda, mc, kc, alpha, ap);
+                        else packAN(A, aOff + ic * lda + pc, lda, mc, kc, alpha, ap);
+                        macro(mc, nc, kc, ap, 0, kc, MR, mc, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                    }
                 }
             }
         }
     }
 
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] C, int ci, int ldc,
-                              float beta, float[] t) {
+    /**
+     * One mc x nc block: A strip {@code ir} (ir < full) starts at {@code a[ai + ir*aStep]} with
+     * consecutive p {@code as} apart; a strip at or past {@code full} is packed at
+     * {@code tail[(ir - full)*kc]} (stride MR). Ragged edges go through {@code t}; a ragged
+     * column strip of at most VL columns uses the half-width kernel.
+     */
+    private static void macro(int mc, int nc, int kc, float[] a, int ai, int aStep, int as, int full,
+                              float[] tail, float[] bp, float[] C, int ci, int ldc, float beta, float[] t) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
+                float[] sa = ir < full ? a : tail;
+                int so = ir < full ? ai + ir * aStep : (ir - full) * kc, ss = ir < full ? as : MR;
                 if (mr == MR && nr == NR) {
-                    kernel(kc, ap, ir * kc, bp, jr * kc, C, ci + ir * ldc + jr, ldc, beta);
+                    kernel(kc, sa, so, ss, bp, jr * kc, C, ci + ir * ldc + jr, ldc, beta);
                 } else {
-                    kernel(kc, ap, ir * kc, bp, jr * kc, t, 0, NR, 0f);
+                    if (mr < MR) {
+                        // a few rows: one row at a time costs the same per row as the full kernel
+                        for (int r = 0; r < mr; r++) kernelRow(kc, sa, so + r, ss, bp, jr * kc, t, r * NR);
+                    } else if (nr <= VL) kernelHalf(kc, sa, so, ss, bp, jr * kc, t, 0, NR);
+                    else kernel(kc, sa, so, ss, bp, jr * kc, t, 0, NR, 0f);
                     for (int r = 0; r < mr; r++) {
                         int c = ci + (ir + r) * ldc + jr, s = r * NR;
                         if (beta == 0f) System.arraycopy(t, s, C, c, nr);
@@ -476,7 +529,7 @@ public final class Gemm {
     }
 
     /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
-    private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
+    private static void kernel(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
@@ -486,7 +539,7 @@ public final class Gemm {
         FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
         FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ao = ai + p * MR, bo = bi + p * NR;
+            int ao = ai + p * as, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bo + 0 * VL);
             FloatVector b1 = FloatVector.fromArray(S, bp, bo + 1 * VL);
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 0]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); }
@@ -527,5 +580,61 @@ public final class Gemm {
             FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL).fma(bv, c6_0).intoArray(c, ci + 6 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL).fma(bv, c6_1).intoArray(c, ci + 6 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL).fma(bv, c7_0).intoArray(c, ci + 7 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL).fma(bv, c7_1).intoArray(c, ci + 7 * ldc + 1 * VL);
         }
+    }
+
+    /** 8x16 micro-kernel for a ragged last column strip of at most VL columns: t[MR x VL] = Ap * Bp[:, :VL]. */
+    private static void kernelHalf(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] c, int ci, int ldc) {
+        FloatVector c0 = FloatVector.zero(S);
+        FloatVector c1 = FloatVector.zero(S);
+        FloatVector c2 = FloatVector.zero(S);
+        FloatVector c3 = FloatVector.zero(S);
+        FloatVector c4 = FloatVector.zero(S);
+        FloatVector c5 = FloatVector.zero(S);
+        FloatVector c6 = FloatVector.zero(S);
+        FloatVector c7 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p * as;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi + p * NR);
+            c0 = FloatVector.broadcast(S, ap[ao + 0]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, ap[ao + 6]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, ap[ao + 7]).fma(b0, c7);
+        }
+        c0.intoArray(c, ci + 0 * ldc);
+        c1.intoArray(c, ci + 1 * ldc);
+        c2.intoArray(c, ci + 2 * ldc);
+        c3.intoArray(c, ci + 3 * ldc);
+        c4.intoArray(c, ci + 4 * ldc);
+        c5.intoArray(c, ci + 5 * ldc);
+        c6.intoArray(c, ci + 6 * ldc);
+        c7.intoArray(c, ci + 7 * ldc);
+    }
+
+    /** 1 x NR micro-kernel for ragged row strips: t[ti .. ti+NR) = A row * Bp, k unrolled by 2 for 4 FMA chains. */
+    private static void kernelRow(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] t, int ti) {
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S);
+        FloatVector d0 = FloatVector.zero(S), d1 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + 1 < kc; p += 2) {
+            int bo = bi + p * NR;
+            FloatVector a = FloatVector.broadcast(S, ap[ai + p * as]);
+            FloatVector e = FloatVector.broadcast(S, ap[ai + (p + 1) * as]);
+            c0 = a.fma(FloatVector.fromArray(S, bp, bo), c0);
+            c1 = a.fma(FloatVector.fromArray(S, bp, bo + VL), c1);
+            d0 = e.fma(FloatVector.fromArray(S, bp, bo + NR), d0);
+            d1 = e.fma(FloatVector.fromArray(S, bp, bo + NR + VL), d1);
+        }
+        if (p < kc) {
+            int bo = bi + p * NR;
+            FloatVector a = FloatVector.broadcast(S, ap[ai + p * as]);
+            c0 = a.fma(FloatVector.fromArray(S, bp, bo), c0);
+            c1 = a.fma(FloatVector.fromArray(S, bp, bo + VL), c1);
+        }
+        c0.add(d0).intoArray(t, ti);
+        c1.add(d1).intoArray(t, ti + VL);
     }
 }

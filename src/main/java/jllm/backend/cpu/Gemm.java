@@ -174,7 +174,19 @@ public final class Gemm {
         }
     }
 
-    /** One GEMM on the calling thread (sizes > 0, alpha != 0). */
+    /**
+     * One GEMM on the calling thread (sizes > 0, alpha != 0).
+     *
+     * <p>Only whole MR x NR tiles ever reach the packers and the micro-kernel. A ragged last
+     * column strip (N % NR columns) is replaced by the whole strip that ends at column N, and a
+     * ragged last row strip by the whole strip that ends at row M: they overlap their
+     * neighbours, are computed in full into a scratch tile, and only their new rows and columns
+     * are written to C. Operands are only read there, so this is safe, costs what zero padding
+     * would, and keeps the hot loops free of edge branches, which matters under a JIT: a branch
+     * first taken after compilation (an odd shape after a warm-up on round ones) throws the
+     * whole method back to the interpreter. Ragged edges are handled in {@link #edges}; only
+     * matrices narrower than one strip (N < NR, or M < MR) are zero-padded.
+     */
     static void gemmSeq(boolean transA, boolean transB, int M, int N, int K, float alpha,
                         float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
                         float beta, float[] C, int cOff, int ldc) {
@@ -184,135 +196,194 @@ public final class Gemm {
             return;
         }
         // op(A) = A^T with alpha 1: the MR rows of a strip are already contiguous at every p
-        // (A[p*lda + i .. i+MR)), so the micro-kernel reads them in place with stride lda and
-        // only a ragged last strip (fewer than MR rows) is packed. Packing A is what dominates
-        // when N is small (each A strip is used nc / NR times), e.g. the dW = dY^T X products.
-        boolean inPlaceA = transA && alpha == 1f;
+        // (A[p*lda + i .. i+MR)), so the micro-kernel reads them in place with stride lda.
+        // Packing A is what dominates when N is small (each A strip is used nc / NR times),
+        // e.g. in the weight gradients dW = dY^T X.
+        boolean inPlaceA = transA && alpha == 1f && M >= MR;
         int kSteps = (K + KC - 1) / KC;
         int kcMax = (K + kSteps - 1) / kSteps;
         int ncMax = Math.min(NC, (N + NR - 1) / NR * NR);
         float[] bp = w.b(kcMax * ncMax), ap = w.a, t = w.t;
         for (int jc = 0; jc < N; jc += NC) {
-            int nc = Math.min(NC, N - jc);
+            int nc = Math.min(NC, N - jc), nFull = nc / NR, nr = nc - nFull * NR;
+            // the ragged column strip: shifted back to end at column jc + nc, or zero-padded
+            int nShift = nr == 0 ? 0 : jc + nc >= NR ? NR - nr : -1;
             for (int pc = 0; pc < K; pc += kcMax) {
-                int kc = Math.min(kcMax, K - pc);
+                int kc = Math.min(kcMax, K - pc), be = nFull * NR * kc;
                 float bet = pc == 0 ? beta : 1f;
-                if (transB) packBT(B, bOff + jc * ldb + pc, ldb, kc, nc, bp);
-                else packBN(B, bOff + pc * ldb + jc, ldb, kc, nc, bp);
+                if (transB) {
+                    packBT(B, bOff + jc * ldb + pc, ldb, kc, nFull * NR, bp, 0);
+                    if (nShift > 0) packBT(B, bOff + (jc + nc - NR) * ldb + pc, ldb, kc, NR, bp, be);
+                } else {
+                    packBN(B, bOff + pc * ldb + jc, ldb, kc, nFull * NR, bp, 0);
+                    if (nShift > 0) packBN(B, bOff + pc * ldb + jc + nc - NR, ldb, kc, NR, bp, be);
+                }
+                if (nShift < 0) packBPadded(transB, B, bOff, ldb, pc, kc, jc + nFull * NR, nr, bp, be);
                 for (int ic = 0; ic < M; ic += MC) {
-                    int mc = Math.min(MC, M - ic);
+                    int mc = Math.min(MC, M - ic), mFull = mc / MR, mr = mc - mFull * MR;
+                    int mShift = mr == 0 ? 0 : ic + mc >= MR ? MR - mr : -1;
+                    float[] a;
+                    int ai, aStep, as, ae;
                     if (inPlaceA) {
-                        int full = mc - mc % MR, src = aOff + pc * lda + ic;
-                        if (full < mc) packAT(A, src + full, lda, mc - full, kc, 1f, ap);
-                        macro(mc, nc, kc, A, src, 1, lda, full, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                        a = A;
+                        ai = aOff + pc * lda + ic;
+                        aStep = 1;
+                        as = lda;
+                        ae = ai + mc - MR;
                     } else {
-                        if (transA) packAT(A, aOff + pc * lda + ic, lda, mc, kc, alpha, ap);
-                        else packAN(A, aOff + ic * lda + pc, lda, mc, kc, alpha, ap);
-                        macro(mc, nc, kc, ap, 0, kc, MR, mc, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
+                        a = ap;
+                        ai = 0;
+                        aStep = kc;
+                        as = MR;
+                        ae = mFull * MR * kc;
+                        if (transA) {
+                            packAT(A, aOff + pc * lda + ic, lda, mFull * MR, kc, alpha, ap, 0);
+                            if (mShift > 0) packAT(A, aOff + pc * lda + ic + mc - MR, lda, MR, kc, alpha, ap, ae);
+                        } else {
+                            packAN(A, aOff + ic * lda + pc, lda, mFull * MR, kc, alpha, ap, 0);
+                            if (mShift > 0) packAN(A, aOff + (ic + mc - MR) * lda + pc, lda, MR, kc, alpha, ap, ae);
+                        }
+                        if (mShift < 0) packAPadded(transA, A, aOff, lda, pc, kc, ic + mFull * MR, mr, alpha, ap, ae);
+                    }
+                    int ci = cOff + ic * ldc + jc;
+                    macro(mFull, nFull, kc, a, ai, aStep, as, bp, C, ci, ldc, bet);
+                    if (mr != 0 || nr != 0) {
+                        edges(mFull, nFull, mr, nr, Math.max(mShift, 0), Math.max(nShift, 0), kc,
+                                a, ai, aStep, as, ae, bp, C, ci, ldc, bet, t);
                     }
                 }
+            }
+        }
+    }
+
+    /** mFull x nFull whole tiles: A strip {@code i} at {@code a[ai + i*MR*aStep]}, consecutive p {@code as} apart. */
+    private static void macro(int mFull, int nFull, int kc, float[] a, int ai, int aStep, int as,
+                              float[] bp, float[] C, int ci, int ldc, float beta) {
+        for (int j = 0; j < nFull; j++) {
+            for (int i = 0; i < mFull; i++) {
+                kernel(kc, a, ai + i * MR * aStep, as, bp, j * NR * kc, C, ci + i * MR * ldc + j * NR, ldc, beta);
             }
         }
     }
 
     /**
-     * One mc x nc block: A strip {@code ir} (ir < full) starts at {@code a[ai + ir*aStep]} with
-     * consecutive p {@code as} apart; a strip at or past {@code full} is packed at
-     * {@code tail[(ir - full)*kc]} (stride MR). Ragged edges go through {@code t}; a ragged
-     * column strip of at most VL columns uses the half-width kernel.
+     * The ragged tiles of a block: the last column strip (nr columns, the strip at
+     * {@code bp[nFull*NR*kc]} has them at {@code nShift..}) against the whole row strips, and
+     * the last row strip (mr rows, A strip at {@code a[ae]}, rows at {@code mShift..}) against
+     * every column strip.
      */
-    private static void macro(int mc, int nc, int kc, float[] a, int ai, int aStep, int as, int full,
-                              float[] tail, float[] bp, float[] C, int ci, int ldc, float beta, float[] t) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr);
-            for (int ir = 0; ir < mc; ir += MR) {
-                int mr = Math.min(MR, mc - ir);
-                float[] sa = ir < full ? a : tail;
-                int so = ir < full ? ai + ir * aStep : (ir - full) * kc, ss = ir < full ? as : MR;
-                if (mr == MR && nr == NR) {
-                    kernel(kc, sa, so, ss, bp, jr * kc, C, ci + ir * ldc + jr, ldc, beta);
-                } else {
-                    if (mr < MR) {
-                        // a few rows: one row at a time costs the same per row as the full kernel
-                        for (int r = 0; r < mr; r++) kernelRow(kc, sa, so + r, ss, bp, jr * kc, t, r * NR);
-                    } else if (nr <= VL) kernelHalf(kc, sa, so, ss, bp, jr * kc, t, 0, NR);
-                    else kernel(kc, sa, so, ss, bp, jr * kc, t, 0, NR, 0f);
-                    for (int r = 0; r < mr; r++) {
-                        int c = ci + (ir + r) * ldc + jr, s = r * NR;
-                        if (beta == 0f) System.arraycopy(t, s, C, c, nr);
-                        else if (beta == 1f) for (int j = 0; j < nr; j++) C[c + j] += t[s + j];
-                        else for (int j = 0; j < nr; j++) C[c + j] = beta * C[c + j] + t[s + j];
-                    }
-                }
+    private static void edges(int mFull, int nFull, int mr, int nr, int mShift, int nShift, int kc,
+                              float[] a, int ai, int aStep, int as, int ae, float[] bp,
+                              float[] C, int ci, int ldc, float beta, float[] t) {
+        int be = nFull * NR * kc;
+        if (nr != 0) {
+            for (int i = 0; i < mFull; i++) {
+                kernel(kc, a, ai + i * MR * aStep, as, bp, be, t, 0, NR, 0f);
+                store(t, 0, MR, nShift, nr, C, ci + i * MR * ldc + nFull * NR, ldc, beta);
+            }
+        }
+        if (mr != 0) {
+            int c = ci + mFull * MR * ldc;
+            for (int j = 0; j < nFull; j++) {
+                kernel(kc, a, ae, as, bp, j * NR * kc, t, 0, NR, 0f);
+                store(t, mShift, mr, 0, NR, C, c + j * NR, ldc, beta);
+            }
+            if (nr != 0) {
+                kernel(kc, a, ae, as, bp, be, t, 0, NR, 0f);
+                store(t, mShift, mr, nShift, nr, C, c + nFull * NR, ldc, beta);
             }
         }
     }
 
-    /** Packs mc x kc of A (row-major, rows at {@code src + i*lda}) times alpha into MR-row strips. */
-    private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
+    /** C[r][j] (beta)= t[r0 + r][c0 + j] for r < mr, j < nr. */
+    private static void store(float[] t, int r0, int mr, int c0, int nr, float[] C, int c, int ldc, float beta) {
+        for (int r = 0; r < mr; r++) {
+            int d = c + r * ldc, s = (r0 + r) * NR + c0;
+            if (beta == 0f) System.arraycopy(t, s, C, d, nr);
+            else if (beta == 1f) for (int j = 0; j < nr; j++) C[d + j] += t[s + j];
+            else for (int j = 0; j < nr; j++) C[d + j] = beta * C[d + j] + t[s + j];
+        }
+    }
+
+    /** Packs mc x kc of A (mc a multiple of MR; row-major, rows at {@code src + i*lda}) times alpha into MR-row strips at {@code ap[dst..]}. */
+    private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap, int dst) {
         for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc, s0 = src + ir * lda;
+            int base = dst + ir * kc, s0 = src + ir * lda;
             int p = 0;
-            if (mr == MR && MR == 8 && VL == 16) {
+            if (MR == 8 && VL == 16) {
                 for (; p + 16 <= kc; p += 16) transpose8x16(A, s0 + p, lda, alpha, ap, base + p * MR);
             }
             for (; p < kc; p++) {
                 int d = base + p * MR, s = s0 + p;
-                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r * lda];
-                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
+                for (int r = 0; r < MR; r++) ap[d + r] = alpha * A[s + r * lda];
             }
         }
     }
 
     /**
-     * Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. Scalar on purpose: a
-     * 256-bit species here would be a second species in the process, which pollutes the
-     * Vector API's shared type profiles and made the other kernels up to 2.5x slower.
+     * Packs op(A) = A^T (mc a multiple of MR): element (i, p) at {@code src + p*lda + i}. Only
+     * for alpha != 1 (else A^T is read in place). Scalar on purpose: a 256-bit species here
+     * would be a second species in the process, which pollutes the Vector API's shared type
+     * profiles and made the other kernels up to 2.5x slower.
      */
-    private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
+    private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap, int dst) {
         for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc;
+            int base = dst + ir * kc;
             for (int p = 0; p < kc; p++) {
                 int s = src + p * lda + ir, d = base + p * MR;
-                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r];
-                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
+                for (int r = 0; r < MR; r++) ap[d + r] = alpha * A[s + r];
             }
         }
     }
 
-    /** Packs kc x nc of B (row-major, rows at {@code src + p*ldb}) into NR-column strips. */
-    private static void packBN(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc;
-            if (nr == NR) {
-                for (int p = 0; p < kc; p++) {
-                    int s = src + p * ldb + jr, d = base + p * NR;
-                    for (int v = 0; v < NR; v += VL) FloatVector.fromArray(S, B, s + v).intoArray(bp, d + v);
-                }
-            } else {
-                for (int p = 0; p < kc; p++) {
-                    int s = src + p * ldb + jr, d = base + p * NR;
-                    for (int j = 0; j < nr; j++) bp[d + j] = B[s + j];
-                    for (int j = nr; j < NR; j++) bp[d + j] = 0f;
-                }
+    /** Packs the mr < MR rows i0.. of op(A) (columns pc..pc+kc) times alpha, zero-padded, as one strip at {@code ap[dst..]}. */
+    private static void packAPadded(boolean transA, float[] A, int aOff, int lda, int pc, int kc, int i0, int mr,
+                                    float alpha, float[] ap, int dst) {
+        java.util.Arrays.fill(ap, dst, dst + MR * kc, 0f);
+        for (int r = 0; r < mr; r++) {
+            for (int p = 0; p < kc; p++) {
+                int s = transA ? aOff + (pc + p) * lda + i0 + r : aOff + (i0 + r) * lda + pc + p;
+                ap[dst + p * MR + r] = alpha * A[s];
             }
         }
     }
 
-    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
-    private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
+    /** Packs kc x nc of B (nc a multiple of NR; row-major, rows at {@code src + p*ldb}) into NR-column strips at {@code bp[dst..]}. */
+    private static void packBN(float[] B, int src, int ldb, int kc, int nc, float[] bp, int dst) {
         for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc, s0 = src + jr * ldb;
+            int base = dst + jr * kc;
+            for (int p = 0; p < kc; p++) {
+                int s = src + p * ldb + jr, d = base + p * NR;
+                for (int v = 0; v < NR; v += VL) FloatVector.fromArray(S, B, s + v).intoArray(bp, d + v);
+            }
+        }
+    }
+
+    /** Packs op(B) = B^T (nc a multiple of NR): element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
+    private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp, int dst) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int base = dst + jr * kc, s0 = src + jr * ldb;
             int p = 0;
-            if (nr == NR && VL == 16) {
+            if (VL == 16) {
                 for (; p + 16 <= kc; p += 16) {
                     for (int j = 0; j < NR; j += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
                 }
             }
             for (; p < kc; p++) {
                 int d = base + p * NR, s = s0 + p;
-                for (int j = 0; j < nr; j++) bp[d + j] = B[s + j * ldb];
-                for (int j = nr; j < NR; j++) bp[d + j] = 0f;
+                for (int j = 0; j < NR; j++) bp[d + j] = B[s + j * ldb];
+            }
+        }
+    }
+
+    /** Packs the nr < NR columns j0.. of op(B) (rows pc..pc+kc), zero-padded, as one strip at {@code bp[dst..]}. */
+    private static void packBPadded(boolean transB, float[] B, int bOff, int ldb, int pc, int kc, int j0, int nr,
+                                    float[] bp, int dst) {
+        java.util.Arrays.fill(bp, dst, dst + NR * kc, 0f);
+        for (int p = 0; p < kc; p++) {
+            for (int j = 0; j < nr; j++) {
+                int s = transB ? bOff + (j0 + j) * ldb + pc + p : bOff + (pc + p) * ldb + j0 + j;
+                bp[dst + p * NR + j] = B[s];
             }
         }
     }
@@ -582,59 +653,4 @@ public final class Gemm {
         }
     }
 
-    /** 8x16 micro-kernel for a ragged last column strip of at most VL columns: t[MR x VL] = Ap * Bp[:, :VL]. */
-    private static void kernelHalf(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] c, int ci, int ldc) {
-        FloatVector c0 = FloatVector.zero(S);
-        FloatVector c1 = FloatVector.zero(S);
-        FloatVector c2 = FloatVector.zero(S);
-        FloatVector c3 = FloatVector.zero(S);
-        FloatVector c4 = FloatVector.zero(S);
-        FloatVector c5 = FloatVector.zero(S);
-        FloatVector c6 = FloatVector.zero(S);
-        FloatVector c7 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int ao = ai + p * as;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi + p * NR);
-            c0 = FloatVector.broadcast(S, ap[ao + 0]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
-            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
-            c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
-            c6 = FloatVector.broadcast(S, ap[ao + 6]).fma(b0, c6);
-            c7 = FloatVector.broadcast(S, ap[ao + 7]).fma(b0, c7);
-        }
-        c0.intoArray(c, ci + 0 * ldc);
-        c1.intoArray(c, ci + 1 * ldc);
-        c2.intoArray(c, ci + 2 * ldc);
-        c3.intoArray(c, ci + 3 * ldc);
-        c4.intoArray(c, ci + 4 * ldc);
-        c5.intoArray(c, ci + 5 * ldc);
-        c6.intoArray(c, ci + 6 * ldc);
-        c7.intoArray(c, ci + 7 * ldc);
-    }
-
-    /** 1 x NR micro-kernel for ragged row strips: t[ti .. ti+NR) = A row * Bp, k unrolled by 2 for 4 FMA chains. */
-    private static void kernelRow(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] t, int ti) {
-        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S);
-        FloatVector d0 = FloatVector.zero(S), d1 = FloatVector.zero(S);
-        int p = 0;
-        for (; p + 1 < kc; p += 2) {
-            int bo = bi + p * NR;
-            FloatVector a = FloatVector.broadcast(S, ap[ai + p * as]);
-            FloatVector e = FloatVector.broadcast(S, ap[ai + (p + 1) * as]);
-            c0 = a.fma(FloatVector.fromArray(S, bp, bo), c0);
-            c1 = a.fma(FloatVector.fromArray(S, bp, bo + VL), c1);
-            d0 = e.fma(FloatVector.fromArray(S, bp, bo + NR), d0);
-            d1 = e.fma(FloatVector.fromArray(S, bp, bo + NR + VL), d1);
-        }
-        if (p < kc) {
-            int bo = bi + p * NR;
-            FloatVector a = FloatVector.broadcast(S, ap[ai + p * as]);
-            c0 = a.fma(FloatVector.fromArray(S, bp, bo), c0);
-            c1 = a.fma(FloatVector.fromArray(S, bp, bo + VL), c1);
-        }
-        c0.add(d0).intoArray(t, ti);
-        c1.add(d1).intoArray(t, ti + VL);
-    }
 }

@@ -166,6 +166,8 @@ class GemmTest {
             check(false, tb, 130, 65, 129, x[0], x[1], 2, 0, false);
             check(true, tb, 65, 81, 65, x[0], x[1], 1, 2, true);
         }
+        // a ragged strip past the NC column block reaches back into the previous one
+        for (boolean ta : tf) for (boolean tb : tf) check(ta, tb, 9, Gemm.NC + 5, 20, 1f, 0.5f, 1, 1, false);
     }
 
     @Test
@@ -186,7 +188,8 @@ class GemmTest {
     @Test
     void trainingShapesSameBitsOnAnyThreadCount() {
         // the CPU preset's products: each element takes the same path whatever the split
-        int[][] shapes = {{512, 128, 768}, {128, 512, 768}, {65, 128, 768}, {768, 65, 128}, {768, 128, 65}, {128, 128, 768}};
+        int[][] shapes = {{512, 128, 768}, {128, 512, 768}, {65, 128, 768}, {768, 65, 128}, {768, 128, 65}, {128, 128, 768},
+                {8, 40, 600}}; // the last: 2 threads get 32 columns and a zero-padded 8
         boolean[] tf = {false, true};
         for (int[] sh : shapes) for (boolean ta : tf) for (boolean tb : tf) {
             int M = sh[0], N = sh[1], K = sh[2];

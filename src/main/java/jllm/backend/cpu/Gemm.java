@@ -246,22 +246,39 @@ public final class Gemm {
                         if (mShift < 0) packAPadded(transA, A, aOff, lda, pc, kc, ic + mFull * MR, mr, alpha, ap, ae);
                     }
                     int ci = cOff + ic * ldc + jc;
-                    macro(mFull, nFull, kc, a, ai, aStep, as, bp, C, ci, ldc, bet);
-                    if (mr != 0 || nr != 0) {
-                        edges(mFull, nFull, mr, nr, Math.max(mShift, 0), Math.max(nShift, 0), kc,
-                                a, ai, aStep, as, ae, bp, C, ci, ldc, bet, t);
+                    if (bet == 0f && kc == K && mShift >= 0 && nShift >= 0) {
+                        // C is written once, so the shifted strips can go straight to C: where
+                        // they overlap a whole tile they write the very same values (each
+                        // element is the same FMA chain whichever strip computes it)
+                        macro(mFull + (mr == 0 ? 0 : 1), nFull + (nr == 0 ? 0 : 1), mc, nc, kc,
+                                a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                    } else {
+                        macro(mFull, nFull, mc, nc, kc, a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                        if (mr != 0 || nr != 0) {
+                            edges(mFull, nFull, mr, nr, Math.max(mShift, 0), Math.max(nShift, 0), kc,
+                                    a, ai, aStep, as, ae, bp, C, ci, ldc, bet, t);
+                        }
                     }
                 }
             }
         }
     }
 
-    /** mFull x nFull whole tiles: A strip {@code i} at {@code a[ai + i*MR*aStep]}, consecutive p {@code as} apart. */
-    private static void macro(int mFull, int nFull, int kc, float[] a, int ai, int aStep, int as,
+    /**
+     * mStrips x nStrips tiles of an mc x nc block, each written straight to C. Tile (i, j)
+     * covers rows {@code min(i*MR, mc-MR)} and columns {@code min(j*NR, nc-NR)}: whole strips,
+     * and a last shifted one when there is one. A strip {@code i} is at {@code a[ai + i*MR*aStep]}
+     * when packed, or at {@code a[ai + row]} in place, with consecutive p {@code as} apart;
+     * B strip {@code j} at {@code bp[j*NR*kc]}.
+     */
+    private static void macro(int mStrips, int nStrips, int mc, int nc, int kc, float[] a, int ai, boolean inPlace, int as,
                               float[] bp, float[] C, int ci, int ldc, float beta) {
-        for (int j = 0; j < nFull; j++) {
-            for (int i = 0; i < mFull; i++) {
-                kernel(kc, a, ai + i * MR * aStep, as, bp, j * NR * kc, C, ci + i * MR * ldc + j * NR, ldc, beta);
+        int stepRow = inPlace ? 1 : 0, stepStrip = inPlace ? 0 : MR * kc;
+        for (int j = 0; j < nStrips; j++) {
+            int cj = Math.min(j * NR, nc - NR);
+            for (int i = 0; i < mStrips; i++) {
+                int ri = Math.min(i * MR, mc - MR);
+                kernel(kc, a, ai + ri * stepRow + i * stepStrip, as, bp, j * NR * kc, C, ci + ri * ldc + cj, ldc, beta);
             }
         }
     }

@@ -7,12 +7,15 @@ import jdk.incubator.vector.VectorSpecies;
  * Row-major single-precision GEMM: {@code C = alpha * op(A) * op(B) + beta * C}.
  *
  * <p>GotoBLAS-style: op(B) is packed into KC x NC panels of NR-wide column strips, op(A)
- * into MC x KC blocks of MR-high row strips (alpha folded in), and a register-blocked
- * MR x NR Vector API micro-kernel multiplies one A strip by one B strip with all
- * accumulators in registers. Transposed operands are read straight from their strided
- * storage while packing, so no transpose is ever materialised. Packing buffers live in one
+ * into MC x KC blocks of MR-high row strips (alpha folded in; A^T with alpha 1 is not
+ * packed, its strips are read in place), and a register-blocked MR x NR Vector API
+ * micro-kernel multiplies one A strip by one B strip with all accumulators in registers.
+ * Transposed operands are read straight from their strided storage while packing, so no
+ * transpose is ever materialised. Packing buffers live in one
  * workspace per thread and are reused. Work is split over the shared {@link Parallel} pool:
- * over matrices of a batch first, then over column (or row) blocks of each matrix.
+ * over matrices of a batch first, then over a grid of row and column blocks of each matrix
+ * chosen to repeat the least packing ({@link #split}). Every element of C is computed the
+ * same way whatever the split, so results do not depend on the thread count.
  *
  * <p>As in BLAS, {@code beta == 0} means C is write-only (old contents, NaN included, are
  * ignored), and {@code K == 0} or {@code alpha == 0} only scales C by beta.
@@ -179,13 +182,14 @@ public final class Gemm {
      *
      * <p>Only whole MR x NR tiles ever reach the packers and the micro-kernel. A ragged last
      * column strip (N % NR columns) is replaced by the whole strip that ends at column N, and a
-     * ragged last row strip by the whole strip that ends at row M: they overlap their
-     * neighbours, are computed in full into a scratch tile, and only their new rows and columns
-     * are written to C. Operands are only read there, so this is safe, costs what zero padding
-     * would, and keeps the hot loops free of edge branches, which matters under a JIT: a branch
-     * first taken after compilation (an odd shape after a warm-up on round ones) throws the
-     * whole method back to the interpreter. Ragged edges are handled in {@link #edges}; only
-     * matrices narrower than one strip (N < NR, or M < MR) are zero-padded.
+     * ragged last row strip by the whole strip that ends at row M. They overlap their
+     * neighbours, which only costs what zero padding would: with beta 0 and a single K block
+     * they are written straight to C (the overlap gets the very same values again), otherwise
+     * into a scratch tile whose new rows and columns are then stored to C ({@link #edges}).
+     * This keeps the packers and the hot loop free of edge branches, which matters under a
+     * JIT: a branch first taken after compilation (an odd shape after a warm-up on round ones)
+     * sends the whole method back to the interpreter, where packing loops crawl.
+     * Only a matrix narrower than one strip (N < NR, or M < MR) is zero-padded.
      */
     static void gemmSeq(boolean transA, boolean transB, int M, int N, int K, float alpha,
                         float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
@@ -616,7 +620,11 @@ public final class Gemm {
         d7.intoArray(ap, d + 7 * VL);
     }
 
-    /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
+    /**
+     * Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp,
+     * where the MR values of A for step p are at {@code ap[ai + p*as ..]} ({@code as} is MR
+     * for a packed strip, lda for A^T read in place).
+     */
     private static void kernel(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
@@ -669,5 +677,4 @@ public final class Gemm {
             FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL).fma(bv, c7_0).intoArray(c, ci + 7 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL).fma(bv, c7_1).intoArray(c, ci + 7 * ldc + 1 * VL);
         }
     }
-
 }

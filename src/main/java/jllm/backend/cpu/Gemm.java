@@ -7,12 +7,15 @@ import jdk.incubator.vector.VectorSpecies;
  * Row-major single-precision GEMM: {@code C = alpha * op(A) * op(B) + beta * C}.
  *
  * <p>GotoBLAS-style: op(B) is packed into KC x NC panels of NR-wide column strips, op(A)
- * into MC x KC blocks of MR-high row strips (alpha folded in), and a register-blocked
- * MR x NR Vector API micro-kernel multiplies one A strip by one B strip with all
- * accumulators in registers. Transposed operands are read straight from their strided
- * storage while packing, so no transpose is ever materialised. Packing buffers live in one
+ * into MC x KC blocks of MR-high row strips (alpha folded in; A^T with alpha 1 is not
+ * packed, its strips are read in place), and a register-blocked MR x NR Vector API
+ * micro-kernel multiplies one A strip by one B strip with all accumulators in registers.
+ * Transposed operands are read straight from their strided storage while packing, so no
+ * transpose is ever materialised. Packing buffers live in one
  * workspace per thread and are reused. Work is split over the shared {@link Parallel} pool:
- * over matrices of a batch first, then over column (or row) blocks of each matrix.
+ * over matrices of a batch first, then over a grid of row and column blocks of each matrix
+ * chosen to repeat the least packing ({@link #split}). Every element of C is computed the
+ * same way whatever the split, so results do not depend on the thread count.
  *
  * <p>As in BLAS, {@code beta == 0} means C is write-only (old contents, NaN included, are
  * ignored), and {@code K == 0} or {@code alpha == 0} only scales C by beta.
@@ -103,9 +106,9 @@ public final class Gemm {
         int nBlocks = (N + NR - 1) / NR, mBlocks = (M + MR - 1) / MR;
         int nParts = 1, mParts = 1;
         if (parts > 1) {
-            if (nBlocks >= 2 * parts || (nBlocks >= parts && mBlocks < 2 * parts)) nParts = parts;
-            else if (mBlocks >= parts) mParts = parts;
-            else if (nBlocks >= parts) nParts = parts;
+            int split = split(parts, mBlocks, nBlocks, transA && alpha == 1f);
+            mParts = split >>> 16;
+            nParts = split & 0xFFFF;
         }
         final int np = nParts, mp = mParts, per = np * mp;
         Parallel.forRange(batch * per, 1, (s, e) -> {
@@ -123,6 +126,36 @@ public final class Gemm {
                         B, Math.toIntExact(bo), ldb, beta, C, Math.toIntExact(co), ldc);
             }
         });
+    }
+
+    /**
+     * How to cut one matrix into {@code parts} tiles (mParts x nParts): the grid whose busiest
+     * tile is cheapest, counting micro-kernel calls (16 cycles per k step) and the packing
+     * every tile repeats (its rows of A, unless read in place, and its columns of B, at ~1 cycle
+     * per element). Cutting N makes every tile pack all of A and cutting M all of B, so a
+     * tall-and-narrow product (N = 128 with M = 768) is cut along M and a short-and-wide one
+     * along N; ties go to N. Falls back to fewer parts when the blocks do not go round.
+     * Returns {@code mParts << 16 | nParts}.
+     */
+    static int split(int parts, int mBlocks, int nBlocks, boolean inPlaceA) {
+        for (int p = parts; p > 1; p--) {
+            int bestM = 0, bestN = 0;
+            long best = Long.MAX_VALUE;
+            for (int np = p; np >= 1; np--) {
+                if (p % np != 0) continue;
+                int mp = p / np;
+                if (mp > mBlocks || np > nBlocks) continue;
+                long ms = (mBlocks + mp - 1) / mp, ns = (nBlocks + np - 1) / np;
+                long cost = 16 * ms * ns + (inPlaceA ? 0 : ms * MR) + ns * NR; // per k step
+                if (cost < best) {
+                    best = cost;
+                    bestM = mp;
+                    bestN = np;
+                }
+            }
+            if (bestM > 0) return bestM << 16 | bestN;
+        }
+        return 1 << 16 | 1;
     }
 
     private static int gcd(int a, int b) {
@@ -144,7 +177,20 @@ public final class Gemm {
         }
     }
 
-    /** One GEMM on the calling thread (sizes > 0, alpha != 0). */
+    /**
+     * One GEMM on the calling thread (sizes > 0, alpha != 0).
+     *
+     * <p>Only whole MR x NR tiles ever reach the packers and the micro-kernel. A ragged last
+     * column strip (N % NR columns) is replaced by the whole strip that ends at column N, and a
+     * ragged last row strip by the whole strip that ends at row M. They overlap their
+     * neighbours, which only costs what zero padding would: with beta 0 and a single K block
+     * they are written straight to C (the overlap gets the very same values again), otherwise
+     * into a scratch tile whose new rows and columns are then stored to C ({@link #edges}).
+     * This keeps the packers and the hot loop free of edge branches, which matters under a
+     * JIT: a branch first taken after compilation (an odd shape after a warm-up on round ones)
+     * sends the whole method back to the interpreter, where packing loops crawl.
+     * Only a matrix narrower than one strip (N < NR, or M < MR) is zero-padded.
+     */
     static void gemmSeq(boolean transA, boolean transB, int M, int N, int K, float alpha,
                         float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
                         float beta, float[] C, int cOff, int ldc) {
@@ -153,113 +199,212 @@ public final class Gemm {
             direct(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc, w);
             return;
         }
+        // op(A) = A^T with alpha 1: the MR rows of a strip are already contiguous at every p
+        // (A[p*lda + i .. i+MR)), so the micro-kernel reads them in place with stride lda.
+        // Packing A is what dominates when N is small (each A strip is used nc / NR times),
+        // e.g. in the weight gradients dW = dY^T X.
+        boolean inPlaceA = transA && alpha == 1f && M >= MR;
         int kSteps = (K + KC - 1) / KC;
         int kcMax = (K + kSteps - 1) / kSteps;
         int ncMax = Math.min(NC, (N + NR - 1) / NR * NR);
         float[] bp = w.b(kcMax * ncMax), ap = w.a, t = w.t;
         for (int jc = 0; jc < N; jc += NC) {
-            int nc = Math.min(NC, N - jc);
+            int nc = Math.min(NC, N - jc), nFull = nc / NR, nr = nc - nFull * NR;
+            // the ragged column strip: shifted back to end at column jc + nc, or zero-padded
+            int nShift = nr == 0 ? 0 : jc + nc >= NR ? NR - nr : -1;
             for (int pc = 0; pc < K; pc += kcMax) {
-                int kc = Math.min(kcMax, K - pc);
+                int kc = Math.min(kcMax, K - pc), be = nFull * NR * kc;
                 float bet = pc == 0 ? beta : 1f;
-                if (transB) packBT(B, bOff + jc * ldb + pc, ldb, kc, nc, bp);
-                else packBN(B, bOff + pc * ldb + jc, ldb, kc, nc, bp);
-                for (int ic = 0; ic < M; ic += MC) {
-                    int mc = Math.min(MC, M - ic);
-                    if (transA) packAT(A, aOff + pc * lda + ic, lda, mc, kc, alpha, ap);
-                    else packAN(A, aOff + ic * lda + pc, lda, mc, kc, alpha, ap);
-                    macro(mc, nc, kc, ap, bp, C, cOff + ic * ldc + jc, ldc, bet, t);
-                }
-            }
-        }
-    }
-
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] C, int ci, int ldc,
-                              float beta, float[] t) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr);
-            for (int ir = 0; ir < mc; ir += MR) {
-                int mr = Math.min(MR, mc - ir);
-                if (mr == MR && nr == NR) {
-                    kernel(kc, ap, ir * kc, bp, jr * kc, C, ci + ir * ldc + jr, ldc, beta);
+                if (transB) {
+                    packBT(B, bOff + jc * ldb + pc, ldb, kc, nFull * NR, bp, 0);
+                    if (nShift > 0) packBT(B, bOff + (jc + nc - NR) * ldb + pc, ldb, kc, NR, bp, be);
                 } else {
-                    kernel(kc, ap, ir * kc, bp, jr * kc, t, 0, NR, 0f);
-                    for (int r = 0; r < mr; r++) {
-                        int c = ci + (ir + r) * ldc + jr, s = r * NR;
-                        if (beta == 0f) System.arraycopy(t, s, C, c, nr);
-                        else if (beta == 1f) for (int j = 0; j < nr; j++) C[c + j] += t[s + j];
-                        else for (int j = 0; j < nr; j++) C[c + j] = beta * C[c + j] + t[s + j];
+                    packBN(B, bOff + pc * ldb + jc, ldb, kc, nFull * NR, bp, 0);
+                    if (nShift > 0) packBN(B, bOff + pc * ldb + jc + nc - NR, ldb, kc, NR, bp, be);
+                }
+                if (nShift < 0) packBPadded(transB, B, bOff, ldb, pc, kc, jc + nFull * NR, nr, bp, be);
+                for (int ic = 0; ic < M; ic += MC) {
+                    int mc = Math.min(MC, M - ic), mFull = mc / MR, mr = mc - mFull * MR;
+                    int mShift = mr == 0 ? 0 : ic + mc >= MR ? MR - mr : -1;
+                    float[] a;
+                    int ai, aStep, as, ae;
+                    if (inPlaceA) {
+                        a = A;
+                        ai = aOff + pc * lda + ic;
+                        aStep = 1;
+                        as = lda;
+                        ae = ai + mc - MR;
+                    } else {
+                        a = ap;
+                        ai = 0;
+                        aStep = kc;
+                        as = MR;
+                        ae = mFull * MR * kc;
+                        if (transA) {
+                            packAT(A, aOff + pc * lda + ic, lda, mFull * MR, kc, alpha, ap, 0);
+                            if (mShift > 0) packAT(A, aOff + pc * lda + ic + mc - MR, lda, MR, kc, alpha, ap, ae);
+                        } else {
+                            packAN(A, aOff + ic * lda + pc, lda, mFull * MR, kc, alpha, ap, 0);
+                            if (mShift > 0) packAN(A, aOff + (ic + mc - MR) * lda + pc, lda, MR, kc, alpha, ap, ae);
+                        }
+                        if (mShift < 0) packAPadded(transA, A, aOff, lda, pc, kc, ic + mFull * MR, mr, alpha, ap, ae);
+                    }
+                    int ci = cOff + ic * ldc + jc;
+                    if (bet == 0f && kc == K && mShift >= 0 && nShift >= 0) {
+                        // C is written once, so the shifted strips can go straight to C: where
+                        // they overlap a whole tile they write the very same values (each
+                        // element is the same FMA chain whichever strip computes it)
+                        macro(mFull + (mr == 0 ? 0 : 1), nFull + (nr == 0 ? 0 : 1), mc, nc, kc,
+                                a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                    } else {
+                        macro(mFull, nFull, mc, nc, kc, a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                        if (mr != 0 || nr != 0) {
+                            edges(mFull, nFull, mr, nr, Math.max(mShift, 0), Math.max(nShift, 0), kc,
+                                    a, ai, aStep, as, ae, bp, C, ci, ldc, bet, t);
+                        }
                     }
                 }
             }
         }
     }
 
-    /** Packs mc x kc of A (row-major, rows at {@code src + i*lda}) times alpha into MR-row strips. */
-    private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc, s0 = src + ir * lda;
-            int p = 0;
-            if (mr == MR && MR == 8 && VL == 16) {
-                for (; p + 16 <= kc; p += 16) transpose8x16(A, s0 + p, lda, alpha, ap, base + p * MR);
-            }
-            for (; p < kc; p++) {
-                int d = base + p * MR, s = s0 + p;
-                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r * lda];
-                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
+    /**
+     * mStrips x nStrips tiles of an mc x nc block, each written straight to C. Tile (i, j)
+     * covers rows {@code min(i*MR, mc-MR)} and columns {@code min(j*NR, nc-NR)}: whole strips,
+     * and a last shifted one when there is one. A strip {@code i} is at {@code a[ai + i*MR*aStep]}
+     * when packed, or at {@code a[ai + row]} in place, with consecutive p {@code as} apart;
+     * B strip {@code j} at {@code bp[j*NR*kc]}.
+     */
+    private static void macro(int mStrips, int nStrips, int mc, int nc, int kc, float[] a, int ai, boolean inPlace, int as,
+                              float[] bp, float[] C, int ci, int ldc, float beta) {
+        int stepRow = inPlace ? 1 : 0, stepStrip = inPlace ? 0 : MR * kc;
+        for (int j = 0; j < nStrips; j++) {
+            int cj = Math.min(j * NR, nc - NR);
+            for (int i = 0; i < mStrips; i++) {
+                int ri = Math.min(i * MR, mc - MR);
+                kernel(kc, a, ai + ri * stepRow + i * stepStrip, as, bp, j * NR * kc, C, ci + ri * ldc + cj, ldc, beta);
             }
         }
     }
 
     /**
-     * Packs op(A) = A^T: element (i, p) at {@code src + p*lda + i}. Scalar on purpose: a
-     * 256-bit species here would be a second species in the process, which pollutes the
-     * Vector API's shared type profiles and made the other kernels up to 2.5x slower.
+     * The ragged tiles of a block: the last column strip (nr columns, the strip at
+     * {@code bp[nFull*NR*kc]} has them at {@code nShift..}) against the whole row strips, and
+     * the last row strip (mr rows, A strip at {@code a[ae]}, rows at {@code mShift..}) against
+     * every column strip.
      */
-    private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap) {
+    private static void edges(int mFull, int nFull, int mr, int nr, int mShift, int nShift, int kc,
+                              float[] a, int ai, int aStep, int as, int ae, float[] bp,
+                              float[] C, int ci, int ldc, float beta, float[] t) {
+        int be = nFull * NR * kc;
+        if (nr != 0) {
+            for (int i = 0; i < mFull; i++) {
+                kernel(kc, a, ai + i * MR * aStep, as, bp, be, t, 0, NR, 0f);
+                store(t, 0, MR, nShift, nr, C, ci + i * MR * ldc + nFull * NR, ldc, beta);
+            }
+        }
+        if (mr != 0) {
+            int c = ci + mFull * MR * ldc;
+            for (int j = 0; j < nFull; j++) {
+                kernel(kc, a, ae, as, bp, j * NR * kc, t, 0, NR, 0f);
+                store(t, mShift, mr, 0, NR, C, c + j * NR, ldc, beta);
+            }
+            if (nr != 0) {
+                kernel(kc, a, ae, as, bp, be, t, 0, NR, 0f);
+                store(t, mShift, mr, nShift, nr, C, c + nFull * NR, ldc, beta);
+            }
+        }
+    }
+
+    /** C[r][j] (beta)= t[r0 + r][c0 + j] for r < mr, j < nr. */
+    private static void store(float[] t, int r0, int mr, int c0, int nr, float[] C, int c, int ldc, float beta) {
+        for (int r = 0; r < mr; r++) {
+            int d = c + r * ldc, s = (r0 + r) * NR + c0;
+            if (beta == 0f) System.arraycopy(t, s, C, d, nr);
+            else if (beta == 1f) for (int j = 0; j < nr; j++) C[d + j] += t[s + j];
+            else for (int j = 0; j < nr; j++) C[d + j] = beta * C[d + j] + t[s + j];
+        }
+    }
+
+    /** Packs mc x kc of A (mc a multiple of MR; row-major, rows at {@code src + i*lda}) times alpha into MR-row strips at {@code ap[dst..]}. */
+    private static void packAN(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap, int dst) {
         for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir), base = ir * kc;
+            int base = dst + ir * kc, s0 = src + ir * lda;
+            int p = 0;
+            if (MR == 8 && VL == 16) {
+                for (; p + 16 <= kc; p += 16) transpose8x16(A, s0 + p, lda, alpha, ap, base + p * MR);
+            }
+            for (; p < kc; p++) {
+                int d = base + p * MR, s = s0 + p;
+                for (int r = 0; r < MR; r++) ap[d + r] = alpha * A[s + r * lda];
+            }
+        }
+    }
+
+    /**
+     * Packs op(A) = A^T (mc a multiple of MR): element (i, p) at {@code src + p*lda + i}. Only
+     * for alpha != 1 (else A^T is read in place). Scalar on purpose: a 256-bit species here
+     * would be a second species in the process, which pollutes the Vector API's shared type
+     * profiles and made the other kernels up to 2.5x slower.
+     */
+    private static void packAT(float[] A, int src, int lda, int mc, int kc, float alpha, float[] ap, int dst) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int base = dst + ir * kc;
             for (int p = 0; p < kc; p++) {
                 int s = src + p * lda + ir, d = base + p * MR;
-                for (int r = 0; r < mr; r++) ap[d + r] = alpha * A[s + r];
-                for (int r = mr; r < MR; r++) ap[d + r] = 0f;
+                for (int r = 0; r < MR; r++) ap[d + r] = alpha * A[s + r];
             }
         }
     }
 
-    /** Packs kc x nc of B (row-major, rows at {@code src + p*ldb}) into NR-column strips. */
-    private static void packBN(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc;
-            if (nr == NR) {
-                for (int p = 0; p < kc; p++) {
-                    int s = src + p * ldb + jr, d = base + p * NR;
-                    for (int v = 0; v < NR; v += VL) FloatVector.fromArray(S, B, s + v).intoArray(bp, d + v);
-                }
-            } else {
-                for (int p = 0; p < kc; p++) {
-                    int s = src + p * ldb + jr, d = base + p * NR;
-                    for (int j = 0; j < nr; j++) bp[d + j] = B[s + j];
-                    for (int j = nr; j < NR; j++) bp[d + j] = 0f;
-                }
+    /** Packs the mr < MR rows i0.. of op(A) (columns pc..pc+kc) times alpha, zero-padded, as one strip at {@code ap[dst..]}. */
+    private static void packAPadded(boolean transA, float[] A, int aOff, int lda, int pc, int kc, int i0, int mr,
+                                    float alpha, float[] ap, int dst) {
+        java.util.Arrays.fill(ap, dst, dst + MR * kc, 0f);
+        for (int r = 0; r < mr; r++) {
+            for (int p = 0; p < kc; p++) {
+                int s = transA ? aOff + (pc + p) * lda + i0 + r : aOff + (i0 + r) * lda + pc + p;
+                ap[dst + p * MR + r] = alpha * A[s];
             }
         }
     }
 
-    /** Packs op(B) = B^T: element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
-    private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp) {
+    /** Packs kc x nc of B (nc a multiple of NR; row-major, rows at {@code src + p*ldb}) into NR-column strips at {@code bp[dst..]}. */
+    private static void packBN(float[] B, int src, int ldb, int kc, int nc, float[] bp, int dst) {
         for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr), base = jr * kc, s0 = src + jr * ldb;
+            int base = dst + jr * kc;
+            for (int p = 0; p < kc; p++) {
+                int s = src + p * ldb + jr, d = base + p * NR;
+                for (int v = 0; v < NR; v += VL) FloatVector.fromArray(S, B, s + v).intoArray(bp, d + v);
+            }
+        }
+    }
+
+    /** Packs op(B) = B^T (nc a multiple of NR): element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
+    private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp, int dst) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int base = dst + jr * kc, s0 = src + jr * ldb;
             int p = 0;
-            if (nr == NR && VL == 16) {
+            if (VL == 16) {
                 for (; p + 16 <= kc; p += 16) {
                     for (int j = 0; j < NR; j += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
                 }
             }
             for (; p < kc; p++) {
                 int d = base + p * NR, s = s0 + p;
-                for (int j = 0; j < nr; j++) bp[d + j] = B[s + j * ldb];
-                for (int j = nr; j < NR; j++) bp[d + j] = 0f;
+                for (int j = 0; j < NR; j++) bp[d + j] = B[s + j * ldb];
+            }
+        }
+    }
+
+    /** Packs the nr < NR columns j0.. of op(B) (rows pc..pc+kc), zero-padded, as one strip at {@code bp[dst..]}. */
+    private static void packBPadded(boolean transB, float[] B, int bOff, int ldb, int pc, int kc, int j0, int nr,
+                                    float[] bp, int dst) {
+        java.util.Arrays.fill(bp, dst, dst + NR * kc, 0f);
+        for (int p = 0; p < kc; p++) {
+            for (int j = 0; j < nr; j++) {
+                int s = transB ? bOff + (j0 + j) * ldb + pc + p : bOff + (pc + p) * ldb + j0 + j;
+                bp[dst + p * NR + j] = B[s];
             }
         }
     }
@@ -475,8 +620,12 @@ public final class Gemm {
         d7.intoArray(ap, d + 7 * VL);
     }
 
-    /** Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp. */
-    private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
+    /**
+     * Generated 8x32 micro-kernel (16 accumulators in registers): C[MR x NR] (op)= Ap * Bp,
+     * where the MR values of A for step p are at {@code ap[ai + p*as ..]} ({@code as} is MR
+     * for a packed strip, lda for A^T read in place).
+     */
+    private static void kernel(int kc, float[] ap, int ai, int as, float[] bp, int bi, float[] c, int ci, int ldc, float beta) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
@@ -486,7 +635,7 @@ public final class Gemm {
         FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
         FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ao = ai + p * MR, bo = bi + p * NR;
+            int ao = ai + p * as, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bo + 0 * VL);
             FloatVector b1 = FloatVector.fromArray(S, bp, bo + 1 * VL);
             { FloatVector a = FloatVector.broadcast(S, ap[ao + 0]); c0_0 = a.fma(b0, c0_0); c0_1 = a.fma(b1, c0_1); }

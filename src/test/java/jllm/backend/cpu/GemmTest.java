@@ -147,6 +147,68 @@ class GemmTest {
         compare(C1, C2, K, "threads 1 vs 3");
     }
 
+    @Test
+    void transposedAInPlaceAndRaggedEdges() {
+        // op(A) = A^T with alpha 1 is read in place (ragged last row strip packed); alpha != 1
+        // packs. M: full strips only, 1..7 tail rows, across MC; N: 1 column past a strip
+        // (half-width kernel), 16 (exactly half), 17 (full kernel with edge), full strips.
+        int[] ms = {8, 9, 15, 65, 71, 130};
+        int[] ns = {1, 16, 17, 32, 65, 80, 81, 128};
+        boolean[] tf = {false, true};
+        for (int m : ms) for (int n : ns) for (boolean tb : tf) {
+            check(true, tb, m, n, 37, 1f, 0f, 0, 0, false);
+            check(false, tb, m, n, 37, 1f, 0f, 0, 0, false);
+        }
+        float[][] ab = {{1f, 0f}, {1f, 1f}, {1f, -0.5f}, {2f, 0f}, {-0.5f, 1.5f}};
+        for (float[] x : ab) for (boolean tb : tf) {
+            check(true, tb, 65, 128, 700, x[0], x[1], 3, 5, false);
+            check(true, tb, 71, 65, 1100, x[0], x[1], 0, 1, false);
+            check(false, tb, 130, 65, 129, x[0], x[1], 2, 0, false);
+            check(true, tb, 65, 81, 65, x[0], x[1], 1, 2, true);
+        }
+        // a ragged strip past the NC column block reaches back into the previous one
+        for (boolean ta : tf) for (boolean tb : tf) check(ta, tb, 9, Gemm.NC + 5, 20, 1f, 0.5f, 1, 1, false);
+    }
+
+    @Test
+    void splitCutsTheDimensionThatSavesPacking() {
+        int mB = 96, nB = 4; // 768 x 128: tall and narrow, cut M
+        assertEquals(2 << 16 | 1, Gemm.split(2, mB, nB, false));
+        assertEquals(1 << 16 | 2, Gemm.split(2, 8, 96, false)); // 64 x 3072: cut N
+        assertEquals(1 << 16 | 2, Gemm.split(2, 128, 32, false)); // square: tie, cut N
+        assertEquals(1 << 16 | 2, Gemm.split(2, 9, 4, true)); // 65 x 128 dW: N halves evenly
+        assertEquals(2 << 16 | 1, Gemm.split(2, 96, 3, false)); // N = 65: 3 strips do not halve
+        assertEquals(2 << 16 | 1, Gemm.split(2, 2, 1, false)); // only M can be cut
+        assertEquals(1 << 16 | 1, Gemm.split(2, 1, 1, false)); // nothing to cut
+        assertEquals(4 << 16 | 1, Gemm.split(4, 96, 4, false));
+        assertEquals(2 << 16 | 2, Gemm.split(4, 6, 6, false));
+        assertEquals(3 << 16 | 1, Gemm.split(3, 96, 4, false));
+    }
+
+    @Test
+    void trainingShapesSameBitsOnAnyThreadCount() {
+        // the CPU preset's products: each element takes the same path whatever the split
+        int[][] shapes = {{512, 128, 768}, {128, 512, 768}, {65, 128, 768}, {768, 65, 128}, {768, 128, 65}, {128, 128, 768},
+                {8, 40, 600}}; // the last: 2 threads get 32 columns and a zero-padded 8
+        boolean[] tf = {false, true};
+        for (int[] sh : shapes) for (boolean ta : tf) for (boolean tb : tf) {
+            int M = sh[0], N = sh[1], K = sh[2];
+            float[] A = random(M * K, 1), B = random(K * N, 2);
+            float[] C1 = random(M * N, 3), C2 = C1.clone(), R = C1.clone();
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            reference(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 0.5f, R, 0, N);
+            Parallel.setThreads(1);
+            Gemm.sgemm(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 0.5f, C1, 0, N);
+            Parallel.setThreads(2);
+            Gemm.sgemm(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 0.5f, C2, 0, N);
+            String what = "ta=" + ta + " tb=" + tb + " " + M + "x" + N + "x" + K;
+            compare(R, C1, K, what);
+            for (int i = 0; i < C1.length; i++) {
+                if (Float.floatToRawIntBits(C1[i]) != Float.floatToRawIntBits(C2[i])) fail(what + ": 1 vs 2 threads differ at " + i);
+            }
+        }
+    }
+
     private static void checkBatched(boolean ta, boolean tb, int batch, int M, int N, int K,
                                      boolean broadcastA, boolean broadcastB, float beta) {
         int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;

@@ -1,5 +1,6 @@
 package jllm.nn;
 
+import jllm.testing.Fixture;
 import jllm.autograd.Grad;
 import jllm.nn.PyTorchParityTest.CausalAttentionWithBuffer;
 import jllm.tensor.DType;

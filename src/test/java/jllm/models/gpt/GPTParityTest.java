@@ -1,5 +1,6 @@
 package jllm.models.gpt;
 
+import jllm.testing.Fixture;
 import jllm.models.LanguageModel;
 import jllm.nn.Module;
 import jllm.optim.AdamW;
@@ -26,32 +27,32 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class GPTParityTest {
     static final double RTOL = 1e-4, ATOL = 1e-6;
 
-    static GptFixture fixture(String name) {
-        GptFixture f = GptFixture.find(name);
+    static Fixture fixture(String name) {
+        Fixture f = Fixture.find(name);
         assumeTrue(f != null, "fixture " + name + ".safetensors not present");
         return f;
     }
 
-    static GPTConfig gptConfig(GptFixture f) {
+    static GPTConfig gptConfig(Fixture f) {
         return new GPTConfig(Integer.parseInt(f.meta("block_size")), Integer.parseInt(f.meta("vocab_size")),
                 Integer.parseInt(f.meta("n_layer")), Integer.parseInt(f.meta("n_head")), Integer.parseInt(f.meta("n_embd")));
     }
 
-    static void checkNamesAndTree(Module m, GptFixture f) {
+    static void checkNamesAndTree(Module m, Fixture f) {
         assertEquals(f.meta("state_dict_keys"), String.join(",", m.stateDict().keySet()), "state_dict keys");
         assertEquals(f.meta("parameter_names"), String.join(",", m.namedParameters().keySet()), "parameter names");
         assertEquals(Long.parseLong(f.meta("n_params")), m.numParameters(), "n_params");
-        String tree = f.meta("torch_version").startsWith("1.") ? GptFixture.expandRepeats(m.toString()) : m.toString();
+        String tree = f.meta("torch_version").startsWith("1.") ? Fixture.expandRepeats(m.toString()) : m.toString();
         assertEquals(f.meta("module_tree"), tree, "print(model) (PyTorch " + f.meta("torch_version") + ")");
     }
 
     /** Forward with targets, backward, compare logits, loss and every parameter gradient. */
-    static void checkForwardBackward(Module m, LanguageModel lm, GptFixture f) {
+    static void checkForwardBackward(Module m, LanguageModel lm, Fixture f) {
         assertTrue(m.loadStateDict(f.stateDict(""), true).isClean());
         m.train();
         LanguageModel.Output out = lm.forward(f.get("idx"), f.get("targets"));
-        double wl = GptFixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, f.name + "/logits");
-        double wL = GptFixture.assertClose(f.get("loss"), out.loss(), RTOL, 0, f.name + "/loss");
+        double wl = Fixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, f.name + "/logits");
+        double wL = Fixture.assertClose(f.get("loss"), out.loss(), RTOL, 0, f.name + "/loss");
         out.loss().backward();
         Map<String, Tensor> grads = f.strip("grad.param.");
         Map<String, Tensor> params = m.stateDict();
@@ -60,7 +61,7 @@ class GPTParityTest {
         double wg = 0;
         for (Map.Entry<String, Tensor> e : grads.entrySet()) {
             Tensor p = liveParameter(m, e.getKey());
-            wg = Math.max(wg, GptFixture.assertClose(e.getValue(), p.grad(), RTOL, ATOL, f.name + "/grad." + e.getKey()));
+            wg = Math.max(wg, Fixture.assertClose(e.getValue(), p.grad(), RTOL, ATOL, f.name + "/grad." + e.getKey()));
             checked++;
         }
         // worst |err| / (atol + rtol |expected|); <= 1 passes
@@ -75,30 +76,30 @@ class GPTParityTest {
 
     @Test
     void gpt2Tiny() {
-        GptFixture f = fixture("gpt2_tiny");
+        Fixture f = fixture("gpt2_tiny");
         GPT model = new GPT(gptConfig(f), new Generator(0));
         checkNamesAndTree(model, f);
         assertEquals(Long.parseLong(f.meta("n_params_non_embedding")), model.getNumParams(true));
         checkForwardBackward(model, model, f);
         // tied: both names hold the same tensor and the fixture stores the same gradient under both
         assertSame(model.wte.weight(), model.lmHead.weight());
-        GptFixture.assertClose(f.get("grad.param.lm_head.weight"), model.lmHead.weight().grad(), RTOL, ATOL, "tied grad");
+        Fixture.assertClose(f.get("grad.param.lm_head.weight"), model.lmHead.weight().grad(), RTOL, ATOL, "tied grad");
     }
 
     @Test
     void gpt2TinyInferenceMatchesTrainingForward() {
-        GptFixture f = fixture("gpt2_tiny");
+        Fixture f = fixture("gpt2_tiny");
         GPT model = new GPT(gptConfig(f), new Generator(0));
         model.loadStateDict(f.stateDict(""));
         model.eval();
         LanguageModel.Output out = model.forward(f.get("idx"), null);
-        GptFixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, "eval logits");
+        Fixture.assertClose(f.get("logits"), out.logits(), RTOL, ATOL, "eval logits");
         assertEquals(null, out.loss());
     }
 
     @Test
     void gpt2TinyAdamW() {
-        GptFixture f = fixture("gpt2_tiny_adamw");
+        Fixture f = fixture("gpt2_tiny_adamw");
         GPT model = new GPT(gptConfig(f), new Generator(0));
         assertTrue(model.loadStateDict(f.stateDict(""), true).isClean());
         // configure_optimizers: decay every parameter with dim >= 2, none of the rest
@@ -123,10 +124,10 @@ class GPTParityTest {
         for (int step = 0; step < steps; step++) {
             opt.zeroGrad();
             LanguageModel.Output out = model.forward(f.get("batch" + step + ".x"), f.get("batch" + step + ".y"));
-            worstLoss = Math.max(worstLoss, GptFixture.assertClose(f.get("loss." + step), out.loss(), RTOL, 0, "loss." + step));
+            worstLoss = Math.max(worstLoss, Fixture.assertClose(f.get("loss." + step), out.loss(), RTOL, 0, "loss." + step));
             out.loss().backward();
             double norm = ClipGrad.clipGradNorm(model.parameters(), 1.0);
-            GptFixture.assertClose(f.get("norm." + step), Tensor.scalar(norm), RTOL, 0, "norm." + step);
+            Fixture.assertClose(f.get("norm." + step), Tensor.scalar(norm), RTOL, 0, "norm." + step);
             opt.step();
         }
         int c = model.config().nEmbd();
@@ -137,20 +138,20 @@ class GPTParityTest {
                 // is 0 and both frameworks' values are rounding noise that AdamW normalises into lr-sized steps.
                 // Check the q and v slices tightly and the k slice only for staying within that noise.
                 for (int part : new int[] {0, 2}) {
-                    worstParam = Math.max(worstParam, GptFixture.assertClose(expected.narrow(0, part * c, c), actual.narrow(0, part * c, c),
+                    worstParam = Math.max(worstParam, Fixture.assertClose(expected.narrow(0, part * c, c), actual.narrow(0, part * c, c),
                             RTOL, ATOL, "final." + e.getKey() + "[" + part + "]"));
                 }
-                GptFixture.assertClose(expected.narrow(0, c, c), actual.narrow(0, c, c), 0, 6e-4 * steps, "final." + e.getKey() + "[k]");
+                Fixture.assertClose(expected.narrow(0, c, c), actual.narrow(0, c, c), 0, 6e-4 * steps, "final." + e.getKey() + "[k]");
                 continue;
             }
-            worstParam = Math.max(worstParam, GptFixture.assertClose(expected, actual, RTOL, ATOL, "final." + e.getKey()));
+            worstParam = Math.max(worstParam, Fixture.assertClose(expected, actual, RTOL, ATOL, "final." + e.getKey()));
         }
         System.out.printf("gpt2_tiny_adamw: worst error/tolerance over %d losses %.3f, final parameters %.3f%n", steps, worstLoss, worstParam);
     }
 
     @Test
     void charGptTiny() {
-        GptFixture f = fixture("char_gpt_tiny");
+        Fixture f = fixture("char_gpt_tiny");
         CharGPTConfig c = new CharGPTConfig(2, Integer.parseInt(f.meta("block_size")), Integer.parseInt(f.meta("vocab_size")),
                 Integer.parseInt(f.meta("n_embd")), Integer.parseInt(f.meta("n_head")), Integer.parseInt(f.meta("n_layer")),
                 Double.parseDouble(f.meta("dropout")));

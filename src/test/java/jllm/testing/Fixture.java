@@ -1,4 +1,4 @@
-package jllm.models.gpt;
+package jllm.testing;
 
 import jllm.io.TensorIO;
 import jllm.tensor.Tensor;
@@ -17,17 +17,17 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * A PyTorch reference fixture from tools/fixtures/make_model_fixtures.py, read from the test
+ * A PyTorch reference fixture (tools/fixtures/README.md: make_fixtures.py and make_model_fixtures.py), read from the test
  * classpath ({@code fixtures/NAME.safetensors}) or, when the system property
  * {@code jllm.fixtures.dir} is set, from that directory. {@link #find} returns null when the file
  * is absent so tests can skip with an assumption.
  */
-public final class GptFixture {
+public final class Fixture {
     public final String name;
     public final Map<String, Tensor> tensors;
     public final Map<String, String> meta;
 
-    private GptFixture(String name, Map<String, Tensor> tensors, Map<String, String> meta) {
+    private Fixture(String name, Map<String, Tensor> tensors, Map<String, String> meta) {
         this.name = name;
         this.tensors = tensors;
         this.meta = meta;
@@ -39,7 +39,7 @@ public final class GptFixture {
             Path p = Path.of(dir, name + ".safetensors");
             return Files.isRegularFile(p) ? p : null;
         }
-        URL u = GptFixture.class.getResource("/fixtures/" + name + ".safetensors");
+        URL u = Fixture.class.getResource("/fixtures/" + name + ".safetensors");
         if (u == null || !"file".equals(u.getProtocol())) return null;
         try {
             return Path.of(u.toURI());
@@ -49,28 +49,38 @@ public final class GptFixture {
     }
 
     /** The fixture, or null when its file is not there. */
-    public static GptFixture find(String name) {
+    public static Fixture find(String name) {
         Path p = locate(name);
         if (p == null) return null;
         try {
             TensorIO.Loaded l = TensorIO.read(p, false);
-            return new GptFixture(name, l.tensors(), l.metadata());
+            return new Fixture(name, l.tensors(), l.metadata());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
+    /** The fixture; fails the test when its file is not there. */
+    public static Fixture load(String name) {
+        Fixture f = find(name);
+        if (f == null) fail("fixture " + name + ".safetensors not found (tools/fixtures/README.md says how to make it)");
+        return f;
+    }
+
     public Tensor get(String key) {
         Tensor t = tensors.get(key);
-        if (t == null) fail(name + ": no key " + key);
+        if (t == null) fail(name + ": no key " + key + " (has " + tensors.keySet() + ")");
         return t;
     }
 
-    public String meta(String key) {
-        String v = meta.get(key);
-        if (v == null) fail(name + ": no metadata " + key);
-        return v;
-    }
+    /** A fresh leaf copy that requires grad. */
+    public Tensor input(String key) { return get(key).clone().requiresGrad(true); }
+
+    /** A metadata value, or null when the fixture has none under that key. */
+    public String meta(String key) { return meta.get(key); }
+
+    /** Compares the fixture's tensor at key with actual (absolute floor 1e-6). */
+    public void check(String key, Tensor actual, double rtol) { assertClose(get(key), actual, rtol, 1e-6, name + "/" + key); }
 
     /** Keys starting with prefix, prefix removed, in file order. */
     public Map<String, Tensor> strip(String prefix) {
@@ -136,6 +146,7 @@ public final class GptFixture {
         double worst = 0;
         int at = -1;
         for (int i = 0; i < e.length; i++) {
+            if (e[i] == a[i]) continue; // also equal infinities
             double err = Math.abs(a[i] - e[i]) / (atol + rtol * Math.abs(e[i]));
             if (!(err <= worst)) {
                 worst = Double.isNaN(err) ? Double.POSITIVE_INFINITY : err;

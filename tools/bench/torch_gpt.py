@@ -116,7 +116,7 @@ def batch(data, B, T):
 def recipe(a):
     torch.manual_seed(a.seed)
     tr, va, V = shakespeare(a.data)
-    B, T, iters, warm, lr, min_lr = 12, 64, a.iters, 100, 1e-3, 1e-4
+    B, T, iters, warm, lr, min_lr = 12, 64, a.iters, 100, a.lr, a.lr / 10
     model = GPT(V, T, 4, 4, 128, bias=False)
     opt = optimizer(model, lr, 0.1, 0.9, 0.99)
 
@@ -213,6 +213,7 @@ if __name__ == "__main__":
     p.add_argument("--tokens", type=int, default=100)
     p.add_argument("--iters", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--lr", type=float, default=1e-3, help="recipe: peak learning rate (min_lr is a tenth of it)")
     p.add_argument("--gelu", default="tanh", choices=["tanh", "none"])
     p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../src/main/resources/jllm/data/tinyshakespeare.txt"))
     a = p.parse_args()

@@ -33,7 +33,7 @@ import java.util.concurrent.Callable;
  * Tiny Shakespeare, reports the final validation loss over 200 batches, and prints a sample.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train a GPT (default: nanoGPT's CPU recipe on the bundled Tiny Shakespeare), then print a sample.",
+        description = {"Train a GPT (default: nanoGPT's CPU recipe with learning rate 2e-3, on the bundled Tiny Shakespeare), then print a sample.",
                 "Presets: shakespeare-char-cpu (default), shakespeare-char, seed003, gpt2-shakespeare."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "A bundled recipe (default: ${DEFAULT-VALUE}).")

@@ -52,11 +52,8 @@ final class CharShakespeareExample {
         out.printf(Locale.ROOT, "loss before training: %.4f (ln(%d) = %.4f)%n", loss, tok.vocabSize(), Math.log(tok.vocabSize()));
         Tensor start = Tensor.zeros(new int[] {1, 1}, jllm.tensor.DType.I64, jllm.tensor.Device.CPU);
         Tensor ids = TextGenerator.generate(model, start, TextGenerator.Options.of(sampleChars).seed(1337));
-        long[] all = ids.toLongArray();
-        int[] row = new int[all.length];
-        for (int i = 0; i < row.length; i++) row[i] = (int) all[i];
         out.println("an untrained sample (generate from token 0, '\\n'):");
-        out.println(tok.decode(row));
+        out.println(tok.decode(Sampling.row(ids, 0)));
         out.println("train it with: ./jllm train --preset seed003   (or the quick CPU recipe: ./jllm train)");
     }
 }

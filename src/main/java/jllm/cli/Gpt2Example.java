@@ -61,17 +61,11 @@ final class Gpt2Example {
         out.println("########## sampling: 5 sequences of 30 tokens, top-k 50 ##########");
         out.println("(this model has seen " + steps * 4 * 32 + " tokens, so expect Shakespeare-flavoured noise; the seed's fluent text comes from OpenAI's weights)");
         int[] prompt = tok.encode("Hello, I'm a language model,");
-        long[] ids = new long[prompt.length];
-        for (int i = 0; i < ids.length; i++) ids[i] = prompt[i];
-        Tensor idx = Tensor.of(ids, 1, ids.length);
+        Tensor idx = Sampling.promptIds(prompt);
         var opts = TextGenerator.Options.of(30).topK(50).seed(42).numReturnSequences(5);
         Tensor outIds = TextGenerator.generate(model, idx, opts);
-        long[] all = outIds.toLongArray();
-        int len = outIds.size(1);
         for (int r = 0; r < 5; r++) {
-            int[] row = new int[len];
-            for (int j = 0; j < len; j++) row[j] = (int) all[r * len + j];
-            out.println("> " + tok.decode(row).replace("\n", " "));
+            out.println("> " + tok.decode(Sampling.row(outIds, r)).replace("\n", " "));
         }
     }
 }

@@ -2,6 +2,7 @@ package jllm.cli;
 
 import jllm.generate.TextGenerator;
 import jllm.models.LanguageModel;
+import jllm.tensor.DType;
 import jllm.tensor.Tensor;
 import jllm.tokenizer.Tokenizer;
 
@@ -24,9 +25,7 @@ final class Sampling {
             if (eot == null) throw new IllegalArgumentException("the prompt is empty and the tokenizer has no end-of-text token to start from");
             prompt = new int[] {eot};
         }
-        long[] ids = new long[prompt.length];
-        for (int i = 0; i < ids.length; i++) ids[i] = prompt[i];
-        Tensor idx = Tensor.of(ids, 1, ids.length);
+        Tensor idx = promptIds(prompt);
         boolean stream = s.numSamples() == 1;
         Streamer streamer = stream ? new Streamer(tok, prompt, out) : null;
         if (stream) out.print(s.prompt());
@@ -39,18 +38,20 @@ final class Sampling {
             streamer.flush();
             out.println();
         } else {
-            long[] all = result.toLongArray();
-            int len = result.size(1);
             for (int r = 0; r < s.numSamples(); r++) {
-                int[] row = new int[len];
-                for (int j = 0; j < len; j++) row[j] = (int) all[r * len + j];
-                out.println(tok.decode(row));
+                out.println(tok.decode(row(result, r)));
                 out.println("---------------");
             }
         }
         out.flush();
         return new double[] {(double) s.numSamples() * s.maxNewTokens(), secs};
     }
+
+    /** A prompt as the I64 [1, T] batch the models take. */
+    static Tensor promptIds(int[] tokens) { return Tensor.of(tokens, 1, tokens.length).to(DType.I64); }
+
+    /** Row r of a generated [B, T] id tensor, as tokenizer input. */
+    static int[] row(Tensor ids, int r) { return ids.select(0, r).toIntArray(); }
 
     /** Prints the growing decoded text, holding back an incomplete multi-byte character. */
     private static final class Streamer {

@@ -129,6 +129,20 @@ public abstract class Module {
         return modules.get(name);
     }
 
+    /**
+     * Runs the child called name, a {@link UnaryModule}, on x. Models call their layers through
+     * this rather than through a Java field so that a module registered in that child's place
+     * later (a LoRA layer wrapping a Linear, say) is the one that runs.
+     */
+    public Tensor forwardChild(String name, Tensor x) {
+        Module m = module(name);
+        if (!(m instanceof UnaryModule u)) {
+            throw new IllegalStateException(typeName() + "." + name + " is a " + (m == null ? "None" : m.typeName())
+                    + ", not a one-input module");
+        }
+        return u.forward(x);
+    }
+
     public boolean hasParameter(String name) { return params.containsKey(name); }
 
     public boolean hasBuffer(String name) { return buffers.containsKey(name); }

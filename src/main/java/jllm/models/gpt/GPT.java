@@ -171,7 +171,7 @@ public class GPT extends Module implements CachedLanguageModel {
     @Override
     public Output forward(Tensor idx, Tensor targets) {
         checkIdx(idx, 0);
-        Tensor logits = lmHead.forward(trunk(idx, null));
+        Tensor logits = forwardChild("lm_head", trunk(idx, null));
         Tensor loss = null;
         if (targets != null) {
             if (!Arrays.equals(targets.shape(), idx.shape())) {
@@ -206,7 +206,7 @@ public class GPT extends Module implements CachedLanguageModel {
             Tensor x = trunk(idx, cache);
             cache.advance(idx.size(1));
             if (lastPositionOnly) x = x.narrow(1, x.size(1) - 1, 1);
-            return lmHead.forward(x);
+            return forwardChild("lm_head", x);
         }
     }
 
@@ -223,7 +223,11 @@ public class GPT extends Module implements CachedLanguageModel {
 
     // ------------------------------------------------------------------ modules
 
-    /** Multi-head causal self-attention with the q, k, v projections fused in c_attn. */
+    /**
+     * Multi-head causal self-attention with the q, k, v projections fused in c_attn. The Linear
+     * fields are the layers built here; forward runs whatever module is registered under their
+     * names (after LoRA injection, the LoRA layer whose base_layer they are).
+     */
     public static class CausalSelfAttention extends Module {
         public final Linear cAttn;
         public final Linear cProj;
@@ -244,7 +248,7 @@ public class GPT extends Module implements CachedLanguageModel {
         /** x [B, T, C]; with a cache, the new positions start at past. */
         public Tensor forward(Tensor x, KVCache cache, int layer, int past) {
             int b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
-            var qkv = cAttn.forward(x).split(nEmbd, 2);
+            var qkv = forwardChild("c_attn", x).split(nEmbd, 2);
             Tensor q = qkv.get(0).view(b, t, nHead, hs).transpose(1, 2);
             Tensor k = qkv.get(1).view(b, t, nHead, hs).transpose(1, 2);
             Tensor v = qkv.get(2).view(b, t, nHead, hs).transpose(1, 2);
@@ -257,7 +261,7 @@ public class GPT extends Module implements CachedLanguageModel {
                 y = KVCache.attention(q, kv[0], kv[1], past, false);
             }
             y = y.transpose(1, 2).contiguous().view(b, t, c);
-            y = cProj.forward(y);
+            y = forwardChild("c_proj", y);
             return residDropout == null ? y : residDropout.forward(y);
         }
     }
@@ -277,7 +281,7 @@ public class GPT extends Module implements CachedLanguageModel {
         }
 
         public Tensor forward(Tensor x) {
-            Tensor y = cProj.forward(gelu.forward(cFc.forward(x)));
+            Tensor y = forwardChild("c_proj", gelu.forward(forwardChild("c_fc", x)));
             return dropout == null ? y : dropout.forward(y);
         }
     }

@@ -83,6 +83,9 @@ class ChatTemplateTest {
         String out = new ChatTemplate("{{ strftime_now('%Y') }}|{{ {'a': [1, 2]} | tojson }}|{{ 'x' | tojson(indent=2) }}")
                 .render(List.of(), false, Map.of());
         assertEquals(Year.now().toString() + "|{\"a\": [1, 2]}|\"x\"", out);
+        // json.dumps({"a": [1, 2], "b": "\u00e9"}, ensure_ascii=False, indent=2)
+        String pretty = new ChatTemplate("{{ {'a': [1, 2], 'b': '\u00e9'} | tojson(indent=2) }}").render(List.of(), false, Map.of());
+        assertEquals("{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": \"\u00e9\"\n}", pretty);
     }
 
     @Test

@@ -120,8 +120,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
         // DJL would otherwise impose its default truncation (512) and padding; we want neither.
         Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
-        try {
-            hf = HuggingFaceTokenizer.newInstance(Files.newInputStream(file), options);
+        try (var in = Files.newInputStream(file)) {
+            hf = HuggingFaceTokenizer.newInstance(in, options);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(file + ": the tokenizers library rejected this tokenizer.json: " + e.getMessage(), e);
         }

@@ -1,0 +1,194 @@
+package jllm.tokenizer;
+
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.filter.Filter;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.objects.date.StrftimeFormatter;
+
+/**
+ * A Hugging Face chat template (Jinja), rendered with jinjava set up like transformers'
+ * {@code apply_chat_template}: {@code trim_blocks} and {@code lstrip_blocks}, loop controls
+ * ({@code break}/{@code continue}), {@code raise_exception(msg)}, {@code strftime_now(fmt)}, a
+ * {@code tojson} filter that writes what Python's {@code json.dumps(ensure_ascii=False)} writes, and
+ * the variables {@code messages}, {@code add_generation_prompt} and the special tokens
+ * ({@code bos_token}, {@code eos_token}, ...).
+ */
+public final class ChatTemplate {
+
+    /** One chat message; {@code role} is usually system, user or assistant. */
+    public record Message(String role, String content) {
+        public Message {
+            Objects.requireNonNull(role, "role");
+            Objects.requireNonNull(content, "content");
+        }
+
+        public static Message system(String content) {
+            return new Message("system", content);
+        }
+
+        public static Message user(String content) {
+            return new Message("user", content);
+        }
+
+        public static Message assistant(String content) {
+            return new Message("assistant", content);
+        }
+    }
+
+    /** A template that failed to render, or called {@code raise_exception}. */
+    public static final class TemplateException extends IllegalArgumentException {
+        public TemplateException(String message) {
+            super(message);
+        }
+    }
+
+    /** Thrown by raise_exception; jinjava records it as a render error, which render() rethrows. */
+    private static final class Raised extends RuntimeException {
+        Raised(String message) {
+            super(message);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Jinjava JINJAVA = newJinjava();
+
+    private final String source;
+
+    public ChatTemplate(String source) {
+        if (source == null || source.isEmpty()) throw new IllegalArgumentException("chat template is empty");
+        // Jinja's default keep_trailing_newline=False drops one final newline of the template source.
+        this.source = source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+    }
+
+    private static Jinjava newJinjava() {
+        Jinjava j = new Jinjava(JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                .withFailOnUnknownTokens(false) // undefined renders as "", as in Jinja
+                // Jinja semantics jinjava keeps off by default for old HubSpot templates: "-}}" trims
+                // after expressions too, "{%-"/"-%}" parse strictly, and + - * / bind as in Python.
+                .withLegacyOverrides(LegacyOverrides.newBuilder()
+                        .withUseTrimmingForNotesAndExpressions(true)
+                        .withParseWhitespaceControlStrictly(true)
+                        .withUseNaturalOperatorPrecedence(true)
+                        .build())
+                .build());
+        var ctx = j.getGlobalContext();
+        try {
+            ctx.registerFunction(new ELFunctionDefinition("", "raise_exception",
+                    ChatTemplate.class.getDeclaredMethod("raiseException", String.class)));
+            ctx.registerFunction(new ELFunctionDefinition("", "strftime_now",
+                    ChatTemplate.class.getDeclaredMethod("strftimeNow", String.class)));
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e);
+        }
+        ctx.registerFilter(new ToJson());
+        return j;
+    }
+
+    public static String raiseException(String message) {
+        throw new Raised(message);
+    }
+
+    public static String strftimeNow(String format) {
+        return StrftimeFormatter.format(ZonedDateTime.now(), format);
+    }
+
+    /** Python's json.dumps(x, ensure_ascii=False, indent=indent): ", " and ": " separators. */
+    private static final class ToJson implements Filter {
+        @Override
+        public String getName() {
+            return "tojson";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            try {
+                if (args.length > 0 && args[0] != null && !args[0].isBlank()) {
+                    int indent = Integer.parseInt(args[0].trim());
+                    DefaultPrettyPrinter pp = new DefaultPrettyPrinter(
+                            Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER))
+                            .withObjectIndenter(new DefaultIndenter(" ".repeat(indent), "\n"))
+                            .withArrayIndenter(new DefaultIndenter(" ".repeat(indent), "\n"));
+                    return JSON.writer(pp).writeValueAsString(var);
+                }
+                return pythonCompact(JSON.writeValueAsString(var));
+            } catch (JsonProcessingException e) {
+                throw new IllegalArgumentException("tojson cannot serialise " + var + ": " + e.getOriginalMessage(), e);
+            }
+        }
+    }
+
+    /** Inserts Python's default separators (", ", ": ") into compact JSON, outside strings. */
+    static String pythonCompact(String json) {
+        StringBuilder sb = new StringBuilder(json.length() + 16);
+        boolean inString = false;
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            sb.append(c);
+            if (inString) {
+                if (c == '\\') sb.append(json.charAt(++i));
+                else if (c == '"') inString = false;
+            } else if (c == '"') {
+                inString = true;
+            } else if (c == ',' || c == ':') {
+                sb.append(' ');
+            }
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Renders the template.
+     *
+     * @param specialTokens bos_token, eos_token, ... as template variables
+     * @throws TemplateException naming the problem when rendering fails or the template raises
+     */
+    public String render(List<Message> messages, boolean addGenerationPrompt, Map<String, String> specialTokens) {
+        List<Map<String, Object>> msgs = new ArrayList<>(messages.size());
+        for (Message m : messages) {
+            Map<String, Object> mm = new LinkedHashMap<>();
+            mm.put("role", m.role());
+            mm.put("content", m.content());
+            msgs.add(mm);
+        }
+        Map<String, Object> vars = new HashMap<>(specialTokens);
+        vars.put("messages", msgs);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        RenderResult r = JINJAVA.renderForResult(source, vars);
+        for (TemplateError e : r.getErrors()) {
+            if (e.getSeverity() != TemplateError.ErrorType.FATAL && !(e.getException() instanceof Raised)
+                    && !(rootCause(e.getException()) instanceof Raised)) {
+                continue;
+            }
+            Throwable root = rootCause(e.getException());
+            if (root instanceof Raised) throw new TemplateException("chat template raised an exception: " + root.getMessage());
+            throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + e.getMessage());
+        }
+        return r.getOutput();
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        if (t == null) return null;
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        return t;
+    }
+}

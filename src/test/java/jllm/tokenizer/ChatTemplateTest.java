@@ -1,0 +1,97 @@
+package jllm.tokenizer;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.time.Year;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/** Chat templates rendered by jinjava against references from Python jinja2 in transformers' environment. */
+class ChatTemplateTest {
+
+    private static final JsonNode REFS = read();
+
+    private static JsonNode read() {
+        try {
+            return HfTestFiles.JSON.readTree(HfTestFiles.resourceText("/tokenizers/chat/references.json")).get("cases");
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<ChatTemplate.Message> messages(JsonNode arr) {
+        List<ChatTemplate.Message> out = new ArrayList<>();
+        for (JsonNode m : arr) out.add(new ChatTemplate.Message(m.get("role").asText(), m.get("content").asText()));
+        return out;
+    }
+
+    private static Map<String, String> specials(JsonNode n) {
+        Map<String, String> out = new HashMap<>();
+        n.properties().forEach(e -> out.put(e.getKey(), e.getValue().asText()));
+        return out;
+    }
+
+    private static ChatTemplate template(String name) {
+        return new ChatTemplate(HfTestFiles.resourceText("/tokenizers/chat/" + name + ".jinja"));
+    }
+
+    @Test
+    void rendersExactlyLikeTransformersJinja() {
+        List<String> failures = new ArrayList<>();
+        int n = 0;
+        for (var it = REFS.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            JsonNode c = e.getValue();
+            if (!c.has("expected")) continue;
+            n++;
+            String got;
+            try {
+                got = template(c.get("template").asText()).render(messages(c.get("messages")),
+                        c.get("add_generation_prompt").asBoolean(), specials(c.get("special_tokens")));
+            } catch (RuntimeException ex) {
+                failures.add(e.getKey() + ": threw " + ex);
+                continue;
+            }
+            String want = c.get("expected").asText();
+            if (!want.equals(got)) failures.add(e.getKey() + ":\n  want " + HfTestFiles.JSON.valueToTree(want) + "\n  got  " + HfTestFiles.JSON.valueToTree(got));
+        }
+        assertTrue(n >= 40, "references found: " + n);
+        assertTrue(failures.isEmpty(), failures.size() + " of " + n + " renderings differ:\n" + String.join("\n", failures));
+    }
+
+    @Test
+    void raiseExceptionBecomesAClearJavaException() {
+        for (var it = REFS.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            JsonNode c = e.getValue();
+            if (!c.has("error")) continue;
+            var ex = assertThrows(ChatTemplate.TemplateException.class, () -> template(c.get("template").asText())
+                    .render(messages(c.get("messages")), false, specials(c.get("special_tokens"))), e.getKey());
+            assertTrue(ex.getMessage().contains(c.get("error").asText()), ex.getMessage());
+            assertTrue(ex.getMessage().contains("raise"), ex.getMessage());
+        }
+    }
+
+    @Test
+    void strftimeNowAndTojsonOptions() {
+        String out = new ChatTemplate("{{ strftime_now('%Y') }}|{{ {'a': [1, 2]} | tojson }}|{{ 'x' | tojson(indent=2) }}")
+                .render(List.of(), false, Map.of());
+        assertEquals(Year.now().toString() + "|{\"a\": [1, 2]}|\"x\"", out);
+        // json.dumps({"a": [1, 2], "b": "\u00e9"}, ensure_ascii=False, indent=2)
+        String pretty = new ChatTemplate("{{ {'a': [1, 2], 'b': '\u00e9'} | tojson(indent=2) }}").render(List.of(), false, Map.of());
+        assertEquals("{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": \"\u00e9\"\n}", pretty);
+    }
+
+    @Test
+    void syntaxErrorIsReported() {
+        var ex = assertThrows(ChatTemplate.TemplateException.class,
+                () -> new ChatTemplate("{% for m in messages %}{{ m['role'] }}").render(List.of(ChatTemplate.Message.user("hi")), false, Map.of()));
+        assertTrue(ex.getMessage().contains("chat template"), ex.getMessage());
+    }
+}

@@ -84,7 +84,8 @@ public final class HfTokenizerFiles {
             local.sort(Comparator.<Merge>comparingInt(m -> vocab.get(m.left())).thenComparingInt(m -> vocab.get(m.right())));
             all.addAll(local);
         }
-        all.sort((a, b) -> Float.compare(b.score(), a.score())); // List.sort is stable
+        // List.sort is stable, as Python's sorted; compare with < as Python does, so -0.0 ties 0.0.
+        all.sort((a, b) -> a.score() > b.score() ? -1 : a.score() < b.score() ? 1 : 0);
         List<String[]> out = new ArrayList<>(all.size());
         for (Merge m : all) {
             out.add(new String[] {m.left(), m.right()});

@@ -7,8 +7,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import jllm.tokenizer.Tokenizer;
 
@@ -65,8 +67,8 @@ public final class Llama2cTokenizer implements Tokenizer {
         if (maxLen <= 0) {
             throw new IOException(file + ": max_token_length " + maxLen + " must be positive");
         }
-        java.util.List<String> pieces = new java.util.ArrayList<>();
-        java.util.List<Float> scores = new java.util.ArrayList<>();
+        List<String> pieces = new ArrayList<>();
+        List<Float> scores = new ArrayList<>();
         while (b.hasRemaining()) {
             int id = pieces.size();
             long at = b.position();

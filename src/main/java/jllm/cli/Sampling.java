@@ -30,7 +30,7 @@ final class Sampling {
         Streamer streamer = stream ? new Streamer(tok, prompt, out) : null;
         if (stream) out.print(s.prompt());
         var opts = new TextGenerator.Options(s.maxNewTokens(), s.temperature(), s.topK(), s.topP(), s.seed(), s.useCache(),
-                s.numSamples(), null, stream ? (row, token) -> streamer.accept((int) token) : null);
+                s.numSamples(), java.util.List.of(), stream ? (row, token) -> streamer.accept((int) token) : null);
         long t0 = System.nanoTime();
         Tensor result = TextGenerator.generate(model, idx, opts);
         double secs = (System.nanoTime() - t0) / 1e9;

@@ -10,6 +10,7 @@ import jllm.tensor.Tensor;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -35,40 +36,45 @@ public final class TextGenerator {
     /**
      * Settings of one generation call. topK / topP null = off; temperature 0 = greedy;
      * numReturnSequences repeats each prompt row that many times (rows p0, p0, p1, p1, ...);
-     * stopToken (null = none) ends a row once generated, later positions of that row are filled
-     * with it and the call returns early when every row has stopped; listener may be null.
+     * stopTokens (empty = none; a model's config may list several eos ids) end a row once one is
+     * generated, later positions of that row are filled with the first stop token and the call
+     * returns early when every row has stopped; listener may be null.
      */
     public record Options(int maxNewTokens, double temperature, Integer topK, Double topP, long seed, boolean useCache,
-                          int numReturnSequences, Long stopToken, TokenListener listener) {
+                          int numReturnSequences, List<Long> stopTokens, TokenListener listener) {
         public Options {
             if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
             if (numReturnSequences < 1) throw new IllegalArgumentException("numReturnSequences must be >= 1, got " + numReturnSequences);
             new Sampler(temperature, topK, topP, seed); // validates the sampling settings early
+            stopTokens = stopTokens == null ? List.of() : List.copyOf(stopTokens);
         }
 
-        public static Options of(int maxNewTokens) { return new Options(maxNewTokens, 1.0, null, null, 1337L, true, 1, null, null); }
+        public static Options of(int maxNewTokens) { return new Options(maxNewTokens, 1.0, null, null, 1337L, true, 1, List.of(), null); }
 
-        public Options temperature(double t) { return new Options(maxNewTokens, t, topK, topP, seed, useCache, numReturnSequences, stopToken, listener); }
+        public Options temperature(double t) { return new Options(maxNewTokens, t, topK, topP, seed, useCache, numReturnSequences, stopTokens, listener); }
 
-        public Options topK(Integer k) { return new Options(maxNewTokens, temperature, k, topP, seed, useCache, numReturnSequences, stopToken, listener); }
+        public Options topK(Integer k) { return new Options(maxNewTokens, temperature, k, topP, seed, useCache, numReturnSequences, stopTokens, listener); }
 
-        public Options topP(Double p) { return new Options(maxNewTokens, temperature, topK, p, seed, useCache, numReturnSequences, stopToken, listener); }
+        public Options topP(Double p) { return new Options(maxNewTokens, temperature, topK, p, seed, useCache, numReturnSequences, stopTokens, listener); }
 
-        public Options seed(long s) { return new Options(maxNewTokens, temperature, topK, topP, s, useCache, numReturnSequences, stopToken, listener); }
+        public Options seed(long s) { return new Options(maxNewTokens, temperature, topK, topP, s, useCache, numReturnSequences, stopTokens, listener); }
 
-        public Options useCache(boolean c) { return new Options(maxNewTokens, temperature, topK, topP, seed, c, numReturnSequences, stopToken, listener); }
+        public Options useCache(boolean c) { return new Options(maxNewTokens, temperature, topK, topP, seed, c, numReturnSequences, stopTokens, listener); }
 
-        public Options numReturnSequences(int n) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, n, stopToken, listener); }
+        public Options numReturnSequences(int n) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, n, stopTokens, listener); }
 
-        public Options stopToken(Long t) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, numReturnSequences, t, listener); }
+        /** One stop token (null = none). */
+        public Options stopToken(Long t) { return stopTokens(t == null ? List.of() : List.of(t)); }
 
-        public Options listener(TokenListener l) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, numReturnSequences, stopToken, l); }
+        public Options stopTokens(List<Long> t) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, numReturnSequences, t, listener); }
+
+        public Options listener(TokenListener l) { return new Options(maxNewTokens, temperature, topK, topP, seed, useCache, numReturnSequences, stopTokens, l); }
     }
 
     /** idx I64 [B, T] (or [T]); returns [B, T + maxNewTokens]. */
     public static Tensor generate(LanguageModel model, Tensor idx, int maxNewTokens, double temperature, Integer topK, Double topP,
                                   long seed, boolean useCache) {
-        return generate(model, idx, new Options(maxNewTokens, temperature, topK, topP, seed, useCache, 1, null, null));
+        return generate(model, idx, new Options(maxNewTokens, temperature, topK, topP, seed, useCache, 1, List.of(), null));
     }
 
     /**
@@ -112,7 +118,8 @@ public final class TextGenerator {
         int block = model.blockSize();
         boolean cached = o.useCache() && model instanceof CachedLanguageModel;
         CachedLanguageModel cm = cached ? (CachedLanguageModel) model : null;
-        KVCache cache = cached ? cm.newCache(rows) : null;
+        // a long-context model's whole block size would preallocate far more cache than this call can use
+        KVCache cache = cached ? cm.newCache(rows, Math.min(block, total)) : null;
         boolean[] done = new boolean[rows];
         int len = t, alive = rows;
         if (o.maxNewTokens() == 0) return len;
@@ -122,13 +129,13 @@ public final class TextGenerator {
             long[] next = sampler.sample(logits).toLongArray();
             for (int r = 0; r < rows; r++) {
                 if (done[r]) {
-                    next[r] = o.stopToken();
+                    next[r] = o.stopTokens().get(0);
                     buf[r * total + len] = next[r];
                     continue;
                 }
                 buf[r * total + len] = next[r];
                 if (o.listener() != null) o.listener().onToken(r, next[r]);
-                if (o.stopToken() != null && next[r] == o.stopToken()) {
+                if (o.stopTokens().contains(next[r])) {
                     done[r] = true;
                     alive--;
                 }
@@ -137,7 +144,7 @@ public final class TextGenerator {
             if (alive == 0 || step == o.maxNewTokens() - 1) break;
             if (!cached) {
                 logits = last(model.forward(window(buf, rows, total, len, block), null).logits());
-            } else if (cache.length() < block) {
+            } else if (cache.length() < cache.capacity()) {
                 logits = last(cm.forward(Tensor.of(next, rows, 1), cache, true));
             } else {
                 // positions are absolute: a cropped window shifts every position, so the cache is rebuilt

@@ -4,11 +4,10 @@ import jllm.generate.TextGenerator;
 import jllm.models.LanguageModel;
 import jllm.tensor.DType;
 import jllm.tensor.Tensor;
+import jllm.tokenizer.StreamDecoder;
 import jllm.tokenizer.Tokenizer;
 
 import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.List;
 
 /** Shared by `train` and `sample`: generates from a prompt and prints text as tokens arrive. */
 final class Sampling {
@@ -27,15 +26,15 @@ final class Sampling {
         }
         Tensor idx = promptIds(prompt);
         boolean stream = s.numSamples() == 1;
-        Streamer streamer = stream ? new Streamer(tok, prompt, out) : null;
+        StreamDecoder streamer = stream ? new StreamDecoder(tok, prompt) : null;
         if (stream) out.print(s.prompt());
         var opts = new TextGenerator.Options(s.maxNewTokens(), s.temperature(), s.topK(), s.topP(), s.seed(), s.useCache(),
-                s.numSamples(), java.util.List.of(), stream ? (row, token) -> streamer.accept((int) token) : null);
+                s.numSamples(), java.util.List.of(), stream ? (row, token) -> print(out, streamer.push((int) token)) : null);
         long t0 = System.nanoTime();
         Tensor result = TextGenerator.generate(model, idx, opts);
         double secs = (System.nanoTime() - t0) / 1e9;
         if (stream) {
-            streamer.flush();
+            out.print(streamer.flush());
             out.println();
         } else {
             for (int r = 0; r < s.numSamples(); r++) {
@@ -47,49 +46,15 @@ final class Sampling {
         return new double[] {(double) s.numSamples() * s.maxNewTokens(), secs};
     }
 
+    private static void print(PrintStream out, String text) {
+        if (text.isEmpty()) return;
+        out.print(text);
+        out.flush();
+    }
+
     /** A prompt as the I64 [1, T] batch the models take. */
     static Tensor promptIds(int[] tokens) { return Tensor.of(tokens, 1, tokens.length).to(DType.I64); }
 
     /** Row r of a generated [B, T] id tensor, as tokenizer input. */
     static int[] row(Tensor ids, int r) { return ids.select(0, r).toIntArray(); }
-
-    /** Prints the growing decoded text, holding back an incomplete multi-byte character. */
-    private static final class Streamer {
-        private final Tokenizer tok;
-        private final List<Integer> ids = new ArrayList<>();
-        private final PrintStream out;
-        private final int promptChars;
-        private int printed;
-
-        Streamer(Tokenizer tok, int[] prompt, PrintStream out) {
-            this.tok = tok;
-            this.out = out;
-            for (int p : prompt) ids.add(p);
-            this.promptChars = tok.decode(prompt).length();
-            this.printed = promptChars;
-        }
-
-        void accept(int token) {
-            ids.add(token);
-            String text = decode();
-            int end = text.length();
-            if (end > 0 && text.charAt(end - 1) == '\uFFFD') return; // wait for the rest of the character
-            if (end > printed) {
-                out.print(text.substring(printed, end));
-                out.flush();
-                printed = end;
-            }
-        }
-
-        void flush() {
-            String text = decode();
-            if (text.length() > printed) out.print(text.substring(printed));
-        }
-
-        private String decode() {
-            int[] a = new int[ids.size()];
-            for (int i = 0; i < a.length; i++) a[i] = ids.get(i);
-            return tok.decode(a);
-        }
-    }
 }

@@ -27,6 +27,18 @@ public final class StreamDecoder {
         this.tokenizer = tokenizer;
     }
 
+    /**
+     * A decoder continuing after context (the prompt's ids, already printed): the first generated
+     * token is decoded next to the context's last few tokens, so a sentencepiece "▁word" keeps its
+     * space and a character split between prompt and output comes out whole.
+     */
+    public StreamDecoder(Tokenizer tokenizer, int[] context) {
+        this.tokenizer = tokenizer;
+        ids = Arrays.copyOf(context, Math.max(16, context.length * 2));
+        size = readOffset = context.length;
+        prefixOffset = Math.max(0, context.length - 6);
+    }
+
     /** Adds one generated id and returns the text it completes (often "", never a partial character). */
     public String push(int id) {
         if (size == ids.length) ids = Arrays.copyOf(ids, size * 2);

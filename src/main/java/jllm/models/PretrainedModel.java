@@ -13,7 +13,16 @@ import java.util.List;
  */
 public interface PretrainedModel extends CachedLanguageModel {
     /** Writes config.json and model.safetensors with Hugging Face key names and orientation, atomically. */
-    void savePretrained(Path dir) throws IOException;
+    default void savePretrained(Path dir) throws IOException { savePretrained(dir, 0); }
+
+    /**
+     * As {@link #savePretrained(Path)}, split into {@code model-0000i-of-0000n.safetensors} shards of
+     * at most maxShardBytes plus {@code model.safetensors.index.json} when maxShardBytes > 0.
+     */
+    void savePretrained(Path dir, long maxShardBytes) throws IOException;
+
+    /** This model as the {@link jllm.nn.Module} it is (parameters, train/eval, LoRA injection). */
+    default jllm.nn.Module asModule() { return (jllm.nn.Module) this; }
 
     /** The config.json this model saves (a fresh object). */
     ObjectNode configJson();

@@ -301,8 +301,8 @@ public class GPT extends Module implements PretrainedModel {
     }
 
     @Override
-    public void savePretrained(Path dir) throws IOException {
-        HfModelDir.write(dir, configJson(), hfStateDict(), 0);
+    public void savePretrained(Path dir, long maxShardBytes) throws IOException {
+        HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
     }
 
     /**

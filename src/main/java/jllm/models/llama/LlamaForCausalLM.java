@@ -165,9 +165,6 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
     }
 
     @Override
-    public void savePretrained(Path dir) throws IOException { savePretrained(dir, 0); }
-
-    /** Saves, sharded into files of at most maxShardBytes when it is positive. */
     public void savePretrained(Path dir, long maxShardBytes) throws IOException {
         HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
     }

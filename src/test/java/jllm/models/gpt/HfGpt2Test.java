@@ -70,6 +70,13 @@ class HfGpt2Test {
         GPT back = GPT.fromPretrained(out);
         assertEquals(m.config(), back.config());
         for (Map.Entry<String, Tensor> e : m.stateDict().entrySet()) assertTrue(e.getValue().equal(back.stateDict().get(e.getKey())), e.getKey());
+
+        Path sharded = tmp.resolve("sharded");
+        m.savePretrained(sharded, 30_000);
+        assertTrue(Files.isRegularFile(sharded.resolve("model.safetensors.index.json")));
+        assertFalse(Files.exists(sharded.resolve("model.safetensors")));
+        GPT again = (GPT) AutoModelForCausalLM.fromPretrained(sharded);
+        for (Map.Entry<String, Tensor> e : m.stateDict().entrySet()) assertTrue(e.getValue().equal(again.stateDict().get(e.getKey())), e.getKey());
     }
 
     @Test

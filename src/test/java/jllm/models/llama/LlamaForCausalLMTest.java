@@ -209,6 +209,18 @@ class LlamaForCausalLMTest {
         assertNull(LlamaConfig.fromJson(n, "c").ropeScaling());
     }
 
+    @Test
+    void ropeInvFreqMatchesTransformers() throws Exception {
+        // values of hf_ref.rope_inv_freq (modeling_rope_utils) for the two fixture configs; llama3: kept, smoothed, divided, divided
+        float[] gqa = LlamaForCausalLM.fromPretrained(HfTestDirs.dir("llama_gqa")).config().ropeInvFreq();
+        float[] want = {1.0f, 0.005265670828521252f, 0.00017677668074611574f, 6.647869668086059e-06f};
+        for (int i = 0; i < want.length; i++) assertEquals(want[i], gqa[i], Math.ulp(want[i]) * 2, "llama3 inv_freq[" + i + "]");
+        float[] lin = LlamaForCausalLM.fromPretrained(HfTestDirs.dir("llama_bias")).config().ropeInvFreq();
+        float[] wantLin = {0.5f, 0.15811388194561005f, 0.05000000074505806f, 0.015811389312148094f, 0.004999999888241291f,
+                0.0015811389312148094f, 0.0005000000237487257f, 0.00015811389312148094f};
+        for (int i = 0; i < wantLin.length; i++) assertEquals(wantLin[i], lin[i], Math.ulp(wantLin[i]) * 2, "linear inv_freq[" + i + "]");
+    }
+
     static String error(String json) throws Exception {
         return assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(JSON.readTree(json), "/x/config.json")).getMessage();
     }

@@ -1,8 +1,13 @@
 package jllm.models.gpt;
 
 import jllm.autograd.Grad;
-import jllm.models.CachedLanguageModel;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.hf.HfException;
+import jllm.io.hf.HfModelDir;
 import jllm.models.KVCache;
+import jllm.models.PretrainedModel;
 import jllm.nn.Dropout;
 import jllm.nn.Embedding;
 import jllm.nn.GELU;
@@ -17,10 +22,13 @@ import jllm.tensor.DType;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -36,7 +44,7 @@ import java.util.Set;
  * branches); its modules are registered only when {@code config.dropout() > 0}, so the default
  * model prints exactly like the seed's {@code print(model)}.
  */
-public class GPT extends Module implements CachedLanguageModel {
+public class GPT extends Module implements PretrainedModel {
     private final GPTConfig config;
     public final ModuleDict transformer;
     public final Embedding wte;
@@ -45,6 +53,9 @@ public class GPT extends Module implements CachedLanguageModel {
     public final LayerNorm lnF;
     public final Dropout drop;
     public final Linear lmHead;
+    // GPT-2's <|endoftext|> is both; a loaded config.json may say otherwise
+    private Integer bosTokenId;
+    private List<Integer> eosTokenIds;
 
     /** Builds and initialises with the default generator ({@code Generator.manualSeed} makes it reproducible). */
     public GPT(GPTConfig config) { this(config, Generator.defaultGenerator()); }
@@ -71,6 +82,8 @@ public class GPT extends Module implements CachedLanguageModel {
         // weight sharing scheme: one tensor under both names
         wte.setParameter("weight", lmHead.weight());
         initWeights(gen);
+        bosTokenId = config.vocabSize() > 50256 ? 50256 : null;
+        eosTokenIds = config.vocabSize() > 50256 ? List.of(50256) : List.of();
     }
 
     public GPTConfig config() { return config; }
@@ -187,9 +200,15 @@ public class GPT extends Module implements CachedLanguageModel {
     public Tensor forward(Tensor idx) { return forward(idx, (Tensor) null).logits(); }
 
     @Override
-    public KVCache newCache(int batchSize) {
+    public KVCache newCache(int batchSize) { return newCache(batchSize, config.blockSize()); }
+
+    @Override
+    public KVCache newCache(int batchSize, int capacity) {
+        if (capacity <= 0 || capacity > config.blockSize()) {
+            throw new IllegalArgumentException("GPT: cache capacity must be in [1, " + config.blockSize() + "], got " + capacity);
+        }
         Tensor w = wte.weight();
-        return new KVCache(config.nLayer(), batchSize, config.nHead(), config.blockSize(), config.headSize(), w.dtype(), w.device());
+        return new KVCache(config.nLayer(), batchSize, config.nHead(), capacity, config.headSize(), w.dtype(), w.device());
     }
 
     @Override
@@ -219,6 +238,124 @@ public class GPT extends Module implements CachedLanguageModel {
         int layer = 0;
         for (Module m : h) x = ((Block) m).forward(x, cache, layer++, past);
         return lnF.forward(x);
+    }
+
+    // ------------------------------------------------------------------ Hugging Face directories
+
+    @Override
+    public String modelType() { return "gpt2"; }
+
+    @Override
+    public Integer bosTokenId() { return bosTokenId; }
+
+    @Override
+    public List<Integer> eosTokenIds() { return eosTokenIds; }
+
+    /** config.json as transformers' GPT2Config writes it (dropout probabilities from config.dropout). */
+    @Override
+    public ObjectNode configJson() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("activation_function", "gelu_new");
+        o.putArray("architectures").add("GPT2LMHeadModel");
+        o.put("attn_pdrop", config.dropout());
+        if (bosTokenId != null) o.put("bos_token_id", bosTokenId);
+        o.put("embd_pdrop", config.dropout());
+        if (eosTokenIds.size() == 1) o.put("eos_token_id", eosTokenIds.get(0));
+        else if (!eosTokenIds.isEmpty()) eosTokenIds.forEach(o.withArray("eos_token_id")::add);
+        o.put("initializer_range", 0.02);
+        o.put("layer_norm_epsilon", 1e-5);
+        o.put("model_type", "gpt2");
+        o.put("n_ctx", config.blockSize());
+        o.put("n_embd", config.nEmbd());
+        o.put("n_head", config.nHead());
+        o.putNull("n_inner");
+        o.put("n_layer", config.nLayer());
+        o.put("n_positions", config.blockSize());
+        o.put("reorder_and_upcast_attn", false);
+        o.put("resid_pdrop", config.dropout());
+        o.put("scale_attn_by_inverse_layer_idx", false);
+        o.put("scale_attn_weights", true);
+        o.put("tie_word_embeddings", true);
+        o.put("torch_dtype", "float32");
+        o.put("use_cache", true);
+        o.put("vocab_size", config.vocabSize());
+        return o;
+    }
+
+    /**
+     * What transformers' GPT2LMHeadModel.save_pretrained writes: {@code transformer.}-prefixed keys,
+     * the four Conv1D weights as [in, out], no lm_head.weight (tied to wte) and no causal-mask
+     * buffers (non-persistent in transformers).
+     */
+    public LinkedHashMap<String, Tensor> hfStateDict() {
+        if (!config.bias()) {
+            throw new IllegalStateException("GPT: transformers' GPT-2 always has biases; a model with bias=false cannot be saved as GPT2LMHeadModel");
+        }
+        LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : stateDict().entrySet()) {
+            String k = e.getKey();
+            if (k.endsWith(".attn.bias") || k.equals("lm_head.weight")) continue;
+            sd.put(k, CONV1D.stream().anyMatch(k::endsWith) ? e.getValue().t().contiguous() : e.getValue());
+        }
+        return sd;
+    }
+
+    @Override
+    public void savePretrained(Path dir, long maxShardBytes) throws IOException {
+        HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
+    }
+
+    /**
+     * Loads a Hugging Face GPT2LMHeadModel directory (config.json + safetensors, single or sharded)
+     * with {@link #loadHuggingFace}'s rules. Settings jllm's GPT does not implement
+     * (another activation, layer_norm_epsilon, n_inner, scale_attn_by_inverse_layer_idx) are errors.
+     */
+    public static GPT fromPretrained(Path dir) throws IOException {
+        HfModelDir d = HfModelDir.open(dir);
+        ObjectNode c = d.config();
+        Path cf = d.configFile();
+        String type = c.path("model_type").asText("gpt2");
+        List<String> arch = new java.util.ArrayList<>();
+        c.path("architectures").forEach(a -> arch.add(a.asText()));
+        if (!type.equals("gpt2") || (!arch.isEmpty() && !arch.contains("GPT2LMHeadModel") && !arch.contains("GPT2Model"))) {
+            throw new HfException(cf + ": unsupported architecture " + arch + " with model_type '" + type + "' (GPT loads GPT2LMHeadModel)");
+        }
+        String act = c.path("activation_function").asText("gelu_new");
+        if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
+            throw new HfException(cf + ": unsupported activation_function '" + act + "' (GPT uses the tanh GELU, gelu_new)");
+        }
+        if (c.path("layer_norm_epsilon").asDouble(1e-5) != 1e-5) {
+            throw new HfException(cf + ": unsupported layer_norm_epsilon " + c.get("layer_norm_epsilon") + " (GPT uses 1e-05)");
+        }
+        if (c.path("scale_attn_by_inverse_layer_idx").asBoolean(false) || !c.path("scale_attn_weights").asBoolean(true)) {
+            throw new HfException(cf + ": unsupported attention scaling (scale_attn_by_inverse_layer_idx / scale_attn_weights)");
+        }
+        int nEmbd = c.path("n_embd").asInt(768);
+        JsonNode inner = c.get("n_inner");
+        if (inner != null && !inner.isNull() && inner.asInt() != 4 * nEmbd) {
+            throw new HfException(cf + ": unsupported n_inner " + inner + " (GPT's MLP is 4 * n_embd = " + 4 * nEmbd + ")");
+        }
+        int nPos = c.hasNonNull("n_positions") ? c.get("n_positions").asInt() : c.path("n_ctx").asInt(1024);
+        GPTConfig cfg;
+        try {
+            cfg = new GPTConfig(nPos, c.path("vocab_size").asInt(50257), c.path("n_layer").asInt(12), c.path("n_head").asInt(12), nEmbd,
+                    0.0, true);
+        } catch (IllegalArgumentException e) {
+            throw new HfException(cf + ": " + e.getMessage(), e);
+        }
+        GPT m = new GPT(cfg);
+        try {
+            m.loadHuggingFace(d.tensors());
+        } catch (IllegalArgumentException e) {
+            throw new HfException("cannot load GPT-2 checkpoint " + d.describe("") + " (config " + cf + "): " + e.getMessage(), e);
+        }
+        m.bosTokenId = c.hasNonNull("bos_token_id") ? c.get("bos_token_id").asInt() : null;
+        List<Integer> eos = new java.util.ArrayList<>();
+        JsonNode e = c.get("eos_token_id");
+        if (e != null && e.isArray()) e.forEach(x -> eos.add(x.asInt()));
+        else if (e != null && e.isIntegralNumber()) eos.add(e.asInt());
+        m.eosTokenIds = List.copyOf(eos);
+        return m;
     }
 
     // ------------------------------------------------------------------ modules

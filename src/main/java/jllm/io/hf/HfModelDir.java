@@ -1,0 +1,290 @@
+package jllm.io.hf;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.SafeTensors;
+import jllm.io.SafeTensorsFile;
+import jllm.io.TensorEntry;
+import jllm.io.TensorIO;
+import jllm.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * A Hugging Face model directory as {@code save_pretrained} writes it: {@code config.json} and the
+ * weights, either one {@code model.safetensors} or shards listed in
+ * {@code model.safetensors.index.json} ({@code {"metadata": {"total_size": N}, "weight_map": {key: file}}}).
+ *
+ * <p>Reading maps every weight file once ({@link SafeTensors#openAuto}); a tensor is copied out of
+ * the mapping only when asked for, converted to F32 when it is F16/BF16/F64, so a checkpoint is
+ * never held twice on the heap. Every error names the file it is about.
+ */
+public final class HfModelDir {
+    public static final String CONFIG = "config.json";
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final ObjectNode config;
+    private final LinkedHashMap<String, SafeTensorsFile> fileOfKey;
+
+    private HfModelDir(Path dir, ObjectNode config, LinkedHashMap<String, SafeTensorsFile> fileOfKey) {
+        this.dir = dir;
+        this.config = config;
+        this.fileOfKey = fileOfKey;
+    }
+
+    // ------------------------------------------------------------------------------- reading
+
+    /** config.json of a model directory as a JSON object (errors name the file). */
+    public static ObjectNode readConfig(Path dir) {
+        Path cfg = dir.resolve(CONFIG);
+        if (!Files.isDirectory(dir)) throw new HfException("model directory " + dir + " does not exist or is not a directory");
+        if (!Files.isRegularFile(cfg)) {
+            throw new HfException("no " + CONFIG + " in model directory " + dir + " (a Hugging Face model directory has config.json"
+                    + " next to model.safetensors)");
+        }
+        JsonNode n = readJson(cfg);
+        if (!(n instanceof ObjectNode o)) throw new HfException(cfg + ": expected a JSON object, found " + n.getNodeType());
+        return o;
+    }
+
+    private static JsonNode readJson(Path file) {
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            throw new HfException(file + ": not valid JSON: " + e.getOriginalMessage() + " (line " + e.getLocation().getLineNr()
+                    + ", column " + e.getLocation().getColumnNr() + ")", e);
+        } catch (IOException e) {
+            throw new HfException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads config.json and maps the weight files (single or sharded); nothing is copied yet. */
+    public static HfModelDir open(Path dir) throws IOException {
+        ObjectNode config = readConfig(dir);
+        LinkedHashMap<String, SafeTensorsFile> fileOfKey = new LinkedHashMap<>();
+        Path index = dir.resolve(INDEX), single = dir.resolve(WEIGHTS);
+        if (Files.isRegularFile(index)) {
+            JsonNode root = readJson(index);
+            JsonNode wm = root.get("weight_map");
+            if (wm == null || !wm.isObject()) throw new HfException(index + ": missing \"weight_map\" object {tensor name: shard file}");
+            Map<String, SafeTensorsFile> shards = new LinkedHashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = wm.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String key = e.getKey();
+                if (!e.getValue().isTextual()) throw new HfException(index + ": weight_map entry '" + key + "' must be a file name");
+                String name = e.getValue().asText();
+                Path shard = dir.resolve(name).normalize();
+                if (!shard.getParent().equals(dir.normalize())) {
+                    throw new HfException(index + ": weight_map entry '" + key + "' points outside the model directory: " + name);
+                }
+                SafeTensorsFile f = shards.get(name);
+                if (f == null) {
+                    if (!Files.isRegularFile(shard)) {
+                        throw new HfException(index + " lists shard " + name + " (for tensor '" + key + "'), but " + shard + " does not exist");
+                    }
+                    f = SafeTensors.openAuto(shard);
+                    shards.put(name, f);
+                }
+                if (!f.contains(key)) {
+                    throw new HfException(index + " maps tensor '" + key + "' to " + name + ", but " + shard + " has no tensor '" + key + "'");
+                }
+                fileOfKey.put(key, f);
+            }
+        } else if (Files.isRegularFile(single)) {
+            SafeTensorsFile f = SafeTensors.openAuto(single);
+            for (String k : f.names()) fileOfKey.put(k, f);
+        } else {
+            String other = Files.isRegularFile(dir.resolve("pytorch_model.bin")) || Files.isRegularFile(dir.resolve("pytorch_model.bin.index.json"))
+                    ? " (found pytorch_model.bin: jllm reads safetensors only; convert it with transformers' save_pretrained(safe_serialization=True))"
+                    : "";
+            throw new HfException("no weights in model directory " + dir + ": neither " + WEIGHTS + " nor " + INDEX + other);
+        }
+        return new HfModelDir(dir, config, fileOfKey);
+    }
+
+    public Path dir() { return dir; }
+
+    public Path configFile() { return dir.resolve(CONFIG); }
+
+    /** config.json (a live object; copy it before changing it). */
+    public ObjectNode config() { return config; }
+
+    /** Tensor names in file (or index) order. */
+    public List<String> keys() { return new ArrayList<>(fileOfKey.keySet()); }
+
+    public boolean contains(String key) { return fileOfKey.containsKey(key); }
+
+    /** The weight file holding key. */
+    public Path fileOf(String key) { return entryFile(key).path(); }
+
+    /** Where a key lives, for messages: the shard file, or the directory's weights when the key is absent. */
+    public String describe(String key) {
+        SafeTensorsFile f = fileOfKey.get(key);
+        if (f != null) return f.path().toString();
+        return Files.isRegularFile(dir.resolve(INDEX)) ? dir.resolve(INDEX).toString() : dir.resolve(WEIGHTS).toString();
+    }
+
+    private SafeTensorsFile entryFile(String key) {
+        SafeTensorsFile f = fileOfKey.get(key);
+        if (f == null) throw new HfException("tensor '" + key + "' not found in " + describe(key));
+        return f;
+    }
+
+    public long[] shape(String key) { return entryFile(key).get(key).shape(); }
+
+    /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
+    public Tensor tensor(String key) {
+        SafeTensorsFile f = entryFile(key);
+        TensorEntry e = f.get(key);
+        return TensorIO.toTensor(f.path(), e, true);
+    }
+
+    /** Every tensor (F32 for floating dtypes), in key order. */
+    public LinkedHashMap<String, Tensor> tensors() {
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        for (String k : fileOfKey.keySet()) out.put(k, tensor(k));
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------- writing
+
+    /** Files this class writes; {@link #write} does not carry them over from a previous directory. */
+    private static boolean isWeightOrConfig(String name) {
+        return name.equals(CONFIG) || name.equals(INDEX) || name.equals(WEIGHTS) || name.matches("model-\\d+-of-\\d+\\.safetensors");
+    }
+
+    /**
+     * Writes config.json and the tensors (in their own dtype, metadata {@code {"format": "pt"}} as
+     * transformers writes) to dir. With maxShardBytes > 0 the tensors are split greedily in map
+     * order into {@code model-0000i-of-0000n.safetensors} shards of at most that size (a larger
+     * single tensor gets its own shard) plus an index with {@code total_size}, as transformers'
+     * {@code save_pretrained(max_shard_size=...)} does; one shard is written as model.safetensors.
+     *
+     * <p>Atomic: everything goes into a temporary directory next to dir, which then replaces dir
+     * by rename, so a crash leaves the previous directory intact (at worst renamed to
+     * {@code .NAME.old-*} during the instant between the two renames). Other files of an existing
+     * dir (tokenizer, generation config) are carried over.
+     */
+    public static void write(Path dir, JsonNode config, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
+        Path target = dir.toAbsolutePath().normalize();
+        Path parent = target.getParent();
+        if (Files.exists(target) && !Files.isDirectory(target)) throw new FileAlreadyExistsException(target + " exists and is not a directory");
+        Files.createDirectories(parent);
+        String base = target.getFileName().toString();
+        Path tmp = Files.createTempDirectory(parent, "." + base + ".tmp-");
+        boolean done = false;
+        try {
+            writeInto(tmp, config, tensors, maxShardBytes);
+            if (Files.isDirectory(target)) {
+                try (Stream<Path> s = Files.list(target)) {
+                    for (Path p : (Iterable<Path>) s::iterator) {
+                        String n = p.getFileName().toString();
+                        if (!isWeightOrConfig(n)) copyTree(p, tmp.resolve(n));
+                    }
+                }
+                Path old = parent.resolve("." + base + ".old-" + Long.toHexString(System.nanoTime()));
+                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+                deleteTree(old);
+            } else {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            done = true;
+        } finally {
+            if (!done) deleteTree(tmp);
+        }
+    }
+
+    private static void writeInto(Path d, JsonNode config, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
+        List<LinkedHashMap<String, Tensor>> shards = new ArrayList<>();
+        LinkedHashMap<String, Tensor> cur = new LinkedHashMap<>();
+        long curBytes = 0, total = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            long bytes = e.getValue().numel() * (long) e.getValue().dtype().itemSize();
+            if (maxShardBytes > 0 && !cur.isEmpty() && curBytes + bytes > maxShardBytes) {
+                shards.add(cur);
+                cur = new LinkedHashMap<>();
+                curBytes = 0;
+            }
+            cur.put(e.getKey(), e.getValue());
+            curBytes += bytes;
+            total += bytes;
+        }
+        shards.add(cur);
+        Map<String, String> meta = Map.of("format", "pt");
+        if (shards.size() == 1) {
+            TensorIO.save(d.resolve(WEIGHTS), shards.get(0), meta);
+        } else {
+            TreeMap<String, String> weightMap = new TreeMap<>();
+            for (int i = 0; i < shards.size(); i++) {
+                String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                TensorIO.save(d.resolve(name), shards.get(i), meta);
+                for (String k : shards.get(i).keySet()) weightMap.put(k, name);
+            }
+            Map<String, Object> index = new LinkedHashMap<>();
+            index.put("metadata", Map.of("total_size", total));
+            index.put("weight_map", weightMap);
+            writeJson(d.resolve(INDEX), JSON.valueToTree(index));
+        }
+        writeJson(d.resolve(CONFIG), config);
+    }
+
+    /** JSON as Python's {@code json.dumps(obj, indent=2, sort_keys=True) + "\n"} lays it out (transformers' format). */
+    public static String toJsonString(JsonNode node) {
+        try {
+            Object sorted = JSON.treeToValue(node, Object.class);
+            DefaultPrettyPrinter pp = new DefaultPrettyPrinter(Separators.createDefaultInstance()
+                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+                    .withObjectEmptySeparator("").withArrayEmptySeparator(""));
+            pp.indentArraysWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
+            pp.indentObjectsWith(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE.withLinefeed("\n"));
+            return JSON.copy().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).writer(pp).writeValueAsString(sorted) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new HfException("cannot serialise JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static void writeJson(Path file, JsonNode node) throws IOException {
+        Files.writeString(file, toJsonString(node));
+    }
+
+    private static void copyTree(Path src, Path dst) throws IOException {
+        if (Files.isDirectory(src)) {
+            Files.createDirectories(dst);
+            try (Stream<Path> s = Files.list(src)) {
+                for (Path p : (Iterable<Path>) s::iterator) copyTree(p, dst.resolve(p.getFileName().toString()));
+            }
+        } else {
+            Files.copy(src, dst, StandardCopyOption.COPY_ATTRIBUTES);
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+        }
+    }
+}

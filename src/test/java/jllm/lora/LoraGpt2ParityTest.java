@@ -66,7 +66,7 @@ class LoraGpt2ParityTest {
         m.savePretrained(again);
         Map<String, Tensor> mine = TensorIO.load(again.resolve("adapter_model.safetensors"));
         Map<String, Tensor> peft = withPrefix(f, "adapter.");
-        assertEquals(List.copyOf(peft.keySet()), List.copyOf(mine.keySet()));
+        assertEquals(new java.util.TreeSet<>(peft.keySet()), new java.util.TreeSet<>(mine.keySet())); // a file's key order is the writer's business
         for (String k : peft.keySet()) assertEquals(0.0, maxDiff(peft.get(k), mine.get(k)), k);
         LoraConfig back = LoraConfig.load(again.resolve("adapter_config.json"));
         assertEquals(LoraConfig.fromJson(f.meta("adapter_config")).withInferenceMode(true), back);

@@ -135,8 +135,14 @@ class LoraSaveLoadMergeTest {
         assertTrue(maxDiff(w0.add(delta), g.block(1).mlp.cFc.weight()) < 1e-6);
         assertTrue(g.namedParameters().keySet().stream().noneMatch(k -> k.contains("lora") || k.contains("base_layer")));
         assertThrows(IllegalStateException.class, () -> m.forward(IDX, null));
-        // the HF Conv1D orientation of a delta is its transpose
-        assertEquals(0.0, maxDiff(delta.t(), new LoraLinear(new Linear(8, 32), LoraConfig.of(4, 8)).deltaWeight(true).mul(0).add(delta.t())));
+        // for a weight held in HF's Conv1D [in, out] layout (fan_in_fan_out) the delta is the transpose
+        LoraLinear l = new LoraLinear(new Linear(8, 32), LoraConfig.of(4, 8));
+        try (var gr = jllm.autograd.Grad.off()) {
+            l.loraB().weight().copy_(Tensor.randn(new int[] {32, 4}, new Generator(1)));
+        }
+        assertEquals("[8, 32]", Arrays.toString(l.deltaWeight(true).shape()));
+        assertEquals(0.0, maxDiff(l.deltaWeight().t(), l.deltaWeight(true)));
+        assertTrue(maxDiff(l.loraB().weight().matmul(l.loraA().weight()).mul(2.0), l.deltaWeight()) < 1e-6);
     }
 
     @Test

@@ -147,6 +147,9 @@ public class PeftModel extends Module implements LanguageModel {
             replace(base, key, new LoraLinear(lin, resolved, gen));
             loraLayers.add(key);
         }
+        List<String> unmatched = new ArrayList<>();
+        for (String n : mts) if (savedModules.stream().noneMatch(k -> k.equals(n) || k.endsWith("." + n))) unmatched.add(n);
+        if (!unmatched.isEmpty()) throw new IllegalArgumentException("modules_to_save " + unmatched + " not found in the base model");
         if (loraLayers.isEmpty()) {
             throw new IllegalArgumentException("Target modules " + targets + " not found in the base model. "
                     + "Please check the target modules and try again.");
@@ -377,13 +380,15 @@ public class PeftModel extends Module implements LanguageModel {
         if (!Objects.equals(orEmpty(other.modulesToSave()), orEmpty(config.modulesToSave()))) {
             diffs.add("modules_to_save " + other.modulesToSave() + " vs " + config.modulesToSave());
         }
-        if (other.targetModules() != null) {
+        if (other.targetModules() != null && !other.targetModules().isAllLinear()) {
+            // the layers the file's target_modules would have chosen in this model must be the ones that have LoRA
             LoraConfig.TargetModules t = other.targetModules();
             List<String> wouldMatch = new ArrayList<>();
-            if (!t.isAllLinear()) for (String n : getBaseModel().namedModules().keySet()) if (t.matches(n) && loraLayers.contains(n)) wouldMatch.add(n);
-            if (t.isAllLinear() ? !t.equals(config.targetModules()) && !config.targetModules().isAllLinear() : !wouldMatch.equals(loraLayers)) {
-                diffs.add("target_modules " + t + " vs " + config.targetModules());
+            for (String n : getBaseModel().namedModules().keySet()) {
+                boolean inside = loraLayers.stream().anyMatch(l -> n.startsWith(l + ".")) || savedModules.stream().anyMatch(s -> n.equals(s) || n.startsWith(s + "."));
+                if (!inside && t.matches(n)) wouldMatch.add(n);
             }
+            if (!wouldMatch.equals(loraLayers)) diffs.add("target_modules " + t + " vs " + config.targetModules());
         }
         if (!diffs.isEmpty()) {
             throw new IllegalArgumentException(dir.resolve(CONFIG_FILE) + " does not match this model's LoRA config (file vs model): "

@@ -191,6 +191,9 @@ class LoraInjectionTest {
         PeftModel.getPeftModel(g, LoraConfig.of(2, 2));
         assertThrows(IllegalArgumentException.class, () -> PeftModel.getPeftModel(g, LoraConfig.of(2, 2)));
         assertThrows(IllegalArgumentException.class, () -> LoraConfig.of(2, 2).withBias("some"));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> PeftModel.getPeftModel(LoraTestModels.gpt(0), LoraConfig.of(2, 2).withModulesToSave(List.of("score"))));
+        assertEquals("modules_to_save [score] not found in the base model", e.getMessage());
     }
 
     @Test

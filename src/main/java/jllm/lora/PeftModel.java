@@ -124,8 +124,9 @@ public class PeftModel extends Module implements LanguageModel {
             if (names.isEmpty()) throw new IllegalArgumentException("target_modules='all-linear' found no Linear layer (besides lm_head) in the base model");
             targets = LoraConfig.TargetModules.names(names);
         }
-        boolean fanInFanOut = cfg.fanInFanOut();
-        if ("gpt2".equals(modelType)) fanInFanOut = true; // what PEFT writes for GPT-2's Conv1D layers (metadata only here)
+        // PEFT forces fan_in_fan_out to match the layer class: true for GPT-2's Conv1D, false for nn.Linear
+        // (with a warning). jllm computes the same either way; the flag is what goes into adapter_config.json.
+        boolean fanInFanOut = "gpt2".equals(modelType);
         LoraConfig resolved = new LoraConfig(cfg.r(), cfg.loraAlpha(), cfg.loraDropout(), targets, cfg.bias(), fanInFanOut,
                 cfg.useRslora(), cfg.modulesToSave(), cfg.taskType(), cfg.baseModelNameOrPath(), cfg.inferenceMode());
 

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jllm", mixinStandardHelpOptions = true, version = "jllm 0.1.0",
         description = "Large language models from scratch, in Java.",
         subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
-                ExamplesCommand.class, BenchCommand.class})
+                GenerateCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

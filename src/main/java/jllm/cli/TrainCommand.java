@@ -4,18 +4,12 @@ import jllm.models.LanguageModel;
 import jllm.models.ModelFactory;
 import jllm.nn.Module;
 import jllm.tensor.Generator;
-import jllm.train.BatchSource;
 import jllm.train.Checkpoint;
 import jllm.train.Presets;
 import jllm.train.SavedModel;
 import jllm.train.TrainConfig;
 import jllm.train.TrainData;
 import jllm.train.Trainer;
-import jllm.train.ui.LossPlot;
-import jllm.train.ui.MetricsListener;
-import jllm.train.ui.MetricsLog;
-import jllm.train.ui.ProgressBar;
-import jllm.train.ui.ProgressListener;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -90,31 +84,7 @@ public final class TrainCommand implements Callable<Integer> {
     private <M extends Module & LanguageModel> int train(M model, TrainConfig cfg, TrainData data, Path outDir, PrintStream out)
             throws Exception {
         Trainer<M> trainer = new Trainer<>(cfg, model, data.batches(cfg.batchSize(), cfg.blockSize()));
-        Path metrics = outDir.resolve("metrics.jsonl");
-        ProgressBar.Mode mode = switch (progress.toLowerCase(Locale.ROOT)) {
-            case "auto" -> ProgressBar.Mode.AUTO;
-            case "terminal" -> ProgressBar.Mode.TERMINAL;
-            case "plain" -> ProgressBar.Mode.PLAIN;
-            case "off" -> ProgressBar.Mode.OFF;
-            default -> throw new IllegalArgumentException("--progress must be auto, terminal, plain or off, got " + progress);
-        };
-        try (var bar = new ProgressListener(out, mode); var log = new MetricsListener(metrics)) {
-            trainer.addListener(bar).addListener(log);
-            long t0 = System.nanoTime();
-            trainer.fit();
-            out.printf(Locale.ROOT, "training took %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        }
-        double finalVal = Double.NaN;
-        if (finalEvalIters > 0) {
-            finalVal = trainer.estimateLoss(BatchSource.VAL, finalEvalIters);
-            out.printf(Locale.ROOT, "final val loss (%d batches): %.4f%n", finalEvalIters, finalVal);
-        }
-        Path plot = outDir.resolve("loss.png");
-        try {
-            LossPlot.write(plot, MetricsLog.read(metrics));
-        } catch (IllegalArgumentException e) {
-            plot = null; // nothing to plot (e.g. eval_only)
-        }
+        TrainRun.Result r = TrainRun.fit(trainer, progress, finalEvalIters, out);
         if (sampleTokens > 0) {
             out.println("---------------- sample ----------------");
             Sampling.run(model, data.tokenizer(), new Sampling.Settings("\n", 1, sampleTokens, 0.8, 200, null, 1337, true), out);
@@ -122,8 +92,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Path best = outDir.resolve(Checkpoint.BEST), last = outDir.resolve(Checkpoint.LAST);
         out.println("checkpoint: " + (Checkpoint.isComplete(best) ? best : Checkpoint.isComplete(last) ? last : "(none written)"));
-        out.println("metrics:    " + metrics);
-        if (plot != null) out.println("loss plot:  " + plot);
+        out.println("metrics:    " + r.metrics());
+        if (r.plot() != null) out.println("loss plot:  " + r.plot());
         out.println("sample more with: ./jllm sample --checkpoint " + outDir);
         return 0;
     }

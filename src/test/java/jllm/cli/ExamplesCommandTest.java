@@ -19,18 +19,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ExamplesCommandTest {
     record Run(int rc, String out, String err) {}
 
+    /** Runs a command; out is stdout, err is picocli's error output followed by what the command printed to stderr. */
     static Run run(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream savedOut = System.out, savedErr = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream(), stderr = new ByteArrayOutputStream();
         StringWriter err = new StringWriter();
         try {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
             var cl = Main.commandLine();
             cl.setErr(new PrintWriter(err, true));
             int rc = cl.execute(args);
-            return new Run(rc, buf.toString(StandardCharsets.UTF_8), err.toString());
+            return new Run(rc, buf.toString(StandardCharsets.UTF_8), err + stderr.toString(StandardCharsets.UTF_8));
         } finally {
-            System.setOut(saved);
+            System.setOut(savedOut);
+            System.setErr(savedErr);
         }
     }
 

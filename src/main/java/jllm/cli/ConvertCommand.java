@@ -1,0 +1,167 @@
+package jllm.cli;
+
+import jllm.io.hf.HfHub;
+import jllm.io.llama2c.Llama2cConverter;
+import jllm.lora.PeftModel;
+import jllm.models.AutoModelForCausalLM;
+import jllm.models.PretrainedModel;
+import jllm.models.gpt.GPT;
+import jllm.train.SavedModel;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** {@code jllm convert}: between llama2.c, jllm checkpoints and Hugging Face directories; LoRA merging. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = "Convert checkpoints to Hugging Face model directories, and merge LoRA adapters.",
+        subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Checkpoint.class})
+public final class ConvertCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() { spec.commandLine().usage(System.out); }
+
+    /** Files of a model directory that describe the tokenizer and generation, copied next to converted weights. */
+    static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "chat_template.jinja");
+
+    static void copySideFiles(Path from, Path to) throws IOException {
+        for (String f : SIDE_FILES) {
+            Path src = from.resolve(f);
+            if (Files.isRegularFile(src)) Files.copy(src, to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** "2GB", "500MB", "10KB" (powers of 1000, as transformers' max_shard_size) or plain bytes; 0 = one file. */
+    static long parseSize(String s) {
+        Matcher m = Pattern.compile("(?i)\\s*(\\d+(?:\\.\\d+)?)\\s*(b|kb|mb|gb|kib|mib|gib)?\\s*").matcher(s);
+        if (!m.matches()) throw new IllegalArgumentException("--max-shard-size: expected a size like 2GB, 500MB or 1000000, got '" + s + "'");
+        double v = Double.parseDouble(m.group(1));
+        String u = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
+        long mult = switch (u) {
+            case "kb" -> 1000L;
+            case "mb" -> 1000L * 1000;
+            case "gb" -> 1000L * 1000 * 1000;
+            case "kib" -> 1L << 10;
+            case "mib" -> 1L << 20;
+            case "gib" -> 1L << 30;
+            default -> 1L;
+        };
+        return (long) (v * mult);
+    }
+
+    static void saved(Path out, PretrainedModel m) {
+        System.out.printf(Locale.ROOT, "wrote %s (%s, %,d parameters)%n", out, m.modelType(), m.asModule().numParameters());
+    }
+
+    @Command(name = "llama2c", mixinStandardHelpOptions = true,
+            description = "Karpathy's llama2.c checkpoint (.bin, with its tokenizer.bin) -> Hugging Face Llama directory "
+                    + "(q/k rows permuted from llama2.c's interleaved RoPE to HF's rotate-half; tokenizer.json from tokenizer.bin).")
+    static final class Llama2c implements Callable<Integer> {
+        @Option(names = "--checkpoint", required = true, description = "The llama2.c model file (version 0 or 1, fp32).")
+        Path checkpoint;
+
+        @Option(names = "--tokenizer", description = "The llama2.c tokenizer.bin (default: none, weights only).")
+        Path tokenizer;
+
+        @Option(names = "--out", required = true, description = "Output directory (must not exist or be empty).")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            var s = Llama2cConverter.convert(checkpoint, tokenizer, out);
+            System.out.printf(Locale.ROOT, "wrote %s: %d tensors, %,d bytes, config %s%s%n", s.outDir(), s.tensorCount(), s.tensorBytes(),
+                    s.config(), s.withTokenizer() ? ", tokenizer.json" : "");
+            return 0;
+        }
+    }
+
+    @Command(name = "merge-lora", mixinStandardHelpOptions = true,
+            description = "Merge a PEFT LoRA adapter into its base model (W += scaling * B A) and save a plain Hugging Face directory.")
+    static final class MergeLora implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "Base model directory or cached model name.")
+        String model;
+
+        @Option(names = "--adapter", required = true, description = "The adapter directory (adapter_config.json + adapter_model.safetensors).")
+        Path adapter;
+
+        @Option(names = "--out", required = true, description = "Output directory.")
+        Path out;
+
+        @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
+        String maxShardSize = "0";
+
+        @Override
+        public Integer call() throws Exception {
+            long shard = parseSize(maxShardSize);
+            Path dir = HfHub.resolve(model);
+            PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
+            PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
+            PretrainedModel merged = (PretrainedModel) peft.mergeAndUnload();
+            merged.savePretrained(out, shard);
+            copySideFiles(dir, out);
+            System.out.println("merged " + peft.loraLayerNames().size() + " LoRA layers of " + adapter);
+            saved(out, merged);
+            return 0;
+        }
+    }
+
+    @Command(name = "hf", mixinStandardHelpOptions = true,
+            description = "Re-save a Hugging Face directory (GPT-2 or Llama) as float32, in one file or in shards.")
+    static final class Hf implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+        String model;
+
+        @Option(names = "--out", required = true, description = "Output directory.")
+        Path out;
+
+        @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
+        String maxShardSize = "0";
+
+        @Override
+        public Integer call() throws Exception {
+            long shard = parseSize(maxShardSize);
+            Path dir = HfHub.resolve(model);
+            PretrainedModel m = AutoModelForCausalLM.fromPretrained(dir);
+            m.savePretrained(out, shard);
+            copySideFiles(dir, out);
+            saved(out, m);
+            return 0;
+        }
+    }
+
+    @Command(name = "checkpoint", mixinStandardHelpOptions = true,
+            description = "A GPT checkpoint written by `jllm train` (model type gpt) -> Hugging Face GPT-2 directory (Conv1D layout).")
+    static final class Checkpoint implements Callable<Integer> {
+        @Option(names = "--checkpoint", required = true, description = "A checkpoint directory, or a run's out_dir (uses ckpt_best, else ckpt_last).")
+        Path checkpoint;
+
+        @Option(names = "--out", required = true, description = "Output directory.")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            SavedModel s = SavedModel.load(checkpoint);
+            if (!(s.model() instanceof GPT gpt)) {
+                throw new IllegalArgumentException(s.dir() + ": only GPT checkpoints (model type gpt) convert to Hugging Face GPT-2; this one is "
+                        + s.model().getClass().getSimpleName());
+            }
+            gpt.savePretrained(out);
+            System.out.println("tokenizer: " + s.tokenizer().name() + " (jllm's tokenizer.json is not written; a gpt2-BPE model works with "
+                    + "GPT-2's tokenizer files)");
+            saved(out, gpt);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package jllm.cli;
+
+import jllm.generate.TextGenerator;
+import jllm.io.hf.HfHub;
+import jllm.lora.PeftModel;
+import jllm.models.AutoModelForCausalLM;
+import jllm.models.LanguageModel;
+import jllm.models.PretrainedModel;
+import jllm.tokenizer.ChatTemplate;
+import jllm.tokenizer.HfTokenizer;
+import jllm.tokenizer.StreamDecoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code jllm generate}: text from a Hugging Face model directory (GPT-2 or Llama), with an optional LoRA adapter. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Generate text with a Hugging Face model directory (GPT-2 or Llama) and its tokenizer.json, optionally "
+                + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
+                + "prints tokens/s at the end (on stderr).",
+                "--model is a directory, or a name (org/name) found in the local Hugging Face cache "
+                        + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
+public final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+    String model;
+
+    @Option(names = "--adapter", description = "A LoRA adapter directory (adapter_config.json + adapter_model.safetensors), as PEFT saves it.")
+    Path adapter;
+
+    @Option(names = "--prompt", description = "The prompt (with --chat: the user message). Default: empty (start from the bos token).")
+    String prompt = "";
+
+    @Option(names = "--chat", description = "Format the prompt with the tokenizer's chat template (as transformers' apply_chat_template with add_generation_prompt).")
+    boolean chat;
+
+    @Option(names = "--system", description = "With --chat: a system message before the user message.")
+    String system;
+
+    @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens = 128;
+
+    @Option(names = "--temperature", description = "Softmax temperature; 0 means greedy (default: ${DEFAULT-VALUE}).")
+    double temperature = 0.8;
+
+    @Option(names = "--top-k", description = "Keep only the k most likely tokens (default: ${DEFAULT-VALUE}; 0 = off).")
+    int topK = 50;
+
+    @Option(names = "--top-p", description = "Nucleus sampling: keep the smallest set with this total probability (default: off).")
+    Double topP;
+
+    @Option(names = "--seed", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed = 1337;
+
+    @Option(names = "--no-cache", description = "Recompute the whole context for every token instead of using the KV cache.")
+    boolean noCache;
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+        if (system != null && !chat) throw new IllegalArgumentException("--system needs --chat");
+        Path dir = HfHub.resolve(model);
+        long t0 = System.nanoTime();
+        PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
+        LanguageModel lm = base;
+        if (adapter != null) {
+            PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
+            System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
+            lm = peft;
+        }
+        try (HfTokenizer tok = HfTokenizer.fromDirectory(dir)) {
+            System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", dir, base.modelType(),
+                    base.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
+            int[] ids;
+            if (chat) {
+                List<ChatTemplate.Message> messages = new ArrayList<>();
+                if (system != null) messages.add(ChatTemplate.Message.system(system));
+                messages.add(ChatTemplate.Message.user(prompt));
+                ids = tok.encodeChat(messages, true);
+            } else {
+                ids = tok.encodePrompt(prompt);
+            }
+            if (ids.length == 0) {
+                Integer start = base.bosTokenId() != null ? base.bosTokenId() : tok.bosTokenId() != null ? tok.bosTokenId() : tok.eosTokenId();
+                if (start == null) throw new IllegalArgumentException("the prompt is empty and the model has no bos or eos token to start from");
+                ids = new int[] {start};
+            }
+            List<Long> stops = new ArrayList<>();
+            for (int e : base.eosTokenIds()) stops.add((long) e);
+            if (stops.isEmpty() && tok.eosTokenId() != null) stops.add((long) tok.eosTokenId());
+            run(lm, tok, ids, stops, System.out);
+        }
+        return 0;
+    }
+
+    private void run(LanguageModel lm, HfTokenizer tok, int[] ids, List<Long> stops, PrintStream out) {
+        if (!chat) out.print(prompt);
+        out.flush();
+        StreamDecoder stream = new StreamDecoder(tok, ids);
+        int[] count = {0};
+        var opts = TextGenerator.Options.of(maxNewTokens).temperature(temperature).topK(topK > 0 ? topK : null).topP(topP).seed(seed)
+                .useCache(!noCache).stopTokens(stops).listener((row, token) -> {
+                    count[0]++;
+                    if (stops.contains(token)) return; // the eos token ends the text; it is not printed
+                    String s = stream.push((int) token);
+                    if (!s.isEmpty()) {
+                        out.print(s);
+                        out.flush();
+                    }
+                });
+        long t0 = System.nanoTime();
+        TextGenerator.generate(lm, Sampling.promptIds(ids), opts);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        out.print(stream.flush());
+        out.println();
+        out.flush();
+        System.err.printf(Locale.ROOT, "%d prompt tokens, %d generated in %.2f s (%.1f tokens/s)%n", ids.length, count[0], secs,
+                count[0] / secs);
+    }
+}

@@ -1,0 +1,153 @@
+package jllm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jllm.io.SafeTensors;
+import jllm.models.AutoModelForCausalLM;
+import jllm.models.PretrainedModel;
+import jllm.tensor.Tensor;
+import jllm.tokenizer.HfTokenizer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static jllm.cli.ExamplesCommandTest.assertHas;
+import static jllm.cli.ExamplesCommandTest.run;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * End-to-end runs of convert, generate and finetune on the aidreams260K llama2.c model (a real,
+ * trained 260K-parameter Llama with a 512-token sentencepiece vocabulary).
+ */
+class HfCommandsTest {
+    private static final Path LLAMA2C = Path.of("src/test/resources/llama2c");
+    @TempDir
+    static Path shared;
+    private static Path model;
+    private static JsonNode expected;
+
+    @BeforeAll
+    static void convert() throws Exception {
+        model = shared.resolve("aidreams");
+        var r = run("convert", "llama2c", "--checkpoint", LLAMA2C.resolve("aidreams260K.bin").toString(),
+                "--tokenizer", LLAMA2C.resolve("tok512.bin").toString(), "--out", model.toString());
+        assertEquals(0, r.rc(), r.err() + r.out());
+        assertHas(r.out(), "wrote " + model + ": 38 tensors", "tokenizer.json");
+        expected = new ObjectMapper().readTree(LLAMA2C.resolve("aidreams260K.expected.json").toFile());
+    }
+
+    @Test
+    void greedyGenerationReproducesTheReferenceText() {
+        // an empty prompt starts from <s> (add_bos_token), as the reference did; greedy for 128 tokens: the last comes from the forward over all 128 positions
+        var r = run("generate", "--model", model.toString(), "--temperature", "0", "--max-new-tokens", "128");
+        assertEquals(0, r.rc(), r.err());
+        String want = expected.get("greedy_text").asText();
+        assertEquals(want.strip(), r.out().strip());
+        assertHas(r.err(), "loaded " + model + " (llama, ", "1 prompt tokens, 128 generated in ", "tokens/s)");
+    }
+
+    @Test
+    void generateStreamsAfterThePromptAndIsSeeded() {
+        var a = run("generate", "--model", model.toString(), "--prompt", "Echoes of", "--max-new-tokens", "20", "--seed", "3");
+        var b = run("generate", "--model", model.toString(), "--prompt", "Echoes of", "--max-new-tokens", "20", "--seed", "3");
+        var c = run("generate", "--model", model.toString(), "--prompt", "Echoes of", "--max-new-tokens", "20", "--seed", "3", "--no-cache");
+        assertEquals(0, a.rc(), a.err());
+        assertTrue(a.out().startsWith("Echoes of") && a.out().strip().length() > "Echoes of".length() + 10, a.out());
+        assertEquals(a.out(), b.out(), "same seed, same text");
+        assertEquals(a.out(), c.out(), "the KV cache does not change the tokens");
+        var bad = run("generate", "--model", shared.resolve("nope").toString());
+        assertNotEquals(0, bad.rc());
+        assertHas(bad.err(), "nope");
+        var chat = run("generate", "--model", model.toString(), "--chat", "--prompt", "hi");
+        assertNotEquals(0, chat.rc(), "this tokenizer has no chat template");
+        assertHas(chat.err(), "chat template");
+    }
+
+    @Test
+    void finetuneThenGenerateWithTheAdapterThenMerge(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("pairs.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 12; i++) lines.add("{\"prompt\": \"Question " + i + ": what hums?\", \"response\": \" The gentle vectors hum.\"}");
+        Files.write(data, lines);
+        Path out = dir.resolve("ft");
+        var f = run("finetune", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--progress", "plain",
+                "--max-iters", "12", "--batch-size", "4", "--eval-interval", "6", "--eval-iters", "2", "--learning-rate", "1e-2",
+                "--lora-r", "4", "--lora-alpha", "8", "--target-modules", "q_proj,v_proj,down_proj");
+        assertEquals(0, f.rc(), f.err() + f.out());
+        assertHas(f.out(), "trainable params: ", " || all params: ", " || trainable%: ", "12 prompt/response examples (train 10, val 2)",
+                "adapter:   " + out.resolve("adapter"), "generate with: ./jllm generate --model ");
+        Path adapter = out.resolve("adapter");
+        JsonNode cfg = new ObjectMapper().readTree(adapter.resolve("adapter_config.json").toFile());
+        assertEquals("LORA", cfg.get("peft_type").asText());
+        assertEquals(4, cfg.get("r").asInt());
+        Set<String> keys;
+        try (var st = SafeTensors.open(adapter.resolve("adapter_model.safetensors"))) {
+            keys = Set.copyOf(st.names());
+        }
+        assertTrue(keys.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"), keys.toString());
+        assertTrue(keys.contains("base_model.model.model.layers.3.mlp.down_proj.lora_B.weight"), keys.toString());
+        assertEquals(4 * 3 * 2, keys.size(), keys.toString());
+        assertTrue(Files.size(out.resolve("loss.png")) > 1000);
+
+        // training on the response lowered its loss: the adapted model prefers the taught answer
+        var g = run("generate", "--model", model.toString(), "--adapter", adapter.toString(), "--prompt", "Question 3: what hums?",
+                "--temperature", "0", "--max-new-tokens", "12");
+        assertEquals(0, g.rc(), g.err());
+        assertHas(g.err(), "adapter " + adapter + ": 12 LoRA layers (r=4)");
+
+        Path merged = dir.resolve("merged");
+        var m = run("convert", "merge-lora", "--model", model.toString(), "--adapter", adapter.toString(), "--out", merged.toString());
+        assertEquals(0, m.rc(), m.err() + m.out());
+        assertTrue(Files.isRegularFile(merged.resolve("tokenizer.json")), "tokenizer files travel with the weights");
+        var gm = run("generate", "--model", merged.toString(), "--prompt", "Question 3: what hums?", "--temperature", "0", "--max-new-tokens", "12");
+        assertEquals(g.out(), gm.out(), "the merged model generates what the adapted one does");
+    }
+
+    @Test
+    void convertHfReshardsAndRoundTrips(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("sharded");
+        var r = run("convert", "hf", "--model", model.toString(), "--out", out.toString(), "--max-shard-size", "300KB");
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors.index.json")));
+        try (var files = Files.list(out)) {
+            assertTrue(files.filter(p -> p.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count() >= 3);
+        }
+        PretrainedModel a = AutoModelForCausalLM.fromPretrained(model), b = AutoModelForCausalLM.fromPretrained(out);
+        var sa = a.asModule().stateDict();
+        var sb = b.asModule().stateDict();
+        assertEquals(sa.keySet(), sb.keySet());
+        for (String k : sa.keySet()) assertTrue(sa.get(k).equal(sb.get(k)), k);
+        try (HfTokenizer t = HfTokenizer.fromDirectory(out)) {
+            assertEquals(512, t.vocabSize());
+        }
+        var bad = run("convert", "hf", "--model", model.toString(), "--out", dir.resolve("x").toString(), "--max-shard-size", "lots");
+        assertNotEquals(0, bad.rc());
+        assertHas(bad.err(), "--max-shard-size: expected a size like 2GB");
+    }
+
+    @Test
+    void convertATrainedGptCheckpointToHuggingFace(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        var t = run("train", "--progress", "off", "--final-eval-iters", "1", "--sample-tokens", "0", "--set", "out_dir=" + run,
+                "--set", "max_iters=2", "--set", "eval_interval=2", "--set", "eval_iters=1", "--set", "batch_size=2", "--set", "block_size=8",
+                "--set", "warmup_iters=1", "--set", "lr_decay_iters=2", "--set", "model.type=gpt", "--set", "model.n_layer=1",
+                "--set", "model.n_head=2", "--set", "model.n_embd=16", "--set", "model.bias=true", "--set", "always_save_checkpoint=true");
+        assertEquals(0, t.rc(), t.err() + t.out());
+        Path hf = dir.resolve("hf");
+        var c = run("convert", "checkpoint", "--checkpoint", run.toString(), "--out", hf.toString());
+        assertEquals(0, c.rc(), c.err() + c.out());
+        JsonNode cfg = new ObjectMapper().readTree(hf.resolve("config.json").toFile());
+        assertEquals("gpt2", cfg.get("model_type").asText());
+        PretrainedModel back = AutoModelForCausalLM.fromPretrained(hf);
+        var saved = jllm.train.SavedModel.load(run);
+        Tensor idx = Tensor.of(new long[] {1, 2, 3, 4, 5}, 1, 5);
+        Tensor want = saved.model().forward(idx, null).logits(), got = back.forward(idx, null).logits();
+        assertTrue(want.sub(got).abs().max().item() < 1e-6);
+    }
+}

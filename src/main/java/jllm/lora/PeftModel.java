@@ -352,6 +352,24 @@ public class PeftModel extends Module implements LanguageModel {
         return out;
     }
 
+    /**
+     * Training checkpoints of a PEFT model (the trainer calls {@link Module#save}) hold what
+     * training changes, the adapter's tensors under their adapter_model.safetensors keys, not the
+     * frozen base, which comes from the base model's directory: a LoRA checkpoint of a 1B model is
+     * megabytes, not gigabytes. {@link #load(Path, boolean)} reads it back, strictly.
+     */
+    @Override
+    public void save(Path file) throws IOException {
+        checkLive();
+        TensorIO.save(file, adapterStateDict(), Map.of("format", "pt"));
+    }
+
+    @Override
+    public LoadResult load(Path file, boolean strict) throws IOException {
+        loadAdapterWeights(file);
+        return new LoadResult(List.of(), List.of());
+    }
+
     /** PEFT's save_pretrained: dir/adapter_config.json and dir/adapter_model.safetensors, each written atomically. */
     public void savePretrained(Path dir) {
         checkLive();

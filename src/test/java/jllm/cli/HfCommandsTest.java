@@ -94,6 +94,14 @@ class HfCommandsTest {
         assertTrue(keys.contains("base_model.model.model.layers.3.mlp.down_proj.lora_B.weight"), keys.toString());
         assertEquals(4 * 3 * 2, keys.size(), keys.toString());
         assertTrue(Files.size(out.resolve("loss.png")) > 1000);
+        try (var st = SafeTensors.open(out.resolve("ckpt_last").resolve("model.safetensors"))) {
+            assertEquals(keys, Set.copyOf(st.names()), "training checkpoints hold the adapter, not the frozen base");
+        }
+        var resumed = run("finetune", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--progress", "plain",
+                "--max-iters", "14", "--batch-size", "4", "--eval-interval", "6", "--eval-iters", "2", "--learning-rate", "1e-2",
+                "--lora-r", "4", "--lora-alpha", "8", "--target-modules", "q_proj,v_proj,down_proj", "--set", "init_from=resume");
+        assertEquals(0, resumed.rc(), resumed.err() + resumed.out());
+        assertHas(resumed.out(), "resuming training from " + out.resolve("ckpt_last") + " at iter 12", "step 14: train loss");
 
         // training on the response lowered its loss: the adapted model prefers the taught answer
         var g = run("generate", "--model", model.toString(), "--adapter", adapter.toString(), "--prompt", "Question 3: what hums?",

@@ -37,6 +37,7 @@ SPECIALS = {
     "chatml_style": {"bos_token": "<|endoftext|>", "eos_token": "<|im_end|>"},
     "inst_style": {"bos_token": "<s>", "eos_token": "</s>"},
     "controls": {"bos_token": "<s>", "eos_token": "</s>"},
+    "inline_tags": {"bos_token": "<s>", "eos_token": "</s>"},
 }
 
 S = {"role": "system", "content": "You are a pirate. Answer in one line."}

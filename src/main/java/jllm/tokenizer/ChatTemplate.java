@@ -75,13 +75,26 @@ public final class ChatTemplate {
     public ChatTemplate(String source) {
         if (source == null || source.isEmpty()) throw new IllegalArgumentException("chat template is empty");
         // Jinja's default keep_trailing_newline=False drops one final newline of the template source.
-        this.source = source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+        String src = source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+        this.source = lstripBlocks(src);
+    }
+
+    private static final java.util.regex.Pattern LINE_START_BEFORE_TAG = java.util.regex.Pattern.compile("(?m)^[ \t]+(?=\{[%#](?!\+))");
+
+    /**
+     * Jinja's lstrip_blocks, done on the source: spaces and tabs between the start of a line and a
+     * block or comment tag are removed ({@code {%+} opts out). jinjava's own lstrip option also
+     * eats whitespace before a tag in the middle of a line ("[assistant] {% endif %}" lost its
+     * space), which Jinja keeps.
+     */
+    static String lstripBlocks(String src) {
+        return LINE_START_BEFORE_TAG.matcher(src).replaceAll("").replace("{%+", "{%").replace("{#+", "{#");
     }
 
     private static Jinjava newJinjava() {
         Jinjava j = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
-                .withLstripBlocks(true)
+                .withLstripBlocks(false) // done on the source by lstripBlocks, as Jinja does it
                 .withFailOnUnknownTokens(false) // undefined renders as "", as in Jinja
                 // Jinja semantics jinjava keeps off by default for old HubSpot templates: "-}}" trims
                 // after expressions too, "{%-"/"-%}" parse strictly, and + - * / bind as in Python.

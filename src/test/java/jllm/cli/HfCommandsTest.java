@@ -70,6 +70,30 @@ class HfCommandsTest {
     }
 
     @Test
+    void chatFormatsThePromptWithTheTemplate(@TempDir Path dir) throws Exception {
+        Path copy = dir.resolve("chat");
+        Files.createDirectories(copy);
+        try (var files = Files.list(model)) {
+            for (Path f : files.toList()) Files.copy(f, copy.resolve(f.getFileName()));
+        }
+        var cfg = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(copy.resolve("tokenizer_config.json").toFile());
+        cfg.put("chat_template", "{% for m in messages %}{{ bos_token }}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+                + "{% if add_generation_prompt %}[assistant] {% endif %}");
+        new ObjectMapper().writeValue(copy.resolve("tokenizer_config.json").toFile(), cfg);
+        int promptTokens;
+        try (HfTokenizer tok = HfTokenizer.fromDirectory(copy)) {
+            var msgs = List.of(jllm.tokenizer.ChatTemplate.Message.system("Be brief."), jllm.tokenizer.ChatTemplate.Message.user("hi"));
+            assertEquals("<s>[system] Be brief.\n<s>[user] hi\n[assistant] ", tok.applyChatTemplate(msgs, true));
+            promptTokens = tok.encodeChat(msgs, true).length;
+        }
+        var r = run("generate", "--model", copy.toString(), "--chat", "--system", "Be brief.", "--prompt", "hi", "--temperature", "0",
+                "--max-new-tokens", "5");
+        assertEquals(0, r.rc(), r.err());
+        assertHas(r.err(), promptTokens + " prompt tokens, 5 generated");
+        assertFalse(r.out().contains("[user]"), "with --chat only the reply is printed: " + r.out());
+    }
+
+    @Test
     void finetuneThenGenerateWithTheAdapterThenMerge(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("pairs.jsonl");
         List<String> lines = new ArrayList<>();

@@ -9,6 +9,7 @@ import jllm.models.gpt.GPT;
 import jllm.train.SavedModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -61,8 +62,23 @@ public final class ConvertCommand implements Runnable {
         return (long) (v * mult);
     }
 
-    static void saved(Path out, PretrainedModel m) {
-        System.out.printf(Locale.ROOT, "wrote %s (%s, %,d parameters)%n", out, m.modelType(), m.asModule().numParameters());
+    /** --model / --out / --max-shard-size of the subcommands that load a Hugging Face directory and write another. */
+    static final class HfInOut {
+        @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+        String model;
+
+        @Option(names = "--out", required = true, description = "Output directory.")
+        Path out;
+
+        @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
+        String maxShardSize = "0";
+
+        /** Writes m to --out (sharded as asked) with the tokenizer and generation files of the source directory. */
+        void save(PretrainedModel m, Path sourceDir) throws IOException {
+            m.savePretrained(out, parseSize(maxShardSize));
+            copySideFiles(sourceDir, out);
+            System.out.printf(Locale.ROOT, "wrote %s (%s, %,d parameters)%n", out, m.modelType(), m.asModule().numParameters());
+        }
     }
 
     @Command(name = "llama2c", mixinStandardHelpOptions = true,
@@ -90,29 +106,20 @@ public final class ConvertCommand implements Runnable {
     @Command(name = "merge-lora", mixinStandardHelpOptions = true,
             description = "Merge a PEFT LoRA adapter into its base model (W += scaling * B A) and save a plain Hugging Face directory.")
     static final class MergeLora implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Base model directory or cached model name.")
-        String model;
+        @Mixin
+        HfInOut io = new HfInOut();
 
         @Option(names = "--adapter", required = true, description = "The adapter directory (adapter_config.json + adapter_model.safetensors).")
         Path adapter;
 
-        @Option(names = "--out", required = true, description = "Output directory.")
-        Path out;
-
-        @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
-        String maxShardSize = "0";
-
         @Override
         public Integer call() throws Exception {
-            long shard = parseSize(maxShardSize);
-            Path dir = HfHub.resolve(model);
-            PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
-            PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
-            PretrainedModel merged = (PretrainedModel) peft.mergeAndUnload();
-            merged.savePretrained(out, shard);
-            copySideFiles(dir, out);
-            System.out.println("merged " + peft.loraLayerNames().size() + " LoRA layers of " + adapter);
-            saved(out, merged);
+            parseSize(io.maxShardSize); // a bad size fails before the model is loaded
+            Path dir = HfHub.resolve(io.model);
+            PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(dir).asModule(), adapter);
+            int layers = peft.loraLayerNames().size();
+            io.save((PretrainedModel) peft.mergeAndUnload(), dir);
+            System.out.println("merged " + layers + " LoRA layers of " + adapter);
             return 0;
         }
     }
@@ -120,23 +127,14 @@ public final class ConvertCommand implements Runnable {
     @Command(name = "hf", mixinStandardHelpOptions = true,
             description = "Re-save a Hugging Face directory (GPT-2 or Llama) as float32, in one file or in shards.")
     static final class Hf implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Model directory or cached model name.")
-        String model;
-
-        @Option(names = "--out", required = true, description = "Output directory.")
-        Path out;
-
-        @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
-        String maxShardSize = "0";
+        @Mixin
+        HfInOut io = new HfInOut();
 
         @Override
         public Integer call() throws Exception {
-            long shard = parseSize(maxShardSize);
-            Path dir = HfHub.resolve(model);
-            PretrainedModel m = AutoModelForCausalLM.fromPretrained(dir);
-            m.savePretrained(out, shard);
-            copySideFiles(dir, out);
-            saved(out, m);
+            parseSize(io.maxShardSize);
+            Path dir = HfHub.resolve(io.model);
+            io.save(AutoModelForCausalLM.fromPretrained(dir), dir);
             return 0;
         }
     }
@@ -158,9 +156,8 @@ public final class ConvertCommand implements Runnable {
                         + s.model().getClass().getSimpleName());
             }
             gpt.savePretrained(out);
-            System.out.println("tokenizer: " + s.tokenizer().name() + " (jllm's tokenizer.json is not written; a gpt2-BPE model works with "
-                    + "GPT-2's tokenizer files)");
-            saved(out, gpt);
+            System.out.printf(Locale.ROOT, "wrote %s (gpt2, %,d parameters); tokenizer %s: no tokenizer.json is written (a gpt2-BPE "
+                    + "model works with GPT-2's tokenizer files)%n", out, gpt.numParameters(), s.tokenizer().name());
             return 0;
         }
     }

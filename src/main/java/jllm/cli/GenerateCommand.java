@@ -10,6 +10,7 @@ import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
 import jllm.tokenizer.StreamDecoder;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
@@ -45,20 +46,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxNewTokens = 128;
 
-    @Option(names = "--temperature", description = "Softmax temperature; 0 means greedy (default: ${DEFAULT-VALUE}).")
-    double temperature = 0.8;
-
     @Option(names = "--top-k", description = "Keep only the k most likely tokens (default: ${DEFAULT-VALUE}; 0 = off).")
     int topK = 50;
 
-    @Option(names = "--top-p", description = "Nucleus sampling: keep the smallest set with this total probability (default: off).")
-    Double topP;
-
-    @Option(names = "--seed", description = "Random seed (default: ${DEFAULT-VALUE}).")
-    long seed = 1337;
-
-    @Option(names = "--no-cache", description = "Recompute the whole context for every token instead of using the KV cache.")
-    boolean noCache;
+    @Mixin
+    SamplingOptions sampling = new SamplingOptions();
 
     @Override
     public Integer call() throws Exception {
@@ -103,8 +95,8 @@ public final class GenerateCommand implements Callable<Integer> {
         out.flush();
         StreamDecoder stream = new StreamDecoder(tok, ids);
         int[] count = {0};
-        var opts = TextGenerator.Options.of(maxNewTokens).temperature(temperature).topK(topK > 0 ? topK : null).topP(topP).seed(seed)
-                .useCache(!noCache).stopTokens(stops).listener((row, token) -> {
+        var opts = TextGenerator.Options.of(maxNewTokens).temperature(sampling.temperature).topK(topK > 0 ? topK : null).topP(sampling.topP).seed(sampling.seed)
+                .useCache(!sampling.noCache).stopTokens(stops).listener((row, token) -> {
                     count[0]++;
                     if (stops.contains(token)) return; // the eos token ends the text; it is not printed
                     String s = stream.push((int) token);

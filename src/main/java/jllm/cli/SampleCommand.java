@@ -2,6 +2,7 @@ package jllm.cli;
 
 import jllm.train.SavedModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -24,20 +25,11 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", description = "Tokens to generate per sample (default: ${DEFAULT-VALUE}).")
     int maxNewTokens = 500;
 
-    @Option(names = "--temperature", description = "Softmax temperature; 0 means greedy (default: ${DEFAULT-VALUE}).")
-    double temperature = 0.8;
-
     @Option(names = "--top-k", description = "Keep only the k most likely tokens (default: ${DEFAULT-VALUE}; 0 = off).")
     int topK = 200;
 
-    @Option(names = "--top-p", description = "Nucleus sampling: keep the smallest set with this total probability (default: off).")
-    Double topP;
-
-    @Option(names = "--seed", description = "Random seed (default: ${DEFAULT-VALUE}).")
-    long seed = 1337;
-
-    @Option(names = "--no-cache", description = "Recompute the whole context for every token instead of using the KV cache.")
-    boolean noCache;
+    @Mixin
+    SamplingOptions sampling = new SamplingOptions();
 
     @Override
     public Integer call() throws Exception {
@@ -45,8 +37,8 @@ public final class SampleCommand implements Callable<Integer> {
         if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());
-        double[] r = Sampling.run(m.model(), m.tokenizer(), new Sampling.Settings(prompt, numSamples, maxNewTokens, temperature,
-                topK > 0 ? topK : null, topP, seed, !noCache), System.out);
+        double[] r = Sampling.run(m.model(), m.tokenizer(), new Sampling.Settings(prompt, numSamples, maxNewTokens, sampling.temperature,
+                topK > 0 ? topK : null, sampling.topP, sampling.seed, !sampling.noCache), System.out);
         System.err.printf(Locale.ROOT, "%.0f tokens in %.2f s (%.1f tokens/s)%n", r[0], r[1], r[0] / r[1]);
         return 0;
     }

@@ -79,7 +79,7 @@ public final class ChatTemplate {
         this.source = lstripBlocks(src);
     }
 
-    private static final java.util.regex.Pattern LINE_START_BEFORE_TAG = java.util.regex.Pattern.compile("(?m)^[ \t]+(?=\{[%#](?!\+))");
+    private static final java.util.regex.Pattern LINE_START_BEFORE_TAG = java.util.regex.Pattern.compile("(?m)^[ \\t]+(?=\\{[%#](?!\\+))");
 
     /**
      * Jinja's lstrip_blocks, done on the source: spaces and tabs between the start of a line and a

@@ -49,7 +49,10 @@ class ModuleTest {
         Module.LoadResult r = other.load(file);
         assertTrue(r.isClean());
         assertSame(w, other.fc1.weight(), "load copies into the existing tensors");
-        assertTrue(other.forward(x).equal(out));
+        for (var e : net.stateDict().entrySet()) assertTrue(other.stateDict().get(e.getKey()).equal(e.getValue()), e.getKey() + " bit for bit");
+        // the same weights give the same output; not compared bit for bit, because Vector API lane
+        // reductions may add in another order once the JIT compiles them (a known limit)
+        assertTrue(other.forward(x).allclose(out, 1e-6, 1e-7));
     }
 
     static class Tiny extends Module {

@@ -143,8 +143,8 @@ def generate(a):
         ours = model(idx, cache=[None] * model.L)
         d, r = rel(ours, inp["logits"])
         dr, rr = rel(ours, hf_ref.llama_forward(sd, cfg, idx))
-        print(f"check: {a.case} prompt logits {list(ours.shape)}: max |dlogits| jllm vs torch {d:.3g} (relative to max |logits| {r:.3g}); "
-              f"torch module vs hf_ref.llama_forward {dr:.3g} (relative {rr:.3g})")
+        print(f"check: {a.case} prompt logits {list(ours.shape)}: max |dlogits| jllm vs torch {d:.3g} (/ max |logits|: {r:.3g}); "
+              f"torch module vs hf_ref.llama_forward {dr:.3g}")
     rates, ids = [], None
     for rep in range(a.warmup + a.repeats):
         cache = [None] * model.L
@@ -196,7 +196,7 @@ def lora_step(a):
                 d, r = rel(g, inp[k + ".lora_B.grad"])
                 worst, worst_rel = max(worst, d), max(worst_rel, r)
             print(f"check: {a.case} first step: loss jllm {jl:.6f} torch {loss.item():.6f} (|d| {abs(jl - loss.item()):.3g}); "
-                  f"lora_B grads ({len(lora)} layers) max |dgrad| {worst:.3g} (relative to max |grad| {worst_rel:.3g})")
+                  f"lora_B grads ({len(lora)} layers) max |dgrad| {worst:.3g} (/ max |grad|: {worst_rel:.3g}, worst layer)")
         opt.step()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)

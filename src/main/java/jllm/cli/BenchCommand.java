@@ -69,10 +69,12 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "train", mixinStandardHelpOptions = true,
-            description = {"Training-step time (forward, backward, AdamW), with PyTorch side by side on the same shapes.",
-                    "Cases: gpt2 (GPT-2 124M, B=4, T=64), cpu-preset (nanoGPT's CPU preset, B=12, T=64), llama-lora (LoRA r=8, alpha 16 on",
-                    "q_proj,v_proj of a small Llama: hidden 768, 12 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000; B=4, T=128;",
-                    "AdamW on the adapter only; PyTorch loads the same weights and checks loss and lora_B gradients)."})
+            description = {"Training-step time (forward, backward, AdamW), with PyTorch side by side on the same shapes. Cases:",
+                    "  gpt2: GPT-2 124M, B=4, T=64.",
+                    "  cpu-preset: nanoGPT's CPU preset, B=12, T=64.",
+                    "  llama-lora: LoRA r=8, alpha 16 on q_proj,v_proj of a small Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, "
+                            + "intermediate 2048, vocab 32000), B=4, T=128, AdamW on the adapter only; PyTorch loads the same weights "
+                            + "and checks the loss and the lora_B gradients."})
     static final class TrainCmd implements Callable<Integer> {
         @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama-lora (default: gpt2, cpu-preset).")
         List<String> cases = List.of("gpt2", "cpu-preset");
@@ -91,7 +93,12 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.TRAIN_CASES);
+            try {
+                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.TRAIN_CASES);
+            } catch (IllegalArgumentException e) {
+                System.err.println("jllm bench: " + e.getMessage());
+                return 2;
+            }
             if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
             new jllm.bench.ModelBench(System.out).runTrain(cases, warmup, repeats, !noTorch);
             return 0;
@@ -99,10 +106,11 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = {"Tokens per second of KV-cached generation, with PyTorch side by side on the same shapes.",
-                    "Cases: gpt2 and cpu-preset (8-token prompt, temperature 0.8, top-k 50), llama (a small Llama: hidden 768, 12 layers,",
-                    "12 heads / 4 KV heads, intermediate 2048, vocab 32000, rope_theta 500000; 16-token prompt, greedy; PyTorch loads the",
-                    "same weights and checks the prompt's logits and the greedy ids)."})
+            description = {"Tokens per second of KV-cached generation, with PyTorch side by side on the same shapes. Cases:",
+                    "  gpt2, cpu-preset: 8-token prompt, temperature 0.8, top-k 50.",
+                    "  llama: a small Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000, "
+                            + "rope_theta 500000), 16-token prompt, greedy; PyTorch loads the same weights and checks the prompt's "
+                            + "logits and the greedy ids."})
     static final class GenerateCmd implements Callable<Integer> {
         @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama (default: gpt2).")
         List<String> cases = List.of("gpt2");
@@ -124,7 +132,12 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.GENERATE_CASES);
+            try {
+                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.GENERATE_CASES);
+            } catch (IllegalArgumentException e) {
+                System.err.println("jllm bench: " + e.getMessage());
+                return 2;
+            }
             if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
             new jllm.bench.ModelBench(System.out).runGenerate(cases, tokens, warmup, repeats, !noTorch);
             return 0;

@@ -15,6 +15,10 @@ with tools/fixtures/stio.py. Modes:
 
 The model is transformers' LlamaForCausalLM forward (eager attention, as hf_ref.llama_forward) written as
 an nn.Module with a KV cache; LoRA follows PEFT: y = base(x) + lora_B(lora_A(dropout(x))) * alpha / r.
+
+On the 2-vCPU benchmark VM, torch 1.13's OpenMP threads spin-wait (the default OMP_WAIT_POLICY): with 2 threads
+decoding and the LoRA step ran 2-3x slower than with 1 thread; OMP_WAIT_POLICY=PASSIVE (inherited from the jllm
+command) brings 2 threads back to about the 1-thread time, and no faster.
 """
 import argparse, glob, json, os, statistics, sys, time
 

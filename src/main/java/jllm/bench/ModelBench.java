@@ -1,28 +1,41 @@
 package jllm.bench;
 
 import jllm.generate.TextGenerator;
+import jllm.io.TensorIO;
+import jllm.lora.LoraConfig;
+import jllm.lora.LoraLinear;
+import jllm.lora.PeftModel;
 import jllm.models.gpt.GPT;
 import jllm.models.gpt.GPTConfig;
+import jllm.models.llama.LlamaConfig;
+import jllm.models.llama.LlamaForCausalLM;
 import jllm.optim.AdamW;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 import jllm.train.Trainer;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * GPT training-step and generation benchmarks, with PyTorch run side by side on the same shapes
- * through {@code tools/bench/torch_gpt.py} (Debian's python3-torch) when it is available.
+ * GPT and Llama training-step and generation benchmarks, with PyTorch run side by side on the same
+ * shapes through {@code tools/bench/torch_gpt.py} / {@code tools/bench/torch_llama.py} (Debian's
+ * python3-torch) when it is available. The Llama cases hand PyTorch the very weights jllm built
+ * (savePretrained into a temporary Hugging Face directory), and the script checks that both
+ * compute the same logits (and, for LoRA, the same loss and adapter gradients).
  */
 public final class ModelBench {
     /** A benchmark configuration: model shape and batch. */
@@ -72,37 +85,155 @@ public final class ModelBench {
         return median(rate);
     }
 
+    // ------------------------------------------------------------------ Llama
+
+    /**
+     * A Llama benchmark: model shape, and for a LoRA training case the batch and the adapter
+     * (r, alpha, target modules); for generation the prompt length.
+     */
+    public record LlamaCase(String name, LlamaConfig config, int batch, int seqLen, int promptLen, int loraR, double loraAlpha,
+                            List<String> loraTargets) {}
+
+    /** "Small Llama": hidden 768, 12 layers, 12 heads with 4 KV heads (GQA), intermediate 2048, vocab 32000, rope_theta 500000. */
+    public static LlamaConfig smallLlama() {
+        return LlamaConfig.of(32000, 768, 2048, 12, 12, 4, 1024).withRope(500000.0, null).withTieWordEmbeddings(false);
+    }
+
+    public static final Map<String, LlamaCase> LLAMA_CASES = Map.of(
+            "llama", new LlamaCase("llama", smallLlama(), 1, 0, 16, 0, 0, List.of()),
+            "llama-lora", new LlamaCase("llama-lora", smallLlama(), 4, 128, 16, 8, 16, List.of("q_proj", "v_proj")));
+
+    /** Cases of {@code jllm bench train}. */
+    public static final List<String> TRAIN_CASES = List.of("gpt2", "cpu-preset", "llama-lora");
+    /** Cases of {@code jllm bench generate}. */
+    public static final List<String> GENERATE_CASES = List.of("gpt2", "cpu-preset", "llama");
+
+    /** Throws for a name that is not one of the given cases. */
+    public static void checkCases(List<String> names, List<String> valid) {
+        for (String n : names) {
+            if (!valid.contains(n)) throw new IllegalArgumentException("unknown case " + n + "; cases: " + String.join(", ", valid));
+        }
+    }
+
+    private static LlamaForCausalLM llama(LlamaCase c) {
+        Generator.manualSeed(0);
+        return new LlamaForCausalLM(c.config());
+    }
+
+    /**
+     * Median milliseconds of one LoRA training step (forward, backward, AdamW on the adapter
+     * weights only, zero_grad) at [batch, seqLen]. When {@code dir} is not null, the base model is
+     * saved there (savePretrained) with the inputs, the adapter's initial weights, the first
+     * step's loss and lora_B gradients in bench_inputs.safetensors, for tools/bench/torch_llama.py.
+     */
+    public double loraStep(LlamaCase c, int warmup, int repeats, Path dir) throws IOException {
+        LlamaForCausalLM base = llama(c);
+        if (dir != null) base.savePretrained(dir);
+        PeftModel model = PeftModel.getPeftModel(base, LoraConfig.of(c.loraR(), c.loraAlpha())
+                .withTargetModules(c.loraTargets().toArray(String[]::new)), new Generator(2));
+        model.train();
+        List<Tensor> trainable = new ArrayList<>();
+        for (Tensor p : model.parameters()) if (p.requiresGrad()) trainable.add(p);
+        AdamW opt = new AdamW(trainable, 1e-4, 0.9, 0.999, 1e-8, 0.0);
+        Generator g = new Generator(1);
+        int v = c.config().vocabSize();
+        Tensor x = Tensor.randint(0, v, new int[] {c.batch(), c.seqLen()}, g);
+        Tensor y = Tensor.randint(0, v, new int[] {c.batch(), c.seqLen()}, g);
+        LinkedHashMap<String, Tensor> saved = new LinkedHashMap<>();
+        if (dir != null) {
+            saved.put("idx", x);
+            saved.put("targets", y);
+            for (String n : model.loraLayerNames()) {
+                LoraLinear l = model.loraLayer(n);
+                saved.put(n + ".lora_A.weight", l.loraA().weight().detach().clone());
+                saved.put(n + ".lora_B.weight", l.loraB().weight().detach().clone());
+            }
+        }
+        double[] ms = new double[repeats];
+        for (int i = 0; i < warmup + repeats; i++) {
+            long t0 = System.nanoTime();
+            Tensor loss = model.forward(x, y).loss();
+            opt.zeroGrad();
+            loss.backward();
+            if (i == 0 && dir != null) {
+                saved.put("loss", Tensor.of(new float[] {(float) loss.item()}, 1));
+                for (String n : model.loraLayerNames()) saved.put(n + ".lora_B.grad", model.loraLayer(n).loraB().weight().grad().clone());
+            }
+            opt.step();
+            if (i >= warmup) ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
+        }
+        if (dir != null) TensorIO.save(dir.resolve("bench_inputs.safetensors"), saved);
+        return median(ms);
+    }
+
+    /**
+     * Median tokens per second of greedy KV-cached decoding after a promptLen-token prompt (one
+     * prefill, then one forward per new token). When {@code dir} is not null, the model is saved
+     * there with the prompt, its logits (no cache) and the greedy ids, for tools/bench/torch_llama.py.
+     */
+    public double llamaGenerate(LlamaCase c, int tokens, int warmup, int repeats, Path dir) throws IOException {
+        LlamaForCausalLM model = llama(c);
+        model.eval();
+        Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, c.promptLen()}, new Generator(1));
+        double[] rate = new double[repeats];
+        Tensor ids = null;
+        for (int i = 0; i < warmup + repeats; i++) {
+            long t0 = System.nanoTime();
+            ids = TextGenerator.generate(model, idx, tokens, 0.0, null, null, 0, true);
+            double s = (System.nanoTime() - t0) / 1e9;
+            if (i >= warmup) rate[i - warmup] = tokens / s;
+        }
+        if (dir != null) {
+            model.savePretrained(dir);
+            LinkedHashMap<String, Tensor> saved = new LinkedHashMap<>();
+            saved.put("idx", idx);
+            try (var gr = jllm.autograd.Grad.off()) {
+                saved.put("logits", model.forward(idx));
+            }
+            saved.put("ids", ids);
+            TensorIO.save(dir.resolve("bench_inputs.safetensors"), saved);
+        }
+        return median(rate);
+    }
+
     private static double median(double[] a) {
         double[] s = a.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    /** The PyTorch script next to the sources, or null. */
-    static Path torchScript() {
+    /** The PyTorch script (e.g. torch_gpt.py) next to the sources, or null. */
+    static Path torchScript(String name) {
         String home = System.getProperty("jllm.home", ".");
-        Path p = Path.of(home, "tools", "bench", "torch_gpt.py");
+        Path p = Path.of(home, "tools", "bench", name);
         return Files.exists(p) ? p : null;
     }
 
-    /** Runs the PyTorch script with 1 and 2 threads; returns its output lines (or an explanation). */
-    List<String> torch(String... args) {
-        Path script = torchScript();
+    /** Runs torch_gpt.py with 1 and 2 threads; returns its output lines (or an explanation). */
+    List<String> torch(String... args) { return torch("torch_gpt.py", List.of(args), List.of()); }
+
+    /**
+     * Runs a PyTorch script with 1 and 2 threads; returns its result lines ("pytorch ...", and the
+     * "check: ..." lines of the first run, which gets {@code firstRunArgs} too) or an explanation.
+     */
+    List<String> torch(String name, List<String> args, List<String> firstRunArgs) {
+        Path script = torchScript(name);
         List<String> lines = new ArrayList<>();
         Path py = Path.of("/usr/bin/python3");
         if (script == null || !Files.isExecutable(py)) {
-            lines.add("PyTorch: not run (needs /usr/bin/python3 with Debian's python3-torch and tools/bench/torch_gpt.py under -Djllm.home)");
+            lines.add("PyTorch: not run (needs /usr/bin/python3 with Debian's python3-torch and tools/bench/" + name + " under -Djllm.home)");
             return lines;
         }
         for (String threads : new String[] {"1", "2"}) {
             List<String> cmd = new ArrayList<>(List.of(py.toString(), script.toString()));
-            cmd.addAll(List.of(args));
+            cmd.addAll(args);
+            if (threads.equals("1")) cmd.addAll(firstRunArgs);
             cmd.addAll(List.of("--threads", threads));
             try {
                 Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     String l;
-                    while ((l = r.readLine()) != null) if (l.startsWith("pytorch") || l.contains("Error")) lines.add(l);
+                    while ((l = r.readLine()) != null) if (l.startsWith("pytorch") || l.startsWith("check") || l.contains("Error")) lines.add(l);
                 }
                 if (p.waitFor() != 0) lines.add("PyTorch run failed (exit " + p.exitValue() + "): " + String.join(" ", cmd));
             } catch (Exception e) {
@@ -114,6 +245,10 @@ public final class ModelBench {
 
     public void runTrain(List<String> names, int warmup, int repeats, boolean withTorch) {
         for (String n : names) {
+            if (LLAMA_CASES.containsKey(n)) {
+                runLlamaTrain(LLAMA_CASES.get(n), warmup, repeats, withTorch);
+                continue;
+            }
             Case c = CASES.get(n);
             double ms = trainStep(c, warmup, repeats);
             out.printf(Locale.ROOT, "jllm    %s B=%d T=%d threads=%d: median step %.1f ms (%d runs)%n", n, c.batch(), c.seqLen(),
@@ -125,12 +260,67 @@ public final class ModelBench {
 
     public void runGenerate(List<String> names, int tokens, int warmup, int repeats, boolean withTorch) {
         for (String n : names) {
+            if (LLAMA_CASES.containsKey(n)) {
+                runLlamaGenerate(LLAMA_CASES.get(n), tokens, warmup, repeats, withTorch);
+                continue;
+            }
             Case c = CASES.get(n);
             double rate = generate(c, tokens, warmup, repeats);
             out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s%n", n, tokens,
                     jllm.backend.cpu.Parallel.threads(), rate);
             if (withTorch) torch("generate", "--config", n, "--tokens", String.valueOf(tokens), "--warmup", String.valueOf(warmup),
                     "--repeats", String.valueOf(repeats)).forEach(out::println);
+        }
+    }
+
+    private void runLlamaTrain(LlamaCase c, int warmup, int repeats, boolean withTorch) {
+        Path dir = withTorch ? tempDir() : null;
+        try {
+            double ms = loraStep(c, warmup, repeats, dir);
+            out.printf(Locale.ROOT, "jllm    %s r=%d alpha=%s %s B=%d T=%d threads=%d: median step %.1f ms (%d runs)%n", c.name(), c.loraR(),
+                    fmt(c.loraAlpha()), String.join(",", c.loraTargets()), c.batch(), c.seqLen(), jllm.backend.cpu.Parallel.threads(), ms, repeats);
+            if (withTorch) torch("torch_llama.py", List.of("lora-step", "--dir", dir.toString(), "--case", c.name(), "--r",
+                    String.valueOf(c.loraR()), "--alpha", fmt(c.loraAlpha()), "--targets", String.join(",", c.loraTargets()),
+                    "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private void runLlamaGenerate(LlamaCase c, int tokens, int warmup, int repeats, boolean withTorch) {
+        Path dir = withTorch ? tempDir() : null;
+        try {
+            double rate = llamaGenerate(c, tokens, warmup, repeats, dir);
+            out.printf(Locale.ROOT, "jllm    %s generate %d tokens after a %d-token prompt (KV cache, greedy) threads=%d: median %.1f tokens/s%n",
+                    c.name(), tokens, c.promptLen(), jllm.backend.cpu.Parallel.threads(), rate);
+            if (withTorch) torch("torch_llama.py", List.of("generate", "--dir", dir.toString(), "--case", c.name(), "--tokens",
+                    String.valueOf(tokens), "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check"))
+                    .forEach(out::println);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static String fmt(double v) { return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v); }
+
+    private static Path tempDir() {
+        try {
+            return Files.createTempDirectory("jllm-bench-llama");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null || !Files.exists(dir)) return;
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            System.err.println("could not delete " + dir + ": " + e.getMessage());
         }
     }
 }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: SGEMM vs OpenBLAS, GPT training step and generation vs PyTorch.",
+        description = "Benchmarks: SGEMM vs OpenBLAS; GPT and Llama (LoRA) training step and generation vs PyTorch.",
         subcommands = {BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class})
 public final class BenchCommand implements Runnable {
 
@@ -69,9 +69,14 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "train", mixinStandardHelpOptions = true,
-            description = "Training-step time (forward, backward, AdamW) of GPT-2 124M at B=4, T=64 and of the CPU preset, with PyTorch side by side.")
+            description = {"Training-step time (forward, backward, AdamW), with PyTorch side by side on the same shapes. Cases:",
+                    "  gpt2: GPT-2 124M, B=4, T=64.",
+                    "  cpu-preset: nanoGPT's CPU preset, B=12, T=64.",
+                    "  llama-lora: LoRA r=8, alpha 16 on q_proj,v_proj of a small Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, "
+                            + "intermediate 2048, vocab 32000), B=4, T=128, AdamW on the adapter only; PyTorch loads the same weights "
+                            + "and checks the loss and the lora_B gradients."})
     static final class TrainCmd implements Callable<Integer> {
-        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset (default: both).")
+        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama-lora (default: gpt2, cpu-preset).")
         List<String> cases = List.of("gpt2", "cpu-preset");
 
         @Option(names = "--repeats", description = "Timed steps; the median is reported (default: ${DEFAULT-VALUE}).")
@@ -83,18 +88,31 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
         boolean noTorch;
 
+        @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
+        Integer threads;
+
         @Override
         public Integer call() {
-            for (String c : cases) if (!jllm.bench.ModelBench.CASES.containsKey(c)) throw new IllegalArgumentException("unknown case " + c + "; cases: gpt2, cpu-preset");
+            try {
+                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.TRAIN_CASES);
+            } catch (IllegalArgumentException e) {
+                System.err.println("jllm bench: " + e.getMessage());
+                return 2;
+            }
+            if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
             new jllm.bench.ModelBench(System.out).runTrain(cases, warmup, repeats, !noTorch);
             return 0;
         }
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = "Tokens per second of KV-cached sampling from GPT-2 124M, with PyTorch side by side.")
+            description = {"Tokens per second of KV-cached generation, with PyTorch side by side on the same shapes. Cases:",
+                    "  gpt2, cpu-preset: 8-token prompt, temperature 0.8, top-k 50.",
+                    "  llama: a small Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000, "
+                            + "rope_theta 500000), 16-token prompt, greedy; PyTorch loads the same weights and checks the prompt's "
+                            + "logits and the greedy ids."})
     static final class GenerateCmd implements Callable<Integer> {
-        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset (default: gpt2).")
+        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama (default: gpt2).")
         List<String> cases = List.of("gpt2");
 
         @Option(names = "--tokens", description = "New tokens per run (default: ${DEFAULT-VALUE}).")
@@ -109,9 +127,18 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
         boolean noTorch;
 
+        @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
+        Integer threads;
+
         @Override
         public Integer call() {
-            for (String c : cases) if (!jllm.bench.ModelBench.CASES.containsKey(c)) throw new IllegalArgumentException("unknown case " + c + "; cases: gpt2, cpu-preset");
+            try {
+                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.GENERATE_CASES);
+            } catch (IllegalArgumentException e) {
+                System.err.println("jllm bench: " + e.getMessage());
+                return 2;
+            }
+            if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
             new jllm.bench.ModelBench(System.out).runGenerate(cases, tokens, warmup, repeats, !noTorch);
             return 0;
         }

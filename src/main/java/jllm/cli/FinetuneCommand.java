@@ -141,8 +141,10 @@ public final class FinetuneCommand implements Callable<Integer> {
      * model's eos after every response, so the model learns to stop.
      */
     private static FinetuneData.Encoding encoding(HfTokenizer tok, PretrainedModel base) {
+        // whether the tokenizer prepends bos is decided by tokenizer_config.json or, failing that, by
+        // tokenizer.json's post-processor, so it is read off an encoding (which may also append eos)
         int[] plain = tok.encode("a"), prompt = tok.encodePrompt("a");
-        Integer bos = prompt.length > plain.length ? Integer.valueOf(prompt[0]) : null;
+        Integer bos = tok.bosTokenId() != null && prompt.length > plain.length && prompt[0] == tok.bosTokenId() ? tok.bosTokenId() : null;
         Integer eos = !base.eosTokenIds().isEmpty() ? base.eosTokenIds().get(0) : tok.eosTokenId();
         return new FinetuneData.Encoding(tok, bos, eos);
     }

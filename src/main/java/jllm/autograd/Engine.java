@@ -20,6 +20,23 @@ import java.util.function.UnaryOperator;
 public final class Engine {
     private Engine() {}
 
+    /** Callbacks queued during the backward sweep running on this thread; null outside one. */
+    private static final ThreadLocal<List<Runnable>> CALLBACKS = new ThreadLocal<>();
+
+    /**
+     * Runs {@code callback} once the backward sweep now running on this thread has finished, as
+     * PyTorch's {@code Variable._execution_engine.queue_callback}: a gradient hook uses it to act on
+     * the whole pass (DDP waits for its all-reduces there). Callbacks run in the order queued, with
+     * grad mode off; one that throws ends {@code backward()} with its exception.
+     *
+     * @throws IllegalStateException outside a backward sweep
+     */
+    public static void queueCallback(Runnable callback) {
+        List<Runnable> q = CALLBACKS.get();
+        if (q == null) throw new IllegalStateException("queueCallback can only be called during a backward pass");
+        q.add(java.util.Objects.requireNonNull(callback, "callback"));
+    }
+
     public static void backward(Tensor root, Tensor grad, boolean retainGraph) {
         if (!root.requiresGrad()) {
             throw new IllegalStateException("element 0 of tensors does not require grad and does not have a grad_fn");
@@ -37,8 +54,14 @@ public final class Engine {
             throw new IllegalArgumentException("grad is on " + grad.device() + " but the output is on " + root.device());
         }
         Node start = root.gradNode();
+        List<Runnable> outer = CALLBACKS.get(); // a backward started from inside a hook keeps its own queue
+        List<Runnable> callbacks = new ArrayList<>();
+        CALLBACKS.set(callbacks);
         try (var g = Grad.off()) {
             run(start, grad.detach(), retainGraph);
+            for (int i = 0; i < callbacks.size(); i++) callbacks.get(i).run(); // a callback may queue another
+        } finally {
+            CALLBACKS.set(outer);
         }
     }
 

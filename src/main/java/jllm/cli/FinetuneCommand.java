@@ -1,5 +1,6 @@
 package jllm.cli;
 
+import jllm.distributed.ProcessGroup;
 import jllm.io.hf.HfHub;
 import jllm.lora.LoraConfig;
 import jllm.lora.PeftModel;
@@ -12,7 +13,9 @@ import jllm.train.TrainConfig;
 import jllm.train.TrainListener;
 import jllm.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -82,15 +85,30 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--progress", description = "Progress display: auto, terminal, plain or off (default: ${DEFAULT-VALUE}).")
     String progress = "auto";
 
+    @Option(names = "--nproc", description = "Data-parallel ranks on this machine, launched with `mpirun -np N` (Open MPI); "
+            + "across machines use mpirun -np N --hostfile HOSTS ./jllm finetune ... (default: ${DEFAULT-VALUE}).")
+    int nproc = 1;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
-        PrintStream o = System.out;
         TrainRun.progressMode(progress); // bad values fail before the model is loaded
+        if (DataParallel.shouldLaunch(nproc)) {
+            return DataParallel.launch(nproc, "finetune", spec.commandLine().getParseResult().originalArgs(), progress);
+        }
+        TrainConfig settings = TrainConfig.defaults().withOverrides(sets); // ddp_timeout (and bad keys) before any work
+        return DataParallel.run("finetune", settings, System.out, this::finetune);
+    }
+
+    private int finetune(ProcessGroup group, PrintStream o) throws Exception {
         Path dir = HfHub.resolve(model);
         PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
         int block = Math.min(blockSize, base.blockSize());
         TrainConfig cfg = config(dir, base, block).withOverrides(sets);
-        Generator.manualSeed(cfg.seed());
+        TrainConfig.Share share = cfg.share(group.worldSize());
+        Generator.manualSeed(cfg.seed() + group.rank()); // LoRA's init is broadcast from rank 0; dropout differs per rank
 
         LoraConfig lora = new LoraConfig(loraR, loraAlpha, loraDropout,
                 targetModules == null ? null : LoraConfig.TargetModules.parse(targetModules), "none",
@@ -99,14 +117,16 @@ public final class FinetuneCommand implements Callable<Integer> {
         o.println(peft.trainableParametersLine());
 
         try (HfTokenizer tok = HfTokenizer.fromDirectory(dir)) {
-            FinetuneData batches = FinetuneData.load(data, encoding(tok, base), cfg.batchSize(), cfg.blockSize(), cfg.seed());
+            // the split and shuffle use the config's seed on every rank, so all ranks hold the same examples
+            FinetuneData batches = FinetuneData.load(data, encoding(tok, base), share.batchSize(), cfg.blockSize(), cfg.seed());
+            group.verifySame("the fine-tuning data", batches.description());
             o.println(batches.description());
-            return train(peft, cfg, batches, o);
+            return train(peft, cfg, batches, group, o);
         }
     }
 
-    private int train(PeftModel peft, TrainConfig cfg, FinetuneData batches, PrintStream o) throws Exception {
-        Trainer<PeftModel> trainer = new Trainer<>(cfg, peft, batches);
+    private int train(PeftModel peft, TrainConfig cfg, FinetuneData batches, ProcessGroup group, PrintStream o) throws Exception {
+        Trainer<PeftModel> trainer = Trainer.dataParallel(cfg, peft, batches, group);
         Path adapterDir = out.resolve("adapter");
         trainer.addListener(new TrainListener() {
             @Override
@@ -115,6 +135,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             }
         });
         TrainRun.Result r = TrainRun.fit(trainer, progress, cfg.evalIters(), o);
+        if (!trainer.isWriter()) return 0;
         if (!java.nio.file.Files.isDirectory(adapterDir)) peft.savePretrained(adapterDir); // no improving eval happened
         o.println("adapter:   " + adapterDir + " (PEFT format)");
         o.println("metrics:   " + r.metrics());
@@ -129,11 +150,27 @@ public final class FinetuneCommand implements Callable<Integer> {
         section.put("base_model", dir.toString());
         section.put("model_type", base.modelType());
         int warmup = Math.min(100, maxIters / 10);
-        return new TrainConfig(out.toString(), evalInterval, 1, evalIters, false, true, TrainConfig.SCRATCH,
-                data.toString(), 1, batchSize, block,
-                learningRate, maxIters, 0.0, 0.9, 0.999, 1.0,
-                true, warmup, Math.max(warmup, maxIters), learningRate / 10,
-                seed, section);
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("out_dir", out.toString());
+        c.put("eval_interval", evalInterval);
+        c.put("log_interval", 1);
+        c.put("eval_iters", evalIters);
+        c.put("dataset", data.toString());
+        c.put("gradient_accumulation_steps", 1);
+        c.put("batch_size", batchSize);
+        c.put("block_size", block);
+        c.put("learning_rate", learningRate);
+        c.put("max_iters", maxIters);
+        c.put("weight_decay", 0.0);
+        c.put("beta2", 0.999);
+        c.put("grad_clip", 1.0);
+        c.put("decay_lr", true);
+        c.put("warmup_iters", warmup);
+        c.put("lr_decay_iters", Math.max(warmup, maxIters));
+        c.put("min_lr", learningRate / 10);
+        c.put("seed", seed);
+        c.put("model", section);
+        return TrainConfig.defaults().with(c);
     }
 
     /**

@@ -1,5 +1,6 @@
 package jllm.cli;
 
+import jllm.distributed.ProcessGroup;
 import jllm.models.LanguageModel;
 import jllm.models.ModelFactory;
 import jllm.nn.Module;
@@ -11,7 +12,9 @@ import jllm.train.TrainConfig;
 import jllm.train.TrainData;
 import jllm.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -19,7 +22,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -28,7 +30,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a GPT (default: nanoGPT's CPU recipe with learning rate 2e-3, on the bundled Tiny Shakespeare), then print a sample.",
-                "Presets: shakespeare-char-cpu (default), shakespeare-char, seed003, gpt2-shakespeare."})
+                "Presets: shakespeare-char-cpu (default), shakespeare-char, seed003, gpt2-shakespeare.",
+                "Data-parallel: --nproc N on this machine, or mpirun -np N [--hostfile HOSTS] ./jllm train ... across machines."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "A bundled recipe (default: ${DEFAULT-VALUE}).")
     String preset = Presets.DEFAULT;
@@ -51,9 +54,19 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--progress", description = "Progress display: auto, terminal, plain or off (default: ${DEFAULT-VALUE}).")
     String progress = "auto";
 
+    @Option(names = "--nproc", description = "Data-parallel ranks on this machine: relaunches this command under `mpirun -np N` "
+            + "(Open MPI). Across machines run `mpirun -np N --hostfile HOSTS ./jllm train ...` instead (default: ${DEFAULT-VALUE}).")
+    int nproc = 1;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
+        if (finalEvalIters < 0) throw new IllegalArgumentException("--final-eval-iters must be >= 0, got " + finalEvalIters);
+        if (sampleTokens < 0) throw new IllegalArgumentException("--sample-tokens must be >= 0, got " + sampleTokens);
+        TrainRun.progressMode(progress);
+        if (DataParallel.shouldLaunch(nproc)) return DataParallel.launch(nproc, "train", spec.commandLine().getParseResult().originalArgs(), progress);
         TrainConfig cfg = Presets.load(preset);
         if (config != null) {
             if (!Files.exists(config)) throw new IllegalArgumentException("config file " + config + " does not exist");
@@ -61,30 +74,34 @@ public final class TrainCommand implements Callable<Integer> {
         }
         cfg = cfg.withOverrides(sets);
         if (resume) cfg = cfg.with("init_from", TrainConfig.RESUME);
-        Path outDir = Path.of(cfg.outDir());
-        if (TrainConfig.RESUME.equals(cfg.initFrom())) {
-            Path latest = Trainer.latestCheckpoint(outDir);
-            if (latest == null) throw new IllegalArgumentException("nothing to resume: no checkpoint in " + outDir);
-            Map<String, Object> model = Checkpoint.readConfig(latest).model();
-            cfg = new TrainConfig(cfg.outDir(), cfg.evalInterval(), cfg.logInterval(), cfg.evalIters(), cfg.evalOnly(),
-                    cfg.alwaysSaveCheckpoint(), cfg.initFrom(), cfg.dataset(), cfg.gradientAccumulationSteps(), cfg.batchSize(),
-                    cfg.blockSize(), cfg.learningRate(), cfg.maxIters(), cfg.weightDecay(), cfg.beta1(), cfg.beta2(), cfg.gradClip(),
-                    cfg.decayLr(), cfg.warmupIters(), cfg.lrDecayIters(), cfg.minLr(), cfg.seed(), model);
-            out.println("resuming from " + latest + " (model settings taken from the checkpoint)");
-        }
-        Generator.manualSeed(cfg.seed());
-        TrainData data = TrainData.load(cfg.dataset());
-        out.printf(Locale.ROOT, "dataset %s: %,d train / %,d val tokens, tokenizer %s (vocab %d)%n", data.name(),
-                data.train().length(), data.val().length(), data.tokenizer().name(), data.tokenizer().vocabSize());
-        Module model = ModelFactory.build(cfg.model(), data.tokenizer().vocabSize(), cfg.blockSize());
-        SavedModel.writeTokenizer(outDir, data.tokenizer());
-        return train((Module & LanguageModel) model, cfg, data, outDir, out);
+        TrainConfig c = cfg;
+        return DataParallel.run("train", cfg, System.out, (group, out) -> train(c, group, out));
     }
 
-    private <M extends Module & LanguageModel> int train(M model, TrainConfig cfg, TrainData data, Path outDir, PrintStream out)
-            throws Exception {
-        Trainer<M> trainer = new Trainer<>(cfg, model, data.batches(cfg.batchSize(), cfg.blockSize()));
+    private int train(TrainConfig cfg, ProcessGroup group, PrintStream out) throws Exception {
+        if (TrainConfig.RESUME.equals(cfg.initFrom())) cfg = Trainer.resumeConfig(cfg, out::println);
+        TrainConfig.Share share = cfg.share(group.worldSize()); // an uneven split fails before any work
+        Path outDir = Path.of(cfg.outDir());
+        Generator.manualSeed(cfg.seed() + group.rank()); // nanoGPT's seed offset: dropout differs per rank; DDP broadcasts rank 0's init
+        TrainData data = TrainData.load(cfg.dataset());
+        String summary = String.format(Locale.ROOT, "dataset %s: %,d train / %,d val tokens, tokenizer %s (vocab %d)", data.name(),
+                data.train().length(), data.val().length(), data.tokenizer().name(), data.tokenizer().vocabSize());
+        group.verifySame("the dataset", summary);
+        out.println(summary);
+        if (group.worldSize() > 1) {
+            out.printf(Locale.ROOT, "data-parallel: %d ranks (Open MPI), each %d micro-step(s) of %d sequences per iteration%n",
+                    group.worldSize(), share.microSteps(), share.batchSize());
+        }
+        Module model = ModelFactory.build(cfg.model(), data.tokenizer().vocabSize(), cfg.blockSize());
+        if (group.rank() == 0) SavedModel.writeTokenizer(outDir, data.tokenizer());
+        return train((Module & LanguageModel) model, cfg, data, share, group, outDir, out);
+    }
+
+    private <M extends Module & LanguageModel> int train(M model, TrainConfig cfg, TrainData data, TrainConfig.Share share,
+                                                         ProcessGroup group, Path outDir, PrintStream out) throws Exception {
+        Trainer<M> trainer = Trainer.dataParallel(cfg, model, data.batches(share.batchSize(), cfg.blockSize()), group);
         TrainRun.Result r = TrainRun.fit(trainer, progress, finalEvalIters, out);
+        if (!trainer.isWriter()) return 0;
         if (sampleTokens > 0) {
             out.println("---------------- sample ----------------");
             Sampling.run(model, data.tokenizer(), new Sampling.Settings("\n", 1, sampleTokens, 0.8, 200, null, 1337, true), out);

@@ -36,6 +36,12 @@ final class TrainRun {
         Path outDir = trainer.outDir();
         Path metrics = outDir.resolve("metrics.jsonl");
         ProgressBar.Mode mode = progressMode(progress);
+        if (!trainer.isWriter()) {
+            // the other ranks train and evaluate in step with rank 0, which alone writes and prints
+            trainer.fit();
+            double finalVal = finalEvalIters > 0 ? trainer.estimateLoss(BatchSource.VAL, finalEvalIters) : Double.NaN;
+            return new Result(metrics, null, finalVal);
+        }
         try (var bar = new ProgressListener(out, mode); var log = new MetricsListener(metrics)) {
             trainer.addListener(bar).addListener(log);
             long t0 = System.nanoTime();

@@ -29,6 +29,7 @@ import java.util.Map;
  * dropout, ...); the trainer never reads it, it only stores it in checkpoints.
  *
  * <p>Not carried over from nanoGPT: wandb, DDP backend, device, dtype and compile settings.
+ * Added: {@code ddp_timeout}, the deadline in seconds of every collective of a data-parallel run.
  * {@code initFrom} is "scratch" or "resume" (nanoGPT's "gpt2*" is a model-factory concern).
  */
 public record TrainConfig(
@@ -59,6 +60,7 @@ public record TrainConfig(
         @JsonProperty("min_lr") double minLr,
         // system
         @JsonProperty("seed") long seed,
+        @JsonProperty("ddp_timeout") double ddpTimeout,
         // model section, interpreted by the model factory
         @JsonProperty("model") Map<String, Object> model) {
 
@@ -90,6 +92,7 @@ public record TrainConfig(
         require(warmupIters >= 0, "warmup_iters", "an integer >= 0", warmupIters);
         require(lrDecayIters >= 0, "lr_decay_iters", "an integer >= 0", lrDecayIters);
         require(Double.isFinite(minLr) && minLr >= 0, "min_lr", "a finite number >= 0", minLr);
+        require(Double.isFinite(ddpTimeout) && ddpTimeout > 0, "ddp_timeout", "a number of seconds > 0", ddpTimeout);
         if (decayLr && lrDecayIters < warmupIters) {
             throw new IllegalArgumentException("config: lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters ("
                     + warmupIters + ") when decay_lr is true");
@@ -107,12 +110,63 @@ public record TrainConfig(
                 "openwebtext", 5 * 8, 12, 1024,
                 6e-4, 600000, 1e-1, 0.9, 0.95, 1.0,
                 true, 2000, 600000, 6e-5,
-                1337, Map.of());
+                1337, DEFAULT_DDP_TIMEOUT, Map.of());
+    }
+
+    /** Seconds a collective may take before the run stops (a rank died or hangs); see {@link jllm.distributed.ProcessGroup}. */
+    public static final double DEFAULT_DDP_TIMEOUT = 300;
+
+    /** {@code ddp_timeout} as a duration. */
+    public java.time.Duration ddpTimeoutDuration() {
+        return java.time.Duration.ofMillis(Math.max(1, Math.round(ddpTimeout * 1000)));
     }
 
     /** Tokens consumed by one iteration: gradient_accumulation_steps * batch_size * block_size. */
     public long tokensPerIter() {
         return (long) gradientAccumulationSteps * batchSize * blockSize;
+    }
+
+    /**
+     * One rank's part of an iteration when {@code world} ranks train data-parallel: the config
+     * describes the world's iteration (gradient_accumulation_steps micro-batches of batch_size
+     * sequences). As nanoGPT does, the micro-steps are divided among the ranks; what the micro-steps
+     * cannot absorb divides the batch (so a gradient_accumulation_steps=1 recipe runs on 2 ranks with
+     * half the batch each, the same global batch). {@code microSteps * batchSize * world} is always
+     * {@code gradient_accumulation_steps * batch_size}.
+     *
+     * @throws IllegalArgumentException when the iteration's sequences cannot be split evenly
+     */
+    public Share share(int world) {
+        if (world < 1) throw new IllegalArgumentException("world size must be >= 1, got " + world);
+        int g = gcd(gradientAccumulationSteps, world), rest = world / g;
+        if (batchSize % rest != 0) {
+            throw new IllegalArgumentException("gradient_accumulation_steps (" + gradientAccumulationSteps + ") x batch_size (" + batchSize
+                    + ") cannot be split evenly across " + world + " ranks: make gradient_accumulation_steps a multiple of " + world
+                    + ", or batch_size a multiple of " + rest);
+        }
+        return new Share(gradientAccumulationSteps / g, batchSize / rest);
+    }
+
+    /** What one rank runs per iteration: {@code microSteps} micro-batches of {@code batchSize} sequences. */
+    public record Share(int microSteps, int batchSize) {}
+
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+
+    /** This config with another model section (the trainer never reads it; checkpoints store it). */
+    public TrainConfig withModel(Map<String, Object> model) {
+        return new TrainConfig(outDir, evalInterval, logInterval, evalIters, evalOnly, alwaysSaveCheckpoint, initFrom, dataset,
+                gradientAccumulationSteps, batchSize, blockSize, learningRate, maxIters, weightDecay, beta1, beta2, gradClip, decayLr,
+                warmupIters, lrDecayIters, minLr, seed, ddpTimeout, model);
+    }
+
+    /**
+     * This config with the given keys set (JSON names, values as Jackson would read them from a file:
+     * strings, numbers, booleans), type-checked like a config file.
+     */
+    public TrainConfig with(Map<String, ?> values) {
+        return fromJson(JSON.valueToTree(values), this);
     }
 
     /** The JSON names of all keys, in declaration order ({@code model} is the model section). */

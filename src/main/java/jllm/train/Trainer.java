@@ -3,20 +3,27 @@ package jllm.train;
 import jllm.data.Batch;
 
 import jllm.autograd.Grad;
+import jllm.distributed.DistributedDataParallel;
+import jllm.distributed.ProcessGroup;
 import jllm.models.LanguageModel;
 import jllm.nn.Module;
 import jllm.optim.AdamW;
 import jllm.optim.ClipGrad;
+import jllm.optim.Optimizer;
 import jllm.optim.ParamGroup;
 import jllm.optim.lr.WarmupCosine;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -55,9 +62,20 @@ import java.util.function.Consumer;
  *       val loss when always_save_checkpoint is on).</li>
  *   <li>A resumed run does not repeat the evaluation at its start iteration (the checkpoint was
  *       written right after it), so it continues bit for bit as if never interrupted.</li>
- *   <li>Batches are drawn with a generator of their own, seeded with {@code seed}; the default
- *       generator (initialisation, dropout) is the caller's to seed. Both are checkpointed.</li>
+ *   <li>Batches are drawn with a generator of their own, seeded with {@code seed} (plus the rank
+ *       when data-parallel); the default generator (initialisation, dropout) is the caller's to
+ *       seed. Both are checkpointed, for every rank.</li>
  * </ul>
+ *
+ * <p>Extension points ({@link Extensions}): the process group (data-parallel training; only its
+ * rank 0 is the {@linkplain #isWriter() writer} that saves checkpoints and tells the listeners), an
+ * optimizer factory, and a hook around each micro-step's backward that knows whether it is the last
+ * one of the iteration (where DDP synchronises). {@link #dataParallel} wires DDP into all three.
+ *
+ * <p>Data-parallel semantics are nanoGPT's: {@code gradient_accumulation_steps} and
+ * {@code batch_size} describe the whole world's iteration, which {@link TrainConfig#share} splits
+ * among the ranks; tokens per iteration are the world's; evaluation losses and the logged loss are
+ * averaged over the ranks.
  */
 public final class Trainer<M extends Module & LanguageModel> {
     private static final double INITIAL_BEST_VAL_LOSS = 1e9; // nanoGPT's
@@ -66,7 +84,10 @@ public final class Trainer<M extends Module & LanguageModel> {
     private final M model;
     private final BatchSource data;
     private final Generator batchGenerator;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
+    private final ProcessGroup group;
+    private final BackwardHook backwardHook;
+    private final TrainConfig.Share share;
     private final List<TrainListener> listeners = new CopyOnWriteArrayList<>();
     private final List<String> optimizerReport = new ArrayList<>();
     private Checkpoint.Hook checkpointHook = step -> {};
@@ -75,16 +96,73 @@ public final class Trainer<M extends Module & LanguageModel> {
     private double bestValLoss = INITIAL_BEST_VAL_LOSS;
     private boolean resumed;
 
+    /** Runs one micro-step's backward on {@code loss} (already divided by the micro-step count). */
+    @FunctionalInterface
+    public interface BackwardHook {
+        BackwardHook PLAIN = (loss, microStep, lastMicroStep) -> loss.backward();
+
+        void backward(Tensor loss, int microStep, boolean lastMicroStep);
+    }
+
+    /** Makes the optimizer for the model's trainable parameters; {@code report} takes lines for the log. */
+    @FunctionalInterface
+    public interface OptimizerFactory {
+        OptimizerFactory ADAMW = (model, c, report) -> configureOptimizers(model, c.weightDecay(), c.learningRate(), c.beta1(), c.beta2(), report);
+
+        Optimizer create(Module model, TrainConfig config, Consumer<String> report);
+    }
+
+    /** How a trainer plugs into the rest of a run; {@link #DEFAULT} is one process, nanoGPT's AdamW, a plain backward. */
+    public record Extensions(ProcessGroup group, OptimizerFactory optimizer, BackwardHook backward) {
+        public static final Extensions DEFAULT = new Extensions(ProcessGroup.single(), OptimizerFactory.ADAMW, BackwardHook.PLAIN);
+
+        public Extensions {
+            Objects.requireNonNull(group, "group");
+            Objects.requireNonNull(optimizer, "optimizer");
+            Objects.requireNonNull(backward, "backward");
+        }
+
+        public Extensions withGroup(ProcessGroup g) { return new Extensions(g, optimizer, backward); }
+
+        public Extensions withOptimizer(OptimizerFactory f) { return new Extensions(group, f, backward); }
+
+        public Extensions withBackward(BackwardHook h) { return new Extensions(group, optimizer, h); }
+    }
+
     public Trainer(TrainConfig config, M model, BatchSource data) {
+        this(config, model, data, Extensions.DEFAULT);
+    }
+
+    public Trainer(TrainConfig config, M model, BatchSource data, Extensions ext) {
         this.config = Objects.requireNonNull(config, "config");
         this.model = Objects.requireNonNull(model, "model");
         this.data = Objects.requireNonNull(data, "data");
+        Objects.requireNonNull(ext, "extensions");
         if (config.blockSize() > model.blockSize()) {
             throw new IllegalArgumentException("config block_size " + config.blockSize() + " exceeds the model's block size " + model.blockSize());
         }
-        this.batchGenerator = new Generator(config.seed());
-        this.optimizer = configureOptimizers(model, config.weightDecay(), config.learningRate(), config.beta1(), config.beta2(),
-                optimizerReport::add);
+        this.group = ext.group();
+        this.backwardHook = ext.backward();
+        this.share = config.share(group.worldSize());
+        this.batchGenerator = new Generator(config.seed() + group.rank());
+        this.optimizer = Objects.requireNonNull(ext.optimizer().create(model, config, optimizerReport::add), "optimizer factory returned null");
+    }
+
+    /**
+     * A trainer whose model is replicated over {@code group} with {@link DistributedDataParallel}
+     * (rank 0's weights are broadcast; gradients are averaged during the last micro-step's
+     * backward); with a world of one it is a plain trainer. {@code data} must already be this
+     * rank's share ({@link TrainConfig#share}); the config must be equal on every rank (checked).
+     */
+    public static <M extends Module & LanguageModel> Trainer<M> dataParallel(TrainConfig config, M model, BatchSource data,
+                                                                             ProcessGroup group) {
+        Extensions ext = Extensions.DEFAULT.withGroup(group);
+        if (group.worldSize() > 1) {
+            group.verifySame("the training config", config.toJson());
+            DistributedDataParallel<M> ddp = new DistributedDataParallel<>(model, group);
+            ext = ext.withBackward((loss, micro, last) -> ddp.backward(loss, last));
+        }
+        return new Trainer<>(config, model, data, ext);
     }
 
     public Trainer<M> addListener(TrainListener listener) {
@@ -98,7 +176,15 @@ public final class Trainer<M extends Module & LanguageModel> {
 
     public M model() { return model; }
 
-    public AdamW optimizer() { return optimizer; }
+    public Optimizer optimizer() { return optimizer; }
+
+    public ProcessGroup processGroup() { return group; }
+
+    /** True on the rank that writes checkpoints and tells the listeners (rank 0). */
+    public boolean isWriter() { return group.rank() == 0; }
+
+    /** This rank's micro-steps and batch size per iteration. */
+    public TrainConfig.Share share() { return share; }
 
     /** The generator batches are drawn with (seeded with config.seed). */
     public Generator batchGenerator() { return batchGenerator; }
@@ -160,8 +246,8 @@ public final class Trainer<M extends Module & LanguageModel> {
         boolean wasTraining = model.isTraining();
         model.eval();
         try (var g = Grad.off()) {
-            double train = meanLoss(BatchSource.TRAIN, config.evalIters()), val = meanLoss(BatchSource.VAL, config.evalIters());
-            return new Losses(train, val);
+            double[] l = averageOverRanks(meanLoss(BatchSource.TRAIN, config.evalIters()), meanLoss(BatchSource.VAL, config.evalIters()));
+            return new Losses(l[0], l[1]);
         } finally {
             model.train(wasTraining);
         }
@@ -172,7 +258,7 @@ public final class Trainer<M extends Module & LanguageModel> {
         boolean wasTraining = model.isTraining();
         model.eval();
         try (var g = Grad.off()) {
-            return meanLoss(split, iters);
+            return averageOverRanks(meanLoss(split, iters))[0];
         } finally {
             model.train(wasTraining);
         }
@@ -188,6 +274,19 @@ public final class Trainer<M extends Module & LanguageModel> {
         double sum = 0;
         for (float l : losses) sum += l;
         return (float) (sum / losses.length);
+    }
+
+    /** The mean over the ranks of each value, in float32 as the losses are (unchanged in a world of one). */
+    private double[] averageOverRanks(double... values) {
+        if (group.worldSize() == 1) return values;
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, values.length);
+            for (int i = 0; i < values.length; i++) buf.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) values[i]);
+            group.allReduceAsync(buf, values.length, ProcessGroup.Op.AVG, "all-reduce of the losses").await();
+            double[] out = new double[values.length];
+            for (int i = 0; i < out.length; i++) out[i] = buf.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            return out;
+        }
     }
 
     private Batch batch(String split) {
@@ -206,12 +305,13 @@ public final class Trainer<M extends Module & LanguageModel> {
     // ------------------------------------------------------------------ training
 
     /**
-     * One iteration's forward and backward passes without the update: gradient_accumulation_steps
-     * micro-batches, each backward on {@code loss / steps}, accumulating into the parameters'
-     * grads. Returns the mean micro-batch loss and the number of tokens seen.
+     * One iteration's forward and backward passes without the update: this rank's micro-batches
+     * ({@link #share()}), each backward on {@code loss / steps} through the backward hook,
+     * accumulating into the parameters' grads. Returns this rank's mean micro-batch loss and the
+     * number of tokens it saw.
      */
     public StepLoss accumulateGradients() {
-        int steps = config.gradientAccumulationSteps();
+        int steps = share.microSteps();
         double lossSum = 0;
         long tokens = 0;
         for (int micro = 0; micro < steps; micro++) {
@@ -219,7 +319,7 @@ public final class Trainer<M extends Module & LanguageModel> {
             Tensor loss = lossOf(model.forward(b.x(), b.y()), BatchSource.TRAIN);
             lossSum += loss.item();
             tokens += b.x().numel();
-            (steps == 1 ? loss : loss.div(steps)).backward();
+            backwardHook.backward(steps == 1 ? loss : loss.div(steps), micro, micro == steps - 1);
         }
         return new StepLoss(lossSum / steps, tokens);
     }
@@ -236,8 +336,10 @@ public final class Trainer<M extends Module & LanguageModel> {
         long startIter = iterNum;
         long skipEvalAt = resumed ? startIter : -1; // the checkpoint was written right after that evaluation
         for (String line : optimizerReport) message(line);
-        message(String.format(Locale.ROOT, "tokens per iteration will be: %,d", config.tokensPerIter()));
-        for (TrainListener l : listeners) {
+        message(String.format(Locale.ROOT, "tokens per iteration will be: %,d", config.tokensPerIter())
+                + (group.worldSize() > 1 ? String.format(Locale.ROOT, " (%d ranks x %d micro-steps x %d sequences x %d tokens)",
+                group.worldSize(), share.microSteps(), share.batchSize(), config.blockSize()) : ""));
+        for (TrainListener l : writerListeners()) {
             l.onStart(new TrainListener.Start(config, startIter, config.maxIters(), model.numParameters(), resumed));
         }
         model.train();
@@ -252,7 +354,7 @@ public final class Trainer<M extends Module & LanguageModel> {
                 last = estimateLoss();
                 boolean improved = last.val() < bestValLoss;
                 if (improved) bestValLoss = last.val();
-                for (TrainListener l : listeners) {
+                for (TrainListener l : writerListeners()) {
                     l.onEval(new TrainListener.Eval(iterNum, last.train(), last.val(), lr, bestValLoss));
                 }
                 if (iterNum > 0 && !config.evalOnly()) {
@@ -270,38 +372,78 @@ public final class Trainer<M extends Module & LanguageModel> {
             double dt = (System.nanoTime() - t0) / 1e9;
 
             if (iterNum % config.logInterval() == 0) {
-                var log = new TrainListener.Log(iterNum, step.loss(), lr, dt * 1e3, dt > 0 ? step.tokens() / dt : Double.NaN, gradNorm);
-                for (TrainListener l : listeners) l.onLog(log);
+                double loss = averageOverRanks(step.loss())[0];
+                long tokens = step.tokens() * group.worldSize();
+                var log = new TrainListener.Log(iterNum, loss, lr, dt * 1e3, dt > 0 ? tokens / dt : Double.NaN, gradNorm);
+                for (TrainListener l : writerListeners()) l.onLog(log);
             }
             iterNum++;
         }
-        for (TrainListener l : listeners) l.onEnd(iterNum, bestValLoss);
+        for (TrainListener l : writerListeners()) l.onEnd(iterNum, bestValLoss);
         return last;
     }
 
+    /** The listeners, on the writer; nobody elsewhere (one progress bar, one metrics log for the whole world). */
+    private List<TrainListener> writerListeners() {
+        return isWriter() ? listeners : List.of();
+    }
+
     private void message(String s) {
-        for (TrainListener l : listeners) l.onMessage(s);
+        for (TrainListener l : writerListeners()) l.onMessage(s);
     }
 
     // ------------------------------------------------------------------ checkpoints
 
-    /** The trainer's state as it would be checkpointed now. */
+    /**
+     * The trainer's state as it would be checkpointed now. Data-parallel, this is a collective (call
+     * it on every rank): the generator states of every rank are gathered, rank 0's under the plain
+     * names and rank r's as {@code rank<r>.default} / {@code rank<r>.batch}, and a stateful batch
+     * source's positions as {@code data_state.ranks[r]}, so that each rank resumes its own streams.
+     */
     public Checkpoint.State state() {
-        return new Checkpoint.State(iterNum, bestValLoss,
-                Map.of(Checkpoint.RNG_DEFAULT, Generator.defaultGenerator().getState(), Checkpoint.RNG_BATCH, batchGenerator.getState()),
-                data.stateDict());
+        Map<String, long[]> rng = new LinkedHashMap<>();
+        long[] def = Generator.defaultGenerator().getState(), bat = batchGenerator.getState();
+        rng.put(Checkpoint.RNG_DEFAULT, def);
+        rng.put(Checkpoint.RNG_BATCH, bat);
+        Map<String, Object> dataState = data.stateDict();
+        int world = group.worldSize();
+        if (world > 1) {
+            long[][] defs = gather(def, "the default generator states"), bats = gather(bat, "the batch generator states");
+            for (int r = 1; r < world; r++) {
+                rng.put(rankKey(r, Checkpoint.RNG_DEFAULT), defs[r]);
+                rng.put(rankKey(r, Checkpoint.RNG_BATCH), bats[r]);
+            }
+            List<Map<String, Object>> positions = RankStates.gatherJson(group, dataState, "the data positions");
+            dataState = positions.stream().allMatch(Map::isEmpty) ? Map.of() : Map.of(DATA_RANKS, positions);
+        }
+        return new Checkpoint.State(iterNum, bestValLoss, rng, dataState);
     }
 
-    /** Writes a checkpoint of the current state to {@code out_dir/name}. */
+    private static final String DATA_RANKS = "ranks";
+
+    static String rankKey(int rank, String name) {
+        return rank == 0 ? name : "rank" + rank + "." + name;
+    }
+
+    private long[][] gather(long[] state, String what) {
+        byte[] all = group.allGatherBytes(RankStates.toBytes(state), "all-gather of " + what);
+        return RankStates.fromBytes(all, group.worldSize(), state.length);
+    }
+
+    /**
+     * Writes a checkpoint of the current state to {@code out_dir/name} (rank 0 only; on the other
+     * ranks this only takes part in gathering the state). Returns the directory.
+     */
     public Path save(String name) throws IOException {
         Path dir = outDir().resolve(name);
-        Checkpoint.save(dir, config, model, optimizer, state(), checkpointHook);
+        Checkpoint.State st = state();
+        if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
         return dir;
     }
 
     private void save(String name, TrainListener.CheckpointKind kind) throws IOException {
         Path dir = save(name);
-        for (TrainListener l : listeners) l.onCheckpoint(kind, dir, iterNum);
+        for (TrainListener l : writerListeners()) l.onCheckpoint(kind, dir, iterNum);
     }
 
     /**
@@ -335,30 +477,54 @@ public final class Trainer<M extends Module & LanguageModel> {
 
     /**
      * Loads model weights, optimizer state, iteration, best val loss, generator states and data
-     * position from a checkpoint directory; the next {@link #fit()} continues from there.
+     * position from a checkpoint directory; the next {@link #fit()} continues from there. Each rank
+     * takes its own generator states and data position; a rank the checkpoint has none for (it was
+     * written by fewer ranks) starts its streams afresh from {@code seed + rank}, with a message.
      */
     public void resume(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no checkpoint directory");
         Checkpoint.State st = Checkpoint.readState(dir);
-        long[] def = st.rngStates().get(Checkpoint.RNG_DEFAULT), bat = st.rngStates().get(Checkpoint.RNG_BATCH);
-        if (def == null || bat == null) {
+        int rank = group.rank();
+        if (st.rngStates().get(Checkpoint.RNG_DEFAULT) == null || st.rngStates().get(Checkpoint.RNG_BATCH) == null) {
             throw new IllegalArgumentException(dir.resolve(Checkpoint.STATE) + ": rng_states must have '" + Checkpoint.RNG_DEFAULT
                     + "' and '" + Checkpoint.RNG_BATCH + "', got " + st.rngStates().keySet());
         }
+        long[] def = st.rngStates().get(rankKey(rank, Checkpoint.RNG_DEFAULT)), bat = st.rngStates().get(rankKey(rank, Checkpoint.RNG_BATCH));
         // validate the generator states before anything changes
         try {
-            new Generator().setState(def);
-            new Generator().setState(bat);
+            if (def != null) new Generator().setState(def);
+            if (bat != null) new Generator().setState(bat);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(dir.resolve(Checkpoint.STATE) + ": " + e.getMessage(), e);
         }
+        Map<String, Object> dataState = st.dataState();
+        if (group.worldSize() > 1 || dataState.containsKey(DATA_RANKS)) dataState = RankStates.rankEntry(dataState, DATA_RANKS, rank, dir);
         Checkpoint.load(dir, model, optimizer);
-        data.loadStateDict(st.dataState());
-        Generator.defaultGenerator().setState(def);
-        batchGenerator.setState(bat);
+        data.loadStateDict(dataState);
+        if (def != null && bat != null) {
+            Generator.defaultGenerator().setState(def);
+            batchGenerator.setState(bat);
+        } else {
+            Generator.defaultGenerator().seed(config.seed() + rank);
+            batchGenerator.seed(config.seed() + rank);
+            message("the checkpoint has no random state for rank " + rank + " (it was written by fewer ranks): its streams start afresh");
+        }
         iterNum = st.iterNum();
         bestValLoss = st.bestValLoss();
         resumed = true;
         message("resuming training from " + dir + " at iter " + iterNum + " (best val loss " + bestValLoss + ")");
+    }
+
+    /**
+     * nanoGPT's {@code init_from='resume'} for a config: the model section comes from the latest
+     * checkpoint in out_dir (the rest of the config stays as given), so the same model is rebuilt.
+     *
+     * @throws IllegalArgumentException when out_dir holds no checkpoint
+     */
+    public static TrainConfig resumeConfig(TrainConfig cfg, Consumer<String> report) throws IOException {
+        Path latest = latestCheckpoint(Path.of(cfg.outDir()));
+        if (latest == null) throw new IllegalArgumentException("nothing to resume: no checkpoint in " + cfg.outDir());
+        report.accept("resuming from " + latest + " (model settings taken from the checkpoint)");
+        return cfg.withModel(Checkpoint.readConfig(latest).model());
     }
 }

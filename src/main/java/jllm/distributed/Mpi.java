@@ -1,0 +1,242 @@
+package jllm.distributed;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * The few Open MPI functions jllm calls, bound with the FFM API. Open MPI's handles are pointers:
+ * {@code MPI_COMM_WORLD} is the address of the symbol {@code ompi_mpi_comm_world}, {@code MPI_FLOAT}
+ * that of {@code ompi_mpi_float}, and so on, so they are looked up as symbols rather than compiled
+ * in. The library is opened with {@code RTLD_GLOBAL} (as mpi4py does) so that the components Open
+ * MPI loads at {@code MPI_Init} resolve their symbols against it.
+ *
+ * <p>Every call here is made by the one communication thread of {@link MpiProcessGroup}
+ * ({@code MPI_THREAD_FUNNELED}); nothing in this class is thread-safe.
+ */
+final class Mpi {
+    static final String LIBRARY = "libmpi.so.40";
+    static final String PACKAGE_HINT = "install Open MPI: apt-get install openmpi-bin (Debian/Ubuntu: libopenmpi3, Open MPI 4.x)";
+
+    static final int THREAD_FUNNELED = 1;
+    static final int SUCCESS = 0;
+    /** {@code MPI_IN_PLACE} is {@code (void *) 1} in Open MPI. */
+    static final MemorySegment IN_PLACE = MemorySegment.ofAddress(1);
+    /** sizeof(MPI_Status) in Open MPI 4: three ints, an int, a size_t. */
+    static final long STATUS_SIZE = 24;
+
+    private static final int RTLD_NOW = 2, RTLD_GLOBAL = 0x100;
+
+    final MemorySegment commWorld, typeFloat, typeDouble, typeLong, typeByte, opSum, opMax, opMin;
+    private final MethodHandle initThread, initialized, finalized, commRank, commSize, iallreduce, ibcast, iallgather, ibarrier,
+            test, abort, finalizeFn;
+
+    private Mpi(SymbolLookup lib) {
+        Linker linker = Linker.nativeLinker();
+        commWorld = symbol(lib, "ompi_mpi_comm_world");
+        typeFloat = symbol(lib, "ompi_mpi_float");
+        typeDouble = symbol(lib, "ompi_mpi_double");
+        typeLong = symbol(lib, "ompi_mpi_long");
+        typeByte = symbol(lib, "ompi_mpi_byte");
+        opSum = symbol(lib, "ompi_mpi_op_sum");
+        opMax = symbol(lib, "ompi_mpi_op_max");
+        opMin = symbol(lib, "ompi_mpi_op_min");
+        initThread = fn(linker, lib, "MPI_Init_thread", ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
+        initialized = fn(linker, lib, "MPI_Initialized", ADDRESS);
+        finalized = fn(linker, lib, "MPI_Finalized", ADDRESS);
+        commRank = fn(linker, lib, "MPI_Comm_rank", ADDRESS, ADDRESS);
+        commSize = fn(linker, lib, "MPI_Comm_size", ADDRESS, ADDRESS);
+        iallreduce = fn(linker, lib, "MPI_Iallreduce", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        ibcast = fn(linker, lib, "MPI_Ibcast", ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
+        iallgather = fn(linker, lib, "MPI_Iallgather", ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        ibarrier = fn(linker, lib, "MPI_Ibarrier", ADDRESS, ADDRESS);
+        test = fn(linker, lib, "MPI_Test", ADDRESS, ADDRESS, ADDRESS);
+        abort = fn(linker, lib, "MPI_Abort", ADDRESS, JAVA_INT);
+        finalizeFn = fn(linker, lib, "MPI_Finalize");
+    }
+
+    /**
+     * Opens libmpi.
+     *
+     * @throws DistributedException naming the library and the package to install when it is missing
+     */
+    static Mpi load() {
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup libc = linker.defaultLookup();
+        MethodHandle dlopen = linker.downcallHandle(libc.find("dlopen").orElseThrow(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+        MethodHandle dlerror = linker.downcallHandle(libc.find("dlerror").orElseThrow(), FunctionDescriptor.of(ADDRESS));
+        MemorySegment handle;
+        try (Arena a = Arena.ofConfined()) {
+            handle = (MemorySegment) dlopen.invokeExact(a.allocateFrom(LIBRARY), RTLD_NOW | RTLD_GLOBAL);
+            if (handle.equals(MemorySegment.NULL)) {
+                MemorySegment err = (MemorySegment) dlerror.invokeExact();
+                String why = err.equals(MemorySegment.NULL) ? "not found" : err.reinterpret(4096).getString(0);
+                throw new DistributedException("cannot load " + LIBRARY + " (" + why + "); " + PACKAGE_HINT);
+            }
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("cannot load " + LIBRARY + ": " + t, t);
+        }
+        // the library stays loaded for the life of the process (it is never dlclose'd)
+        return new Mpi(SymbolLookup.libraryLookup(LIBRARY, Arena.global()));
+    }
+
+    /** True when libmpi can be opened (without initialising MPI). */
+    static boolean available() {
+        try {
+            SymbolLookup.libraryLookup(LIBRARY, Arena.global());
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static MemorySegment symbol(SymbolLookup lib, String name) {
+        return lib.find(name).orElseThrow(() -> new DistributedException(LIBRARY + " has no symbol " + name
+                + ": jllm needs Open MPI 4.x (" + PACKAGE_HINT + ")"));
+    }
+
+    private static MethodHandle fn(Linker linker, SymbolLookup lib, String name, ValueLayout... args) {
+        return linker.downcallHandle(symbol(lib, name), FunctionDescriptor.of(JAVA_INT, args));
+    }
+
+    // ------------------------------------------------------------------ calls (ints are MPI error codes)
+
+    private static void check(String call, int rc) {
+        if (rc != SUCCESS) throw new DistributedException(call + " failed with MPI error code " + rc);
+    }
+
+    /** MPI_Init_thread(NULL, NULL, FUNNELED); returns the thread level provided. */
+    int initThread() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment provided = a.allocate(JAVA_INT);
+            check("MPI_Init_thread", (int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, THREAD_FUNNELED, provided));
+            return provided.get(JAVA_INT, 0);
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Init_thread: " + t, t);
+        }
+    }
+
+    boolean finalized() {
+        return flag(finalized, "MPI_Finalized");
+    }
+
+    boolean initialized() {
+        return flag(initialized, "MPI_Initialized");
+    }
+
+    private static boolean flag(MethodHandle h, String call) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(JAVA_INT);
+            check(call, (int) h.invokeExact(f));
+            return f.get(JAVA_INT, 0) != 0;
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException(call + ": " + t, t);
+        }
+    }
+
+    int commRank() {
+        return commInt(commRank, "MPI_Comm_rank");
+    }
+
+    int commSize() {
+        return commInt(commSize, "MPI_Comm_size");
+    }
+
+    private int commInt(MethodHandle h, String call) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check(call, (int) h.invokeExact(commWorld, v));
+            return v.get(JAVA_INT, 0);
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException(call + ": " + t, t);
+        }
+    }
+
+    /** MPI_Iallreduce in place on {@code count} elements of {@code buf}; the request handle goes to {@code request}. */
+    void iallreduce(MemorySegment buf, int count, MemorySegment type, MemorySegment op, MemorySegment request) {
+        try {
+            check("MPI_Iallreduce", (int) iallreduce.invokeExact(IN_PLACE, buf, count, type, op, commWorld, request));
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Iallreduce: " + t, t);
+        }
+    }
+
+    void ibcast(MemorySegment buf, int count, MemorySegment type, int root, MemorySegment request) {
+        try {
+            check("MPI_Ibcast", (int) ibcast.invokeExact(buf, count, type, root, commWorld, request));
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Ibcast: " + t, t);
+        }
+    }
+
+    /** Each rank sends {@code count} elements of {@code send}; {@code recv} gets size*count, in rank order. */
+    void iallgather(MemorySegment send, MemorySegment recv, int count, MemorySegment type, MemorySegment request) {
+        try {
+            check("MPI_Iallgather", (int) iallgather.invokeExact(send, count, type, recv, count, type, commWorld, request));
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Iallgather: " + t, t);
+        }
+    }
+
+    void ibarrier(MemorySegment request) {
+        try {
+            check("MPI_Ibarrier", (int) ibarrier.invokeExact(commWorld, request));
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Ibarrier: " + t, t);
+        }
+    }
+
+    /** MPI_Test: true when the request completed (the handle is then freed by MPI). */
+    boolean test(MemorySegment request, MemorySegment flag, MemorySegment status) {
+        try {
+            check("MPI_Test", (int) test.invokeExact(request, flag, status));
+            return flag.get(JAVA_INT, 0) != 0;
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Test: " + t, t);
+        }
+    }
+
+    /** MPI_Abort on MPI_COMM_WORLD: asks mpirun to end every rank with this code. */
+    void abort(int code) {
+        try {
+            int ignored = (int) abort.invokeExact(commWorld, code);
+        } catch (Throwable t) {
+            // the caller halts the JVM next anyway
+        }
+    }
+
+    void finalizeMpi() {
+        try {
+            check("MPI_Finalize", (int) finalizeFn.invokeExact());
+        } catch (DistributedException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new DistributedException("MPI_Finalize: " + t, t);
+        }
+    }
+}

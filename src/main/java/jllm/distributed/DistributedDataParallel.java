@@ -133,7 +133,7 @@ public final class DistributedDataParallel<M extends Module> extends Module {
                 throw new IllegalArgumentException("DistributedDataParallel: parameter " + name + " is " + p.dtype().torchName()
                         + "; gradients are all-reduced in float32");
             }
-            long limit = b == null || b.index == 0 ? FIRST_BUCKET_BYTES : cap;
+            long limit = b == null || b.index == 0 ? Math.min(FIRST_BUCKET_BYTES, cap) : cap;
             if (b == null || bytes > 0 && bytes + 4L * p.numel() > limit) {
                 b = new Bucket(buckets.size());
                 buckets.add(b);

@@ -1,0 +1,161 @@
+package jllm.distributed;
+
+import jllm.cli.Main;
+import jllm.train.Checkpoint;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** `jllm train` as 2 ranks: the --nproc launcher, bit-exact resume, disagreeing ranks, and a rank that dies or hangs. */
+class DistributedTrainTest {
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void mpi() {
+        MpiJob.assumeMpi();
+    }
+
+    /** A tiny run of the default preset. */
+    private List<String> train(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("train", "--set", "out_dir=" + out, "--set", "model.n_layer=1", "--set", "model.n_embd=32",
+                "--set", "batch_size=4", "--set", "block_size=32", "--set", "eval_iters=2", "--set", "eval_interval=10",
+                "--set", "always_save_checkpoint=true", "--set", "log_interval=1", "--final-eval-iters", "2", "--sample-tokens", "0",
+                "--progress", "plain"));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    private MpiJob.Result ranks(int n, List<String> args, int timeout) throws Exception {
+        return MpiJob.run(n, timeout, tmp, Main.class.getName(), args.toArray(String[]::new));
+    }
+
+    @Test
+    void nprocLaunchesRanksThatPrintOnceAndResumeBitForBit() throws Exception {
+        // --nproc 2 from a plain process: it relaunches itself under mpirun
+        Path a = tmp.resolve("a");
+        List<String> cmd = MpiJob.java(Main.class.getName());
+        cmd.addAll(train(a, "--set", "max_iters=20", "--nproc", "2"));
+        MpiJob.Result r = MpiJob.run(cmd, 180, tmp);
+        assertEquals(0, r.exitCode(), r.output());
+        assertEquals(1, count(r.output(), "data-parallel: 2 ranks"), r.output());
+        assertEquals(1, count(r.output(), "final val loss"), r.output());
+        assertEquals(1, count(r.output(), "step 20:"), r.output());
+
+        // the same 20 iterations as 10, then a resumed 10
+        Path b = tmp.resolve("b");
+        assertEquals(0, ranks(2, train(b, "--set", "max_iters=10"), 180).exitCode());
+        MpiJob.Result resumed = ranks(2, train(b, "--set", "max_iters=20", "--resume"), 180);
+        assertEquals(0, resumed.exitCode(), resumed.output());
+        assertTrue(resumed.output().contains("resuming training from"), resumed.output());
+        assertArrayEquals(Files.readAllBytes(a.resolve(Checkpoint.LAST).resolve(Checkpoint.MODEL)),
+                Files.readAllBytes(b.resolve(Checkpoint.LAST).resolve(Checkpoint.MODEL)), "resumed run's weights differ");
+        String state = Files.readString(b.resolve(Checkpoint.LAST).resolve(Checkpoint.STATE));
+        assertTrue(state.contains("rank1.batch"), state);
+    }
+
+    @Test
+    void ranksWithDifferentConfigsStopWithAClearError() throws Exception {
+        List<String> cmd = MpiJob.mpirunFlags();
+        cmd.addAll(List.of("-np", "1"));
+        cmd.addAll(MpiJob.java(Main.class.getName(), train(tmp.resolve("m"), "--set", "learning_rate=1e-3").toArray(String[]::new)));
+        cmd.addAll(List.of(":", "-np", "1"));
+        cmd.addAll(MpiJob.java(Main.class.getName(), train(tmp.resolve("m"), "--set", "learning_rate=2e-3").toArray(String[]::new)));
+        MpiJob.Result r = MpiJob.run(cmd, 120, tmp);
+        assertNotEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("ranks disagree on the training config"), r.output());
+        assertTrue(r.output().contains("learning_rate"), r.output());
+    }
+
+    @Test
+    void aKilledRankStopsTheOtherAndTheLastCheckpointResumes() throws Exception {
+        Path out = tmp.resolve("k");
+        ProcessHandle victim = startAndPickRank(out);
+        long t0 = System.nanoTime();
+        victim.destroyForcibly(); // kill -9
+        int rc = waitJob(60);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertNotEquals(0, rc, log());
+        assertTrue(seconds < 60, "the surviving rank took " + seconds + " s to stop");
+        assertTrue(Checkpoint.isComplete(out.resolve(Checkpoint.LAST)), log());
+        long iter = Checkpoint.readState(out.resolve(Checkpoint.LAST)).iterNum();
+        MpiJob.Result resumed = ranks(2, train(out, "--set", "max_iters=" + (iter + 3), "--resume"), 120);
+        assertEquals(0, resumed.exitCode(), resumed.output());
+        assertTrue(resumed.output().contains("at iter " + iter), resumed.output());
+    }
+
+    @Test
+    void aHangingRankMakesTheOtherStopAtTheDeadlineNamingTheOperation() throws Exception {
+        Path out = tmp.resolve("h");
+        ProcessHandle victim = startAndPickRank(out);
+        long t0 = System.nanoTime();
+        new ProcessBuilder("kill", "-STOP", Long.toString(victim.pid())).start().waitFor();
+        try {
+            int rc = waitJob(90);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertNotEquals(0, rc, log());
+            assertTrue(seconds < 60, "stopping took " + seconds + " s");
+            assertTrue(log().contains("did not complete within 20 s (ddp_timeout)"), log());
+        } finally {
+            new ProcessBuilder("kill", "-KILL", Long.toString(victim.pid())).start().waitFor();
+        }
+    }
+
+    private Process job;
+    private Path jobLog;
+
+    /** Starts a long 2-rank run with a 20 s deadline, waits for its first checkpoint, and returns one rank's process. */
+    private ProcessHandle startAndPickRank(Path out) throws Exception {
+        List<String> cmd = MpiJob.mpirunFlags();
+        cmd.addAll(List.of("-np", "2"));
+        cmd.addAll(MpiJob.java(Main.class.getName(), train(out, "--set", "max_iters=100000", "--set", "ddp_timeout=20").toArray(String[]::new)));
+        jobLog = tmp.resolve("job.log");
+        job = MpiJob.start(cmd, jobLog);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!Checkpoint.isComplete(out.resolve(Checkpoint.LAST)) || Checkpoint.readState(out.resolve(Checkpoint.LAST)).iterNum() < 20) {
+            if (System.nanoTime() > deadline || !job.isAlive()) {
+                job.descendants().forEach(ProcessHandle::destroyForcibly);
+                job.destroyForcibly();
+                throw new AssertionError("no checkpoint at iteration 20 within 90 s:\n" + log());
+            }
+            Thread.sleep(200);
+        }
+        List<ProcessHandle> ranks = job.descendants().filter(p -> p.info().command().orElse("").endsWith("java")).toList();
+        assertEquals(2, ranks.size(), "rank processes: " + ranks);
+        return ranks.get(1);
+    }
+
+    private int waitJob(int seconds) throws Exception {
+        if (!job.waitFor(seconds, TimeUnit.SECONDS)) {
+            job.descendants().forEach(ProcessHandle::destroyForcibly);
+            job.destroyForcibly();
+            throw new AssertionError("the job did not stop within " + seconds + " s:\n" + log());
+        }
+        return job.exitValue();
+    }
+
+    private String log() {
+        try {
+            return Files.readString(jobLog);
+        } catch (java.io.IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    private static int count(String s, String part) {
+        int n = 0;
+        for (int i = s.indexOf(part); i >= 0; i = s.indexOf(part, i + 1)) n++;
+        return n;
+    }
+}

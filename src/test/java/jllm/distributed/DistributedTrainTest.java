@@ -66,6 +66,25 @@ class DistributedTrainTest {
     }
 
     @Test
+    void finetuneRunsDataParallelAndWritesOneAdapter() throws Exception {
+        Path llama2c = Path.of("src/test/resources/llama2c"), model = tmp.resolve("aidreams");
+        assertEquals(0, Main.commandLine().execute("convert", "llama2c", "--checkpoint", llama2c.resolve("aidreams260K.bin").toString(),
+                "--tokenizer", llama2c.resolve("tok512.bin").toString(), "--out", model.toString()));
+        Path data = tmp.resolve("pairs.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 12; i++) lines.add("{\"prompt\": \"Question " + i + ": what hums?\", \"response\": \" The gentle vectors hum.\"}");
+        Files.write(data, lines);
+        Path out = tmp.resolve("ft");
+        MpiJob.Result r = ranks(2, List.of("finetune", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--progress", "plain", "--max-iters", "6", "--batch-size", "4", "--eval-interval", "3", "--eval-iters", "2",
+                "--lora-r", "4", "--lora-alpha", "8"), 180);
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("(2 ranks x 1 micro-steps x 2 sequences x"), r.output());
+        assertEquals(1, count(r.output(), "adapter:   " + out.resolve("adapter")), r.output());
+        assertTrue(Files.isRegularFile(out.resolve("adapter").resolve("adapter_model.safetensors")));
+    }
+
+    @Test
     void ranksWithDifferentConfigsStopWithAClearError() throws Exception {
         List<String> cmd = MpiJob.mpirunFlags();
         cmd.addAll(List.of("-np", "1"));

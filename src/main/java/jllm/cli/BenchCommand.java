@@ -10,8 +10,10 @@ import picocli.CommandLine.Option;
 
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: SGEMM vs OpenBLAS; GPT and Llama (LoRA) training step and generation vs PyTorch.",
-        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class})
+        description = "Benchmarks: SGEMM vs OpenBLAS; GPT and Llama (LoRA) training step and generation vs PyTorch; "
+                + "data-parallel cost vs mpi4py and PyTorch DDP (gloo).",
+        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class,
+                BenchCommand.DdpCmd.class})
 public final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -141,6 +143,96 @@ public final class BenchCommand implements Runnable {
             if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
             new jllm.bench.ModelBench(System.out).runGenerate(cases, tokens, warmup, repeats, !noTorch);
             return 0;
+        }
+    }
+
+    @Command(name = "ddp", mixinStandardHelpOptions = true,
+            description = {"What data-parallel training costs on this machine, with peers in the same run:",
+                    "  all-reduce bandwidth between 2 ranks (jllm's ProcessGroup on Open MPI, then mpi4py's blocking Allreduce);",
+                    "  for each case, the training step at the same global batch as 1 process x all cores and as 2 ranks x 1 thread "
+                            + "with DDP (and how long backward then waits for the all-reduces), then the same with PyTorch DDP (gloo).",
+                    "Cases: cpu-preset (B=12, T=64), gpt2 (GPT-2 124M, B=4, T=64). Needs Open MPI (and python3-mpi4py, python3-torch "
+                            + "for the peers)."})
+    static final class DdpCmd implements Callable<Integer> {
+        @Option(names = "--case", split = ",", description = "Cases: cpu-preset, gpt2 (default: cpu-preset, gpt2).")
+        List<String> cases = List.of("cpu-preset", "gpt2");
+
+        @Option(names = "--sizes-mb", split = ",", description = "All-reduce sizes in MB (default: 1,4,16,64,256,512).")
+        List<Integer> sizesMb = List.of(1, 4, 16, 64, 256, 512);
+
+        @Option(names = "--repeats", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+        int repeats = 10;
+
+        @Option(names = "--warmup", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
+        int warmup = 10; // a rank has one core: its JIT compiles on it too, so warm up longer
+
+        @Option(names = "--no-peers", description = "Skip mpi4py and PyTorch.")
+        boolean noPeers;
+
+        @Option(names = "--role", hidden = true, description = "allreduce or step: what one rank of the mpirun job measures.")
+        String role;
+
+        @Override
+        public Integer call() throws Exception {
+            try {
+                jllm.bench.ModelBench.checkCases(cases, List.of("cpu-preset", "gpt2"));
+            } catch (IllegalArgumentException e) {
+                System.err.println("jllm bench: " + e.getMessage());
+                return 2;
+            }
+            String sizes = String.join(",", sizesMb.stream().map(String::valueOf).toList());
+            List<String> common = List.of("--warmup", Integer.toString(warmup), "--repeats", Integer.toString(repeats));
+            if (role != null) {
+                try (var pg = jllm.distributed.ProcessGroup.init(java.time.Duration.ofSeconds(600))) {
+                    switch (role) {
+                        case "allreduce" -> jllm.bench.DdpBench.allReduce(pg, sizesMb, warmup, repeats, System.out);
+                        case "step" -> jllm.bench.DdpBench.step(pg, jllm.bench.ModelBench.CASES.get(cases.get(0)), warmup, repeats, System.out);
+                        default -> throw new IllegalArgumentException("--role must be allreduce or step, got " + role);
+                    }
+                }
+                return 0;
+            }
+            System.out.println("== all-reduce between 2 ranks (median of " + repeats + ", slowest rank)");
+            List<String> ar = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", "allreduce", "--sizes-mb", sizes));
+            ar.addAll(common);
+            DataParallel.launch(2, "bench", ar, "off");
+            if (!noPeers) peer(List.of("mpirun", "-np", "2"), "mpi_allreduce.py", List.of("--sizes-mb", sizes, "--warmup",
+                    Integer.toString(warmup), "--repeats", Integer.toString(repeats)));
+            for (String c : cases) {
+                System.out.println("== training step, " + c + ", same global batch: 1 process vs 2 ranks with DDP");
+                jllm.bench.DdpBench.step(jllm.distributed.ProcessGroup.single(), jllm.bench.ModelBench.CASES.get(c), warmup, repeats, System.out);
+                List<String> st = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", "step", "--case", c));
+                st.addAll(common);
+                DataParallel.launch(2, "bench", st, "off");
+                if (!noPeers) {
+                    for (String w : List.of("1", "2")) {
+                        peer(List.of(), "torch_ddp.py", List.of("--config", c, "--world", w, "--warmup", Integer.toString(warmup),
+                                "--repeats", Integer.toString(repeats)));
+                    }
+                }
+            }
+            return 0;
+        }
+
+        /** Runs tools/bench/SCRIPT with Debian's python3 (OpenBLAS tuned for this CPU: the two overrides unset for the peer only). */
+        private static void peer(List<String> prefix, String script, List<String> args) throws Exception {
+            java.nio.file.Path p = java.nio.file.Path.of(System.getProperty("jllm.home", "."), "tools", "bench", script);
+            if (!java.nio.file.Files.exists(p) || !java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/python3"))) {
+                System.out.println("(peer " + script + " not run: needs /usr/bin/python3 and " + p + ")");
+                return;
+            }
+            List<String> cmd = new java.util.ArrayList<>(prefix);
+            if (!prefix.isEmpty()) {
+                cmd.add("--oversubscribe");
+                if ("root".equals(System.getProperty("user.name"))) cmd.add("--allow-run-as-root");
+            }
+            cmd.addAll(List.of("/usr/bin/python3", p.toString()));
+            cmd.addAll(args);
+            ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+            pb.environment().remove("OPENBLAS_CORETYPE");
+            pb.environment().remove("OPENBLAS_L2_SIZE");
+            int rc = pb.start().waitFor();
+            if (rc != 0) System.out.println("(peer " + String.join(" ", cmd) + " exited with " + rc + ")");
         }
     }
 }

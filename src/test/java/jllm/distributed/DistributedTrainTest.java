@@ -85,6 +85,18 @@ class DistributedTrainTest {
     }
 
     @Test
+    void benchDdpMeasuresAllReduceAndTheStepOnBothSides() throws Exception {
+        List<String> cmd = MpiJob.java(Main.class.getName(), "bench", "ddp", "--no-peers", "--case", "cpu-preset", "--sizes-mb", "1",
+                "--warmup", "1", "--repeats", "1");
+        MpiJob.Result r = MpiJob.run(cmd, 180, tmp);
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().matches("(?s).*jllm   allreduce 1 MB: median [0-9.]+ ms, algbw [0-9.]+ GB/s.*"), r.output());
+        assertTrue(r.output().contains("jllm ddp cpu-preset world=1"), r.output());
+        assertTrue(r.output().matches("(?s).*jllm ddp cpu-preset world=2 threads=1: median step [0-9.]+ ms, all-reduce wait after backward.*"),
+                r.output());
+    }
+
+    @Test
     void ranksWithDifferentConfigsStopWithAClearError() throws Exception {
         List<String> cmd = MpiJob.mpirunFlags();
         cmd.addAll(List.of("-np", "1"));

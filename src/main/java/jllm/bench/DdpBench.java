@@ -58,6 +58,15 @@ public final class DdpBench {
      * prints the median step and the median time backward then waited for the all-reduces.
      */
     public static void step(ProcessGroup pg, ModelBench.Case c, int warmup, int repeats, PrintStream out) {
+        step(pg, c, warmup, repeats, true, out);
+    }
+
+    /**
+     * As {@link #step(ProcessGroup, ModelBench.Case, int, int, PrintStream)}; with {@code sync} false
+     * every backward runs inside {@code noSync()}: the ranks compute side by side without
+     * communicating, which is the floor that DDP's cost is measured from.
+     */
+    public static void step(ProcessGroup pg, ModelBench.Case c, int warmup, int repeats, boolean sync, PrintStream out) {
         int world = pg.worldSize();
         if (c.batch() % world != 0) throw new IllegalArgumentException("batch " + c.batch() + " does not split across " + world + " ranks");
         Parallel.setThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / world));
@@ -75,17 +84,19 @@ public final class DdpBench {
             long t0 = System.nanoTime();
             Tensor loss = model.forward(x, y).loss();
             opt.zeroGrad();
-            loss.backward();
+            if (ddp != null) ddp.backward(loss, sync);
+            else loss.backward();
             opt.step();
             if (i >= warmup) {
                 ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
-                wait[i - warmup] = ddp == null ? 0 : ddp.lastTimeline().waitNanos() / 1e6;
+                wait[i - warmup] = ddp == null || !sync ? 0 : ddp.lastTimeline().waitNanos() / 1e6;
             }
         }
         double step = median(ms), w = median(wait);
         if (pg.rank() == 0) {
             out.printf(Locale.ROOT, "jllm ddp %s world=%d threads=%d: median step %.1f ms%s%n", c.name(), world, Parallel.threads(), step,
-                    ddp == null ? "" : String.format(Locale.ROOT, ", all-reduce wait after backward %.1f ms (%.1f%% of step), %d buckets",
+                    ddp == null ? "" : !sync ? " without communication (noSync: the compute floor)"
+                            : String.format(Locale.ROOT, ", all-reduce wait after backward %.1f ms (%.1f%% of step), %d buckets",
                             w, 100 * w / step, ddp.bucketCount()));
         }
     }

@@ -186,8 +186,9 @@ public final class BenchCommand implements Runnable {
                 try (var pg = jllm.distributed.ProcessGroup.init(java.time.Duration.ofSeconds(600))) {
                     switch (role) {
                         case "allreduce" -> jllm.bench.DdpBench.allReduce(pg, sizesMb, warmup, repeats, System.out);
-                        case "step" -> jllm.bench.DdpBench.step(pg, jllm.bench.ModelBench.CASES.get(cases.get(0)), warmup, repeats, System.out);
-                        default -> throw new IllegalArgumentException("--role must be allreduce or step, got " + role);
+                        case "step", "step-nosync" -> jllm.bench.DdpBench.step(pg, jllm.bench.ModelBench.CASES.get(cases.get(0)), warmup,
+                                repeats, role.equals("step"), System.out);
+                        default -> throw new IllegalArgumentException("--role must be allreduce, step or step-nosync, got " + role);
                     }
                 }
                 return 0;
@@ -201,9 +202,11 @@ public final class BenchCommand implements Runnable {
             for (String c : cases) {
                 System.out.println("== training step, " + c + ", same global batch: 1 process vs 2 ranks with DDP");
                 jllm.bench.DdpBench.step(jllm.distributed.ProcessGroup.single(), jllm.bench.ModelBench.CASES.get(c), warmup, repeats, System.out);
-                List<String> st = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", "step", "--case", c));
-                st.addAll(common);
-                DataParallel.launch(2, "bench", st, "off");
+                for (String r : List.of("step-nosync", "step")) {
+                    List<String> st = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", r, "--case", c));
+                    st.addAll(common);
+                    DataParallel.launch(2, "bench", st, "off");
+                }
                 if (!noPeers) {
                     for (String w : List.of("1", "2")) {
                         peer(List.of(), "torch_ddp.py", List.of("--config", c, "--world", w, "--warmup", Integer.toString(warmup),

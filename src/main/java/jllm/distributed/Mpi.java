@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -63,13 +64,32 @@ final class Mpi {
     }
 
     /**
-     * Opens libmpi.
+     * Open MPI settings jllm prefers, applied unless the user's environment already sets them.
+     * The non-blocking all-reduce (libnbc) picks recursive doubling or binomial trees by default,
+     * which send and reduce the whole buffer on every rank; the ring (reduce-scatter then
+     * all-gather) moves and reduces 2(n-1)/n of it and measured twice the bandwidth for 4-512 MB
+     * between 2 ranks here (1.45 -> 2.9 GB/s, `jllm bench ddp`).
+     */
+    static final Map<String, String> MCA_DEFAULTS = Map.of("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1");
+
+    /**
+     * Opens libmpi (after setting {@link #MCA_DEFAULTS} in this process's environment, which
+     * MPI_Init reads).
      *
      * @throws DistributedException naming the library and the package to install when it is missing
      */
     static Mpi load() {
         Linker linker = Linker.nativeLinker();
         SymbolLookup libc = linker.defaultLookup();
+        MethodHandle setenv = linker.downcallHandle(libc.find("setenv").orElseThrow(),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        try (Arena a = Arena.ofConfined()) {
+            for (var e : MCA_DEFAULTS.entrySet()) {
+                int ignored = (int) setenv.invokeExact(a.allocateFrom(e.getKey()), a.allocateFrom(e.getValue()), 0); // 0: keep the user's
+            }
+        } catch (Throwable t) {
+            throw new DistributedException("setenv failed: " + t, t);
+        }
         MethodHandle dlopen = linker.downcallHandle(libc.find("dlopen").orElseThrow(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
         MethodHandle dlerror = linker.downcallHandle(libc.find("dlerror").orElseThrow(), FunctionDescriptor.of(ADDRESS));
         MemorySegment handle;

@@ -36,7 +36,7 @@ final class Mpi {
     private static final int RTLD_NOW = 2, RTLD_GLOBAL = 0x100;
 
     final MemorySegment commWorld, typeFloat, typeDouble, typeLong, typeByte, opSum, opMax, opMin;
-    private final MethodHandle initThread, initialized, finalized, commRank, commSize, iallreduce, ibcast, iallgather, ibarrier,
+    private final MethodHandle initThread, commRank, commSize, iallreduce, ibcast, iallgather, ibarrier,
             test, abort, finalizeFn;
 
     private Mpi(SymbolLookup lib) {
@@ -50,8 +50,6 @@ final class Mpi {
         opMax = symbol(lib, "ompi_mpi_op_max");
         opMin = symbol(lib, "ompi_mpi_op_min");
         initThread = fn(linker, lib, "MPI_Init_thread", ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
-        initialized = fn(linker, lib, "MPI_Initialized", ADDRESS);
-        finalized = fn(linker, lib, "MPI_Finalized", ADDRESS);
         commRank = fn(linker, lib, "MPI_Comm_rank", ADDRESS, ADDRESS);
         commSize = fn(linker, lib, "MPI_Comm_size", ADDRESS, ADDRESS);
         iallreduce = fn(linker, lib, "MPI_Iallreduce", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
@@ -130,115 +128,66 @@ final class Mpi {
 
     // ------------------------------------------------------------------ calls (ints are MPI error codes)
 
-    private static void check(String call, int rc) {
-        if (rc != SUCCESS) throw new DistributedException(call + " failed with MPI error code " + rc);
+    /** A downcall returning an MPI error code. */
+    @FunctionalInterface
+    private interface Call {
+        int run() throws Throwable;
+    }
+
+    private static void call(String name, Call c) {
+        int rc;
+        try {
+            rc = c.run();
+        } catch (Throwable t) {
+            throw new DistributedException(name + ": " + t, t);
+        }
+        if (rc != SUCCESS) throw new DistributedException(name + " failed with MPI error code " + rc);
+    }
+
+    /** Calls {@code f(out)} with a fresh int out-parameter and returns what it wrote. */
+    private static int intOut(String name, java.util.function.Function<MemorySegment, Call> f) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            call(name, f.apply(v));
+            return v.get(JAVA_INT, 0);
+        }
     }
 
     /** MPI_Init_thread(NULL, NULL, FUNNELED); returns the thread level provided. */
     int initThread() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment provided = a.allocate(JAVA_INT);
-            check("MPI_Init_thread", (int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, THREAD_FUNNELED, provided));
-            return provided.get(JAVA_INT, 0);
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Init_thread: " + t, t);
-        }
-    }
-
-    boolean finalized() {
-        return flag(finalized, "MPI_Finalized");
-    }
-
-    boolean initialized() {
-        return flag(initialized, "MPI_Initialized");
-    }
-
-    private static boolean flag(MethodHandle h, String call) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment f = a.allocate(JAVA_INT);
-            check(call, (int) h.invokeExact(f));
-            return f.get(JAVA_INT, 0) != 0;
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException(call + ": " + t, t);
-        }
+        return intOut("MPI_Init_thread", v -> () -> (int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, THREAD_FUNNELED, v));
     }
 
     int commRank() {
-        return commInt(commRank, "MPI_Comm_rank");
+        return intOut("MPI_Comm_rank", v -> () -> (int) commRank.invokeExact(commWorld, v));
     }
 
     int commSize() {
-        return commInt(commSize, "MPI_Comm_size");
-    }
-
-    private int commInt(MethodHandle h, String call) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            check(call, (int) h.invokeExact(commWorld, v));
-            return v.get(JAVA_INT, 0);
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException(call + ": " + t, t);
-        }
+        return intOut("MPI_Comm_size", v -> () -> (int) commSize.invokeExact(commWorld, v));
     }
 
     /** MPI_Iallreduce in place on {@code count} elements of {@code buf}; the request handle goes to {@code request}. */
     void iallreduce(MemorySegment buf, int count, MemorySegment type, MemorySegment op, MemorySegment request) {
-        try {
-            check("MPI_Iallreduce", (int) iallreduce.invokeExact(IN_PLACE, buf, count, type, op, commWorld, request));
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Iallreduce: " + t, t);
-        }
+        call("MPI_Iallreduce", () -> (int) iallreduce.invokeExact(IN_PLACE, buf, count, type, op, commWorld, request));
     }
 
     void ibcast(MemorySegment buf, int count, MemorySegment type, int root, MemorySegment request) {
-        try {
-            check("MPI_Ibcast", (int) ibcast.invokeExact(buf, count, type, root, commWorld, request));
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Ibcast: " + t, t);
-        }
+        call("MPI_Ibcast", () -> (int) ibcast.invokeExact(buf, count, type, root, commWorld, request));
     }
 
     /** Each rank sends {@code count} elements of {@code send}; {@code recv} gets size*count, in rank order. */
     void iallgather(MemorySegment send, MemorySegment recv, int count, MemorySegment type, MemorySegment request) {
-        try {
-            check("MPI_Iallgather", (int) iallgather.invokeExact(send, count, type, recv, count, type, commWorld, request));
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Iallgather: " + t, t);
-        }
+        call("MPI_Iallgather", () -> (int) iallgather.invokeExact(send, count, type, recv, count, type, commWorld, request));
     }
 
     void ibarrier(MemorySegment request) {
-        try {
-            check("MPI_Ibarrier", (int) ibarrier.invokeExact(commWorld, request));
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Ibarrier: " + t, t);
-        }
+        call("MPI_Ibarrier", () -> (int) ibarrier.invokeExact(commWorld, request));
     }
 
     /** MPI_Test: true when the request completed (the handle is then freed by MPI). */
     boolean test(MemorySegment request, MemorySegment flag, MemorySegment status) {
-        try {
-            check("MPI_Test", (int) test.invokeExact(request, flag, status));
-            return flag.get(JAVA_INT, 0) != 0;
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Test: " + t, t);
-        }
+        call("MPI_Test", () -> (int) test.invokeExact(request, flag, status));
+        return flag.get(JAVA_INT, 0) != 0;
     }
 
     /** MPI_Abort on MPI_COMM_WORLD: asks mpirun to end every rank with this code. */
@@ -251,12 +200,6 @@ final class Mpi {
     }
 
     void finalizeMpi() {
-        try {
-            check("MPI_Finalize", (int) finalizeFn.invokeExact());
-        } catch (DistributedException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new DistributedException("MPI_Finalize: " + t, t);
-        }
+        call("MPI_Finalize", () -> (int) finalizeFn.invokeExact());
     }
 }

@@ -5,6 +5,9 @@
  * periodic train/val loss estimates), {@link jllm.train.Checkpoint} (atomic checkpoint
  * directories that resume a run exactly), {@link jllm.train.BatchSource} (where batches come
  * from) and {@link jllm.train.TrainListener} (where progress goes: console, progress bar,
- * metrics log, plots).
+ * metrics log, plots). Data-parallel training plugs into the trainer's extension points
+ * ({@link jllm.train.Trainer.Extensions}: the process group, the optimizer factory, the backward
+ * hook); {@link jllm.train.Trainer#dataParallel} wires {@link jllm.distributed.DistributedDataParallel}
+ * into them, and only rank 0 writes checkpoints and tells the listeners.
  */
 package jllm.train;

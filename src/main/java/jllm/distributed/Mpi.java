@@ -77,6 +77,10 @@ final class Mpi {
      * @throws DistributedException naming the library and the package to install when it is missing
      */
     static Mpi load() {
+        return load(LIBRARY);
+    }
+
+    static Mpi load(String library) {
         Linker linker = Linker.nativeLinker();
         SymbolLookup libc = linker.defaultLookup();
         MethodHandle setenv = linker.downcallHandle(libc.find("setenv").orElseThrow(),
@@ -92,19 +96,19 @@ final class Mpi {
         MethodHandle dlerror = linker.downcallHandle(libc.find("dlerror").orElseThrow(), FunctionDescriptor.of(ADDRESS));
         MemorySegment handle;
         try (Arena a = Arena.ofConfined()) {
-            handle = (MemorySegment) dlopen.invokeExact(a.allocateFrom(LIBRARY), RTLD_NOW | RTLD_GLOBAL);
+            handle = (MemorySegment) dlopen.invokeExact(a.allocateFrom(library), RTLD_NOW | RTLD_GLOBAL);
             if (handle.equals(MemorySegment.NULL)) {
                 MemorySegment err = (MemorySegment) dlerror.invokeExact();
                 String why = err.equals(MemorySegment.NULL) ? "not found" : err.reinterpret(4096).getString(0);
-                throw new DistributedException("cannot load " + LIBRARY + " (" + why + "); " + PACKAGE_HINT);
+                throw new DistributedException("cannot load " + library + " (" + why + "); " + PACKAGE_HINT);
             }
         } catch (DistributedException e) {
             throw e;
         } catch (Throwable t) {
-            throw new DistributedException("cannot load " + LIBRARY + ": " + t, t);
+            throw new DistributedException("cannot load " + library + ": " + t, t);
         }
         // the library stays loaded for the life of the process (it is never dlclose'd)
-        return new Mpi(SymbolLookup.libraryLookup(LIBRARY, Arena.global()));
+        return new Mpi(SymbolLookup.libraryLookup(library, Arena.global()));
     }
 
     /** True when libmpi can be opened (without initialising MPI). */

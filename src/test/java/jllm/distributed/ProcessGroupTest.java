@@ -41,6 +41,13 @@ class ProcessGroupTest {
     }
 
     @Test
+    void aMissingMpiLibraryIsNamedWithThePackageToInstall() {
+        var e = assertThrows(DistributedException.class, () -> Mpi.load("libmpi-missing.so.40"));
+        assertTrue(e.getMessage().startsWith("cannot load libmpi-missing.so.40 ("), e.getMessage());
+        assertTrue(e.getMessage().contains("apt-get install openmpi-bin"), e.getMessage());
+    }
+
+    @Test
     void anIterationSplitsIntoMicroStepsFirstThenTheBatch() {
         TrainConfig c = TrainConfig.defaults().withOverrides(java.util.List.of("gradient_accumulation_steps=8", "batch_size=12"));
         assertEquals(new TrainConfig.Share(8, 12), c.share(1));

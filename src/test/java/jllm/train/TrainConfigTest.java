@@ -66,7 +66,8 @@ class TrainConfigTest {
         assertEquals(c, TrainConfig.load(f));
         assertEquals(List.of("out_dir", "eval_interval", "log_interval", "eval_iters", "eval_only", "always_save_checkpoint",
                 "init_from", "dataset", "gradient_accumulation_steps", "batch_size", "block_size", "learning_rate", "max_iters",
-                "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "seed", "ddp_timeout", "model"),
+                "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "seed", "ddp_timeout", "zero_stage",
+                "model"),
                 TrainConfig.keyNames());
     }
 

@@ -260,7 +260,8 @@ public final class ZeroRedundancyOptimizer extends Optimizer {
      * Gathers every rank's optimizer state to rank 0, where {@link #stateDict()} then returns the
      * full state dict, key for key and in the same order what the unwrapped optimizer would write.
      * A collective: every rank must call it. The other ranks' state travels through the same
-     * bounded staging buffers as the parameters; rank 0 holds the whole state until the next step.
+     * bounded staging buffers as the parameters; rank 0 holds the whole state until the next step or
+     * {@link #releaseConsolidatedStateDict()}.
      */
     public void consolidateStateDict() {
         if (group.worldSize() == 1) return;
@@ -308,6 +309,13 @@ public final class ZeroRedundancyOptimizer extends Optimizer {
         for (Map<String, Tensor> m : byIndex.values()) all.putAll(m);
         consolidated = new OptimizerStateDict(all, local.metadata());
     }
+
+    /**
+     * Drops the state {@link #consolidateStateDict()} gathered on rank 0, once it is written, so that
+     * rank 0 does not carry the whole state through the next forward and backward (the next step
+     * drops it too).
+     */
+    public void releaseConsolidatedStateDict() { consolidated = null; }
 
     /**
      * Loads a full state dict (every rank loads the same one), keeping only the state of this

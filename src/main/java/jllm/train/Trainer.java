@@ -456,7 +456,15 @@ public final class Trainer<M extends Module & LanguageModel> {
         Path dir = outDir().resolve(name);
         Checkpoint.State st = state();
         // a sharded optimizer's state is gathered to rank 0, which then writes it as an unsharded one would
-        if (optimizer instanceof ZeroRedundancyOptimizer zero) zero.consolidateStateDict();
+        if (optimizer instanceof ZeroRedundancyOptimizer zero) {
+            zero.consolidateStateDict();
+            try {
+                if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
+            } finally {
+                zero.releaseConsolidatedStateDict(); // rank 0 keeps only its share again
+            }
+            return dir;
+        }
         if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
         return dir;
     }

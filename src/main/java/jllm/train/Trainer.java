@@ -168,8 +168,8 @@ public final class Trainer<M extends Module & LanguageModel> {
      * (rank 0's weights are broadcast; gradients are averaged during the last micro-step's
      * backward); with a world of one it is a plain trainer. {@code data} must already be this
      * rank's share ({@link TrainConfig#share}); the config must be equal on every rank (checked).
-     * With {@code zero_stage=1} the optimizer is a {@link ZeroRedundancyOptimizer} (as with any
-     * trainer whose group has more than one rank).
+     * With {@code zero_stage=1} the optimizer is wrapped in a {@link ZeroRedundancyOptimizer} (the
+     * constructor does it, for any trainer whose process group has more than one rank).
      */
     public static <M extends Module & LanguageModel> Trainer<M> dataParallel(TrainConfig config, M model, BatchSource data,
                                                                              ProcessGroup group) {
@@ -456,16 +456,13 @@ public final class Trainer<M extends Module & LanguageModel> {
         Path dir = outDir().resolve(name);
         Checkpoint.State st = state();
         // a sharded optimizer's state is gathered to rank 0, which then writes it as an unsharded one would
-        if (optimizer instanceof ZeroRedundancyOptimizer zero) {
-            zero.consolidateStateDict();
-            try {
-                if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
-            } finally {
-                zero.releaseConsolidatedStateDict(); // rank 0 keeps only its share again
-            }
-            return dir;
+        ZeroRedundancyOptimizer zero = optimizer instanceof ZeroRedundancyOptimizer z ? z : null;
+        if (zero != null) zero.consolidateStateDict();
+        try {
+            if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
+        } finally {
+            if (zero != null) zero.releaseConsolidatedStateDict(); // rank 0 keeps only its share again
         }
-        if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
         return dir;
     }
 

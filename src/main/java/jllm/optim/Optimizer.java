@@ -100,8 +100,13 @@ public abstract class Optimizer {
     /** Whether the state carries a per-parameter {@code step} counter. */
     protected abstract boolean hasStepCounter();
 
-    /** One optimization step over all groups, under {@link Grad#off()}. */
-    public final void step() {
+    /**
+     * One optimization step over all groups, under {@link Grad#off()}. Not final only so that an
+     * optimizer that wraps another ({@link jllm.distributed.ZeroRedundancyOptimizer}, which steps
+     * its inner optimizer on this rank's parameters and then broadcasts them) can replace the whole
+     * step; an ordinary optimizer implements {@link #stepGroup} instead.
+     */
+    public void step() {
         try (var g = Grad.off()) {
             for (ParamGroup group : groups) stepGroup(group);
         }

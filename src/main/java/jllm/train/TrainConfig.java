@@ -29,7 +29,9 @@ import java.util.Map;
  * dropout, ...); the trainer never reads it, it only stores it in checkpoints.
  *
  * <p>Not carried over from nanoGPT: wandb, DDP backend, device, dtype and compile settings.
- * Added: {@code ddp_timeout}, the deadline in seconds of every collective of a data-parallel run.
+ * Added: {@code ddp_timeout}, the deadline in seconds of every collective of a data-parallel run, and
+ * {@code zero_stage}: 0 (the default) replicates the optimizer state on every rank, 1 shards it
+ * across the ranks ({@link jllm.distributed.ZeroRedundancyOptimizer}, ZeRO stage 1).
  * {@code initFrom} is "scratch" or "resume" (nanoGPT's "gpt2*" is a model-factory concern).
  */
 public record TrainConfig(
@@ -61,6 +63,7 @@ public record TrainConfig(
         // system
         @JsonProperty("seed") long seed,
         @JsonProperty("ddp_timeout") double ddpTimeout,
+        @JsonProperty("zero_stage") int zeroStage,
         // model section, interpreted by the model factory
         @JsonProperty("model") Map<String, Object> model) {
 
@@ -93,6 +96,8 @@ public record TrainConfig(
         require(lrDecayIters >= 0, "lr_decay_iters", "an integer >= 0", lrDecayIters);
         require(Double.isFinite(minLr) && minLr >= 0, "min_lr", "a finite number >= 0", minLr);
         require(Double.isFinite(ddpTimeout) && ddpTimeout > 0, "ddp_timeout", "a number of seconds > 0", ddpTimeout);
+        require(zeroStage == 0 || zeroStage == 1, "zero_stage", "0 (off) or 1 (ZeRO-1: the optimizer state sharded across the ranks)",
+                zeroStage);
         if (decayLr && lrDecayIters < warmupIters) {
             throw new IllegalArgumentException("config: lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters ("
                     + warmupIters + ") when decay_lr is true");
@@ -110,7 +115,7 @@ public record TrainConfig(
                 "openwebtext", 5 * 8, 12, 1024,
                 6e-4, 600000, 1e-1, 0.9, 0.95, 1.0,
                 true, 2000, 600000, 6e-5,
-                1337, DEFAULT_DDP_TIMEOUT, Map.of());
+                1337, DEFAULT_DDP_TIMEOUT, 0, Map.of());
     }
 
     /** Seconds a collective may take before the run stops (a rank died or hangs); see {@link jllm.distributed.ProcessGroup}. */
@@ -158,7 +163,7 @@ public record TrainConfig(
     public TrainConfig withModel(Map<String, Object> model) {
         return new TrainConfig(outDir, evalInterval, logInterval, evalIters, evalOnly, alwaysSaveCheckpoint, initFrom, dataset,
                 gradientAccumulationSteps, batchSize, blockSize, learningRate, maxIters, weightDecay, beta1, beta2, gradClip, decayLr,
-                warmupIters, lrDecayIters, minLr, seed, ddpTimeout, model);
+                warmupIters, lrDecayIters, minLr, seed, ddpTimeout, zeroStage, model);
     }
 
     /**

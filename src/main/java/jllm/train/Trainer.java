@@ -5,6 +5,7 @@ import jllm.data.Batch;
 import jllm.autograd.Grad;
 import jllm.distributed.DistributedDataParallel;
 import jllm.distributed.ProcessGroup;
+import jllm.distributed.ZeroRedundancyOptimizer;
 import jllm.models.LanguageModel;
 import jllm.nn.Module;
 import jllm.optim.AdamW;
@@ -71,6 +72,9 @@ import java.util.function.Consumer;
  * rank 0 is the {@linkplain #isWriter() writer} that saves checkpoints and tells the listeners), an
  * optimizer factory, and a hook around each micro-step's backward that knows whether it is the last
  * one of the iteration (where DDP synchronises). {@link #dataParallel} wires DDP into all three.
+ * With {@code zero_stage=1} and more than one rank, the factory's optimizer is wrapped in a
+ * {@link ZeroRedundancyOptimizer} (ZeRO-1: each rank keeps the optimizer state of its share of the
+ * parameters); checkpoints gather its state to rank 0 and are the same files as without it.
  *
  * <p>Data-parallel semantics are nanoGPT's: {@code gradient_accumulation_steps} and
  * {@code batch_size} describe the whole world's iteration, which {@link TrainConfig#share} splits
@@ -145,7 +149,18 @@ public final class Trainer<M extends Module & LanguageModel> {
         this.backwardHook = ext.backward();
         this.share = config.share(group.worldSize());
         this.batchGenerator = new Generator(config.seed() + group.rank());
-        this.optimizer = Objects.requireNonNull(ext.optimizer().create(model, config, optimizerReport::add), "optimizer factory returned null");
+        Optimizer opt = Objects.requireNonNull(ext.optimizer().create(model, config, optimizerReport::add), "optimizer factory returned null");
+        if (config.zeroStage() == 1 && group.worldSize() > 1 && !(opt instanceof ZeroRedundancyOptimizer)) {
+            // here rather than in dataParallel, so that zero_stage holds for any optimizer factory
+            ZeroRedundancyOptimizer zero = new ZeroRedundancyOptimizer(opt, group);
+            long mine = 0, all = 0;
+            for (Tensor p : zero.localParameters()) mine += p.numel();
+            for (ParamGroup g : opt.paramGroups()) for (Tensor p : g.params()) all += p.numel();
+            optimizerReport.add(String.format(Locale.ROOT, "ZeRO-1: optimizer state sharded across %d ranks (rank %d keeps %,d of %,d parameters' state)",
+                    group.worldSize(), group.rank(), mine, all));
+            opt = zero;
+        }
+        this.optimizer = opt;
     }
 
     /**
@@ -153,6 +168,8 @@ public final class Trainer<M extends Module & LanguageModel> {
      * (rank 0's weights are broadcast; gradients are averaged during the last micro-step's
      * backward); with a world of one it is a plain trainer. {@code data} must already be this
      * rank's share ({@link TrainConfig#share}); the config must be equal on every rank (checked).
+     * With {@code zero_stage=1} the optimizer is wrapped in a {@link ZeroRedundancyOptimizer} (the
+     * constructor does it, for any trainer whose process group has more than one rank).
      */
     public static <M extends Module & LanguageModel> Trainer<M> dataParallel(TrainConfig config, M model, BatchSource data,
                                                                              ProcessGroup group) {
@@ -432,12 +449,20 @@ public final class Trainer<M extends Module & LanguageModel> {
 
     /**
      * Writes a checkpoint of the current state to {@code out_dir/name} (rank 0 only; on the other
-     * ranks this only takes part in gathering the state). Returns the directory.
+     * ranks this only takes part in gathering the state, and with ZeRO the optimizer state). Returns
+     * the directory.
      */
     public Path save(String name) throws IOException {
         Path dir = outDir().resolve(name);
         Checkpoint.State st = state();
-        if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
+        // a sharded optimizer's state is gathered to rank 0, which then writes it as an unsharded one would
+        ZeroRedundancyOptimizer zero = optimizer instanceof ZeroRedundancyOptimizer z ? z : null;
+        if (zero != null) zero.consolidateStateDict();
+        try {
+            if (isWriter()) Checkpoint.save(dir, config, model, optimizer, st, checkpointHook);
+        } finally {
+            if (zero != null) zero.releaseConsolidatedStateDict(); // rank 0 keeps only its share again
+        }
         return dir;
     }
 

@@ -8,6 +8,7 @@
  * metrics log, plots). Data-parallel training plugs into the trainer's extension points
  * ({@link jllm.train.Trainer.Extensions}: the process group, the optimizer factory, the backward
  * hook); {@link jllm.train.Trainer#dataParallel} wires {@link jllm.distributed.DistributedDataParallel}
- * into them, and only rank 0 writes checkpoints and tells the listeners.
+ * into them, and only rank 0 writes checkpoints and tells the listeners; with {@code zero_stage=1}
+ * the optimizer state is sharded across the ranks ({@link jllm.distributed.ZeroRedundancyOptimizer}).
  */
 package jllm.train;

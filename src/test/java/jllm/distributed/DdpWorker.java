@@ -7,6 +7,8 @@ import jllm.models.LanguageModel;
 import jllm.models.ModelFactory;
 import jllm.nn.Module;
 import jllm.optim.AdamW;
+import jllm.optim.Optimizer;
+import jllm.optim.ParamState;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 import jllm.train.TrainData;
@@ -23,8 +25,9 @@ import java.util.Map;
 
 /**
  * The rank program of the distributed tests (also called in-process, as a world of one, for the
- * single-process reference). Scenarios: {@code equality OUT}, {@code accumulation OUT},
- * {@code overlap}, {@code mismatch}. Exit code 0 when the rank's own checks pass.
+ * single-process reference). Scenarios: {@code equality OUT}, {@code zero OUT} (equality with
+ * ZeRO-1), {@code accumulation OUT}, {@code overlap}, {@code mismatch}. Exit code 0 when the rank's
+ * own checks pass.
  */
 public final class DdpWorker {
     static final int T = 32, GLOBAL_B = 8, STEPS = 10;
@@ -35,6 +38,7 @@ public final class DdpWorker {
         try (ProcessGroup pg = ProcessGroup.init(Duration.ofSeconds(60))) {
             switch (args[0]) {
                 case "equality" -> equality(pg, GLOBAL_B, Path.of(args[1]));
+                case "zero" -> zero(pg, Path.of(args[1]));
                 case "accumulation" -> accumulation(pg, Path.of(args[1]));
                 case "overlap" -> overlap(pg);
                 case "mismatch" -> new DistributedDataParallel<>(model(pg.rank() == 1 ? 48 : 32, 1337), pg);
@@ -63,13 +67,29 @@ public final class DdpWorker {
     /**
      * STEPS AdamW steps on DataLoaderLite batches, each rank B/world of the global batch; after
      * every step all ranks must hold bit-identical parameters (an all-gathered checksum). Rank 0
-     * writes the parameters and the world's losses to OUT.
+     * writes the parameters, the world's losses and the optimizer state to OUT.
      */
     static <M extends Module & LanguageModel> void equality(ProcessGroup pg, int globalB, Path out) throws IOException {
+        train(pg, globalB, out, false);
+    }
+
+    /**
+     * {@link #equality} with the optimizer wrapped in a {@link ZeroRedundancyOptimizer} with small
+     * staging chunks (parameters span several broadcasts). Afterwards each rank checks that it holds
+     * state for exactly its own parameters and prints how much ("zero state: rank R tensors T
+     * elements E of P"); rank 0 writes the consolidated state; every rank then loads that file into
+     * a fresh ZeRO optimizer and checks that it kept exactly its own share, equal to what it had.
+     */
+    static <M extends Module & LanguageModel> void zero(ProcessGroup pg, Path out) throws IOException {
+        train(pg, GLOBAL_B, out, true);
+    }
+
+    private static <M extends Module & LanguageModel> void train(ProcessGroup pg, int globalB, Path out, boolean zero) throws IOException {
         M model = model(32, 1337 + pg.rank()); // rank 0's init is the single process's; DDP broadcasts it
         var ddp = new DistributedDataParallel<>(model, pg, 0.02); // several small buckets
         if (ddp.bucketCount() < 3) throw new AssertionError("expected several buckets, got " + ddp.bucketCount());
-        AdamW opt = Trainer.configureOptimizers(model, 0.1, 3e-3, 0.9, 0.95, s -> {});
+        AdamW adamw = Trainer.configureOptimizers(model, 0.1, 3e-3, 0.9, 0.95, s -> {});
+        Optimizer opt = zero ? new ZeroRedundancyOptimizer(adamw, pg, 3000) : adamw;
         var loader = new DataLoaderLite(tokens(), globalB / pg.worldSize(), T, pg.rank(), pg.worldSize(), s -> {});
         List<String> lines = new ArrayList<>();
         for (int step = 0; step < STEPS; step++) {
@@ -86,11 +106,49 @@ public final class DdpWorker {
             }
             lines.add(Float.toString(l.toFloatArray()[0]));
         }
+        if (zero) checkShard(model, (ZeroRedundancyOptimizer) opt);
         if (pg.rank() == 0) {
             Files.createDirectories(out);
             model.save(out.resolve("params.safetensors"));
             Files.write(out.resolve("losses.txt"), lines);
         }
+        if (zero) ((ZeroRedundancyOptimizer) opt).consolidateStateDict();
+        if (pg.rank() == 0) opt.save(out.resolve("optimizer.safetensors"));
+        if (zero) {
+            pg.barrier("the consolidated state is written");
+            var fresh = new ZeroRedundancyOptimizer(Trainer.configureOptimizers(model, 0.1, 3e-3, 0.9, 0.95, s -> {}), pg);
+            fresh.load(out.resolve("optimizer.safetensors"));
+            for (Tensor p : model.parameters()) {
+                ParamState had = opt.state(p), loaded = fresh.state(p);
+                if ((had == null) != (loaded == null)) throw new AssertionError("rank " + pg.rank() + ": loading kept the wrong share");
+                if (had == null) continue;
+                if (had.step() != loaded.step()) throw new AssertionError("step " + had.step() + " loaded as " + loaded.step());
+                for (var e : had.buffers().entrySet()) {
+                    if (!java.util.Arrays.equals(e.getValue().toFloatArray(), loaded.get(e.getKey()).toFloatArray())) {
+                        throw new AssertionError("rank " + pg.rank() + ": " + e.getKey() + " differs after a save and load");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Each rank holds state for exactly the parameters it owns; prints how many tensors and elements. */
+    private static void checkShard(Module model, ZeroRedundancyOptimizer opt) {
+        long tensors = 0, elements = 0, total = 0;
+        for (Tensor p : model.parameters()) {
+            total += p.numel();
+            ParamState s = opt.state(p);
+            if ((s != null) != opt.owns(p)) {
+                throw new AssertionError("rank " + opt.processGroup().rank() + " " + (s != null ? "holds state for a parameter it does not own"
+                        : "holds no state for a parameter it owns"));
+            }
+            if (s == null) continue;
+            for (Tensor t : s.buffers().values()) {
+                tensors++;
+                elements += t.numel();
+            }
+        }
+        System.out.println("zero state: rank " + opt.processGroup().rank() + " tensors " + tensors + " elements " + elements + " of " + total);
     }
 
     /**

@@ -5,6 +5,7 @@ import jllm.data.DataLoaderLite;
 import jllm.io.TensorIO;
 import jllm.models.LanguageModel;
 import jllm.nn.Module;
+import jllm.optim.OptimizerStateDict;
 import jllm.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -14,6 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -36,7 +39,10 @@ class DistributedTest {
         // every rank checks after every step that all ranks hold bit-identical parameters
         MpiJob.Result r = MpiJob.run(2, 120, tmp, DdpWorker.class.getName(), "equality", two.toString());
         assertEquals(0, r.exitCode(), r.output());
+        assertSameTraining(one, two);
+    }
 
+    private static void assertSameTraining(Path one, Path two) throws Exception {
         List<String> la = Files.readAllLines(one.resolve("losses.txt")), lb = Files.readAllLines(two.resolve("losses.txt"));
         assertEquals(DdpWorker.STEPS, lb.size());
         for (int i = 0; i < la.size(); i++) {
@@ -44,6 +50,47 @@ class DistributedTest {
             assertEquals(a, b, 1e-5 * Math.abs(a), "loss at step " + i);
         }
         assertClose(TensorIO.load(one.resolve("params.safetensors")), TensorIO.load(two.resolve("params.safetensors")), 1e-5);
+    }
+
+    @Test
+    void zeroOneTrainsAsOneProcessWithHalfTheOptimizerStatePerRank() throws Exception {
+        Path one = tmp.resolve("one"), two = tmp.resolve("two");
+        DdpWorker.equality(ProcessGroup.single(), DdpWorker.GLOBAL_B, one);
+        // every rank checks after every step that all ranks hold bit-identical parameters, that it holds
+        // state for its own parameters only, and that the consolidated file loads back into its share
+        MpiJob.Result r = MpiJob.run(2, 120, tmp, DdpWorker.class.getName(), "zero", two.toString());
+        assertEquals(0, r.exitCode(), r.output());
+        assertSameTraining(one, two);
+
+        List<Tensor> params = reference().parameters();
+        long total = params.stream().mapToLong(Tensor::numel).sum();
+        Matcher m = Pattern.compile("zero state: rank (\\d+) tensors (\\d+) elements (\\d+) of (\\d+)").matcher(r.output());
+        long tensors = 0, elements = 0;
+        int ranks = 0;
+        while (m.find()) {
+            ranks++;
+            assertEquals(total, Long.parseLong(m.group(4)));
+            long e = Long.parseLong(m.group(3));
+            // exp_avg and exp_avg_sq for about half of the parameters
+            assertTrue(e > 0.45 * 2 * total && e < 0.55 * 2 * total, "rank " + m.group(1) + " holds " + e + " state elements of " + 2 * total);
+            tensors += Long.parseLong(m.group(2));
+            elements += e;
+        }
+        assertEquals(2, ranks, r.output());
+        assertEquals(2L * params.size(), tensors, "the ranks' state tensors together");
+        assertEquals(2 * total, elements, "the ranks' state elements together");
+
+        // rank 0's consolidated state dict is the unsharded optimizer's, key for key and in order
+        OptimizerStateDict a = OptimizerStateDict.read(one.resolve("optimizer.safetensors")), b = OptimizerStateDict.read(two.resolve("optimizer.safetensors"));
+        assertEquals(List.copyOf(a.tensors().keySet()), List.copyOf(b.tensors().keySet()));
+        assertEquals(a.metadata(), b.metadata());
+        for (var e : a.tensors().entrySet()) {
+            if (e.getKey().endsWith(".step")) {
+                assertEquals(DdpWorker.STEPS, (long) b.tensors().get(e.getKey()).item(), e.getKey());
+            } else {
+                assertClose(Map.of(e.getKey(), e.getValue()), Map.of(e.getKey(), b.tensors().get(e.getKey())), 1e-4);
+            }
+        }
     }
 
     @Test

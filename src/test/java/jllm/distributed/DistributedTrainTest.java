@@ -1,6 +1,8 @@
 package jllm.distributed;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import jllm.cli.Main;
+import jllm.optim.OptimizerStateDict;
 import jllm.train.Checkpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -63,6 +65,53 @@ class DistributedTrainTest {
                 Files.readAllBytes(b.resolve(Checkpoint.LAST).resolve(Checkpoint.MODEL)), "resumed run's weights differ");
         String state = Files.readString(b.resolve(Checkpoint.LAST).resolve(Checkpoint.STATE));
         assertTrue(state.contains("rank1.batch"), state);
+    }
+
+    @Test
+    void zeroStageOneResumesBitForBitAndItsCheckpointsAreTheUnshardedOnes() throws Exception {
+        Path a = tmp.resolve("a");
+        List<String> cmd = MpiJob.java(Main.class.getName());
+        cmd.addAll(train(a, "--set", "max_iters=20", "--set", "zero_stage=1", "--nproc", "2"));
+        MpiJob.Result r = MpiJob.run(cmd, 180, tmp);
+        assertEquals(0, r.exitCode(), r.output());
+        assertEquals(1, count(r.output(), "ZeRO-1: optimizer state sharded across 2 ranks"), r.output());
+        Path last = a.resolve(Checkpoint.LAST);
+
+        // the checkpoint holds exp_avg, exp_avg_sq and step for every parameter of both AdamW groups
+        OptimizerStateDict sd = OptimizerStateDict.read(last.resolve(Checkpoint.OPTIMIZER));
+        int params = 0;
+        for (var g : new ObjectMapper().readTree(sd.metadata().get(OptimizerStateDict.META_PARAM_GROUPS))) params += g.get("params").size();
+        assertTrue(params > 4, "parameters: " + params);
+        for (int i = 0; i < params; i++) {
+            for (String k : List.of("step", "exp_avg", "exp_avg_sq")) assertTrue(sd.tensors().containsKey("state." + i + "." + k), "state." + i + "." + k);
+        }
+        assertEquals(3 * params, sd.tensors().size());
+        assertEquals("AdamW", sd.metadata().get(OptimizerStateDict.META_OPTIMIZER));
+
+        // 10 iterations, then a resumed 10, with ZeRO: the same bits
+        Path b = tmp.resolve("b");
+        assertEquals(0, ranks(2, train(b, "--set", "max_iters=10", "--set", "zero_stage=1"), 180).exitCode());
+        Path c = tmp.resolve("c"); // the same 10-iteration checkpoint, to be resumed without ZeRO
+        Files.createDirectories(c.resolve(Checkpoint.LAST));
+        for (String f : List.of(Checkpoint.CONFIG, Checkpoint.MODEL, Checkpoint.OPTIMIZER, Checkpoint.STATE)) {
+            Files.copy(b.resolve(Checkpoint.LAST).resolve(f), c.resolve(Checkpoint.LAST).resolve(f));
+        }
+        MpiJob.Result resumed = ranks(2, train(b, "--set", "max_iters=20", "--set", "zero_stage=1", "--resume"), 180);
+        assertEquals(0, resumed.exitCode(), resumed.output());
+        assertTrue(resumed.output().contains("resuming training from"), resumed.output());
+        for (String f : List.of(Checkpoint.MODEL, Checkpoint.OPTIMIZER)) {
+            assertArrayEquals(Files.readAllBytes(last.resolve(f)), Files.readAllBytes(b.resolve(Checkpoint.LAST).resolve(f)),
+                    "resumed ZeRO run's " + f + " differs");
+        }
+
+        // ZeRO-1 computes the very updates plain DDP does, so its checkpoint resumes without it to the same bits
+        MpiJob.Result plain = ranks(2, train(c, "--set", "max_iters=20", "--resume"), 180);
+        assertEquals(0, plain.exitCode(), plain.output());
+        assertEquals(0, count(plain.output(), "ZeRO-1"), plain.output());
+        for (String f : List.of(Checkpoint.MODEL, Checkpoint.OPTIMIZER)) {
+            assertArrayEquals(Files.readAllBytes(last.resolve(f)), Files.readAllBytes(c.resolve(Checkpoint.LAST).resolve(f)),
+                    "ZeRO checkpoint resumed without ZeRO: " + f + " differs");
+        }
     }
 
     @Test

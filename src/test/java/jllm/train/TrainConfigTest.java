@@ -66,7 +66,8 @@ class TrainConfigTest {
         assertEquals(c, TrainConfig.load(f));
         assertEquals(List.of("out_dir", "eval_interval", "log_interval", "eval_iters", "eval_only", "always_save_checkpoint",
                 "init_from", "dataset", "gradient_accumulation_steps", "batch_size", "block_size", "learning_rate", "max_iters",
-                "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "seed", "ddp_timeout", "model"),
+                "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "seed", "ddp_timeout", "zero_stage",
+                "model"),
                 TrainConfig.keyNames());
     }
 
@@ -157,6 +158,10 @@ class TrainConfigTest {
         assertEquals("config key 'init_from' must be \"scratch\" or \"resume\", got gpt2", error(() -> c.withOverrides(List.of("init_from=gpt2"))));
         assertEquals("config key 'beta2' must be a number in [0, 1), got 1.0", error(() -> c.withOverrides(List.of("beta2=1"))));
         assertEquals("config key 'eval_interval' must be an integer >= 1, got 0", error(() -> c.withOverrides(List.of("eval_interval=0"))));
+        assertEquals("config key 'zero_stage' must be 0 (off) or 1 (ZeRO-1: the optimizer state sharded across the ranks), got 2",
+                error(() -> c.withOverrides(List.of("zero_stage=2"))));
+        assertEquals(1, c.withOverrides(List.of("zero_stage=1")).zeroStage());
+        assertEquals(0, c.zeroStage());
         assertTrue(error(() -> c.withOverrides(List.of("warmup_iters=10", "lr_decay_iters=5"))).contains("lr_decay_iters (5) must be >= warmup_iters (10)"));
         c.withOverrides(List.of("warmup_iters=10", "lr_decay_iters=5", "decay_lr=false")); // irrelevant without decay
         assertTrue(error(() -> c.withOverrides(List.of("batch_size"))).contains("must look like key=value"));

@@ -51,10 +51,10 @@ final class DataParallel {
         try {
             rc = body.run(group, mine);
         } catch (Throwable t) {
-            String msg = t.getMessage() != null ? t.getMessage() : t.toString();
+            String msg = CliErrors.describe(t);
             System.err.println("jllm " + command + ": " + (msg.startsWith("rank ") ? msg : "rank " + group.rank() + ": " + msg));
+            if (CliErrors.debug()) t.printStackTrace();
             System.err.flush();
-            if (System.getenv("JLLM_DEBUG") != null) t.printStackTrace();
             group.abort(1);
             throw t; // not reached: abort halts
         }
@@ -72,8 +72,8 @@ final class DataParallel {
     }
 
     /** True when {@code --nproc} asks this process to launch the ranks rather than be one. */
-    static boolean shouldLaunch(int nproc) {
-        if (nproc < 1) throw new CommandLine.ParameterException(new CommandLine(new Object()), "--nproc must be >= 1, got " + nproc);
+    static boolean shouldLaunch(CommandLine.Model.CommandSpec spec, int nproc) {
+        CliErrors.check(spec, nproc >= 1, "--nproc must be >= 1, got " + nproc);
         return nproc > 1 && !ProcessGroup.launchedByMpi();
     }
 

@@ -94,8 +94,18 @@ public final class FinetuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainRun.progressMode(progress); // bad values fail before the model is loaded
-        if (DataParallel.shouldLaunch(nproc)) {
+        // bad values fail before the model is loaded
+        CliErrors.usage(spec, () -> TrainRun.progressMode(progress));
+        CliErrors.check(spec, loraR >= 1, "--lora-r must be >= 1, got " + loraR);
+        CliErrors.check(spec, Double.isFinite(loraAlpha) && loraAlpha > 0, "--lora-alpha must be a positive number, got " + loraAlpha);
+        CliErrors.check(spec, loraDropout >= 0 && loraDropout < 1, "--lora-dropout must be in [0, 1), got " + loraDropout);
+        CliErrors.check(spec, maxIters >= 0, "--max-iters must be >= 0, got " + maxIters);
+        CliErrors.check(spec, batchSize >= 1, "--batch-size must be >= 1, got " + batchSize);
+        CliErrors.check(spec, blockSize >= 1, "--block-size must be >= 1, got " + blockSize);
+        CliErrors.check(spec, evalInterval >= 1, "--eval-interval must be >= 1, got " + evalInterval);
+        CliErrors.check(spec, evalIters >= 1, "--eval-iters must be >= 1, got " + evalIters);
+        CliErrors.check(spec, Double.isFinite(learningRate) && learningRate >= 0, "--learning-rate must be a finite number >= 0, got " + learningRate);
+        if (DataParallel.shouldLaunch(spec, nproc)) {
             return DataParallel.launch(nproc, "finetune", spec.commandLine().getParseResult().originalArgs(), progress);
         }
         TrainConfig settings = TrainConfig.defaults().withOverrides(sets); // ddp_timeout (and bad keys) before any work

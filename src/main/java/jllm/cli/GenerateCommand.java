@@ -28,6 +28,9 @@ import java.util.concurrent.Callable;
                 "--model is a directory, or a name (org/name) found in the local Hugging Face cache "
                         + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
 public final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "Model directory or cached model name.")
     String model;
 
@@ -54,8 +57,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
-        if (system != null && !chat) throw new IllegalArgumentException("--system needs --chat");
+        CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        CliErrors.check(spec, system == null || chat, "--system needs --chat");
+        sampling.validate(spec);
         Path dir = HfHub.resolve(model);
         long t0 = System.nanoTime();
         PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);

@@ -5,7 +5,8 @@ import picocli.CommandLine.Command;
 
 /** Entry point of the {@code jllm} command line. */
 @Command(name = "jllm", mixinStandardHelpOptions = true, version = "jllm 0.1.0",
-        description = "Large language models from scratch, in Java.",
+        description = {"Large language models from scratch, in Java.",
+                "Errors are one line on stderr (exit 1: bad input, 2: bad usage); --debug or JLLM_DEBUG=1 adds the Java stack trace."},
         subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
                 GenerateCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
@@ -18,11 +19,36 @@ public final class Main implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** The command line with jllm's error handling: one line per error, exit 2 for bad usage, 1 for bad input. */
     public static CommandLine commandLine() {
-        return new CommandLine(new Main());
+        CliErrors errors = new CliErrors();
+        return new CommandLine(new Main()).setExecutionExceptionHandler(errors).setParameterExceptionHandler(errors);
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs a command line: {@code --debug} anywhere before {@code --} turns on stack traces; an
+     * unknown command is bad usage even when {@code --help} follows it (picocli would print the
+     * top-level help and succeed, and a script could not tell).
+     */
+    static int run(String... args) {
+        java.util.List<String> rest = new java.util.ArrayList<>();
+        boolean options = true;
+        for (String a : args) {
+            if (options && a.equals("--")) options = false;
+            if (options && a.equals("--debug")) CliErrors.setDebug(true);
+            else rest.add(a);
+        }
+        CommandLine cl = commandLine();
+        String first = rest.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
+        if (first != null && !rest.getFirst().startsWith("-") && !cl.getSubcommands().containsKey(first)) {
+            System.err.println("jllm: unknown command '" + first + "'; the commands are " + String.join(", ", cl.getSubcommands().keySet()));
+            System.err.println("Try 'jllm --help' for usage.");
+            return CliErrors.BAD_USAGE;
+        }
+        return cl.execute(rest.toArray(String[]::new));
     }
 }

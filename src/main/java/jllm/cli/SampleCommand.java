@@ -13,6 +13,9 @@ import java.util.concurrent.Callable;
 @Command(name = "sample", mixinStandardHelpOptions = true,
         description = "Generate text from a checkpoint written by `jllm train` (top-k / top-p sampling with a KV cache).")
 public final class SampleCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--checkpoint", required = true, description = "A checkpoint directory, or a run's out_dir (uses ckpt_best, else ckpt_last).")
     Path checkpoint;
 
@@ -33,8 +36,9 @@ public final class SampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (numSamples < 1) throw new IllegalArgumentException("--num-samples must be >= 1, got " + numSamples);
-        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+        CliErrors.check(spec, numSamples >= 1, "--num-samples must be >= 1, got " + numSamples);
+        CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        sampling.validate(spec);
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());
         double[] r = Sampling.run(m.model(), m.tokenizer(), new Sampling.Settings(prompt, numSamples, maxNewTokens, sampling.temperature,

@@ -15,4 +15,10 @@ final class SamplingOptions {
 
     @Option(names = "--no-cache", description = "Recompute the whole context for every token instead of using the KV cache.")
     boolean noCache;
+
+    /** Bad values are usage errors, found before any model is loaded. */
+    void validate(picocli.CommandLine.Model.CommandSpec spec) {
+        CliErrors.check(spec, Double.isFinite(temperature) && temperature >= 0, "--temperature must be a finite number >= 0 (0 is greedy), got " + temperature);
+        CliErrors.check(spec, topP == null || topP > 0 && topP <= 1, "--top-p must be in (0, 1], got " + topP);
+    }
 }

@@ -17,7 +17,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,15 +62,12 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (finalEvalIters < 0) throw new IllegalArgumentException("--final-eval-iters must be >= 0, got " + finalEvalIters);
-        if (sampleTokens < 0) throw new IllegalArgumentException("--sample-tokens must be >= 0, got " + sampleTokens);
-        TrainRun.progressMode(progress);
-        if (DataParallel.shouldLaunch(nproc)) return DataParallel.launch(nproc, "train", spec.commandLine().getParseResult().originalArgs(), progress);
+        CliErrors.check(spec, finalEvalIters >= 0, "--final-eval-iters must be >= 0, got " + finalEvalIters);
+        CliErrors.check(spec, sampleTokens >= 0, "--sample-tokens must be >= 0, got " + sampleTokens);
+        CliErrors.usage(spec, () -> TrainRun.progressMode(progress));
+        if (DataParallel.shouldLaunch(spec, nproc)) return DataParallel.launch(nproc, "train", spec.commandLine().getParseResult().originalArgs(), progress);
         TrainConfig cfg = Presets.load(preset);
-        if (config != null) {
-            if (!Files.exists(config)) throw new IllegalArgumentException("config file " + config + " does not exist");
-            cfg = TrainConfig.fromJson(new com.fasterxml.jackson.databind.ObjectMapper().readTree(config.toFile()), cfg);
-        }
+        if (config != null) cfg = TrainConfig.load(config, cfg);
         cfg = cfg.withOverrides(sets);
         if (resume) cfg = cfg.with("init_from", TrainConfig.RESUME);
         TrainConfig c = cfg;

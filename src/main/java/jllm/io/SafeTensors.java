@@ -153,8 +153,7 @@ public final class SafeTensors {
                 throw fail(where, "header has data after its JSON object (only space padding may follow)");
             }
         } catch (JsonProcessingException e) {
-            throw fail(where, "header is not valid JSON: " + e.getOriginalMessage()
-                    + " (at header byte ~" + e.getLocation().getCharOffset() + ")", e);
+            throw fail(where, "header is not valid JSON: " + JsonErrors.describe(e), e);
         } catch (IOException e) {
             throw fail(where, "header is not valid JSON: " + e.getMessage(), e);
         }

@@ -313,7 +313,7 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
     public static LoraConfig load(Path file) {
         String s;
         try {
-            s = Files.readString(file);
+            s = jllm.io.TextFiles.readUtf8(file);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read adapter config " + file, e);
         }

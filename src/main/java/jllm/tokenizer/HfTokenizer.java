@@ -145,7 +145,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         Path jinja = dir.resolve("chat_template.jinja");
         if (Files.isRegularFile(jinja)) {
             try {
-                template = Files.readString(jinja);
+                template = jllm.io.TextFiles.readUtf8(jinja);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read chat template " + jinja + ": " + e.getMessage(), e);
             }
@@ -163,7 +163,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             return JSON.createObjectNode();
         }
         try {
-            JsonNode n = JSON.readTree(Files.readString(p));
+            JsonNode n = JSON.readTree(jllm.io.TextFiles.readUtf8(p));
             if (n == null || !n.isObject()) throw new IllegalArgumentException(p + ": expected a JSON object");
             return n;
         } catch (JsonProcessingException e) {

@@ -70,7 +70,7 @@ public final class FinetuneData implements BatchSource {
             throw new IllegalArgumentException("finetune data: batch size and block size must be >= 1, got " + batchSize + " and " + blockSize);
         }
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such data file");
-        String text = Files.readString(file, StandardCharsets.UTF_8);
+        String text = jllm.io.TextFiles.readUtf8(file);
         if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".jsonl")) {
             return instructions(file, text, enc, batchSize, blockSize, seed);
         }

@@ -186,16 +186,24 @@ public record TrainConfig(
      * keys and values of the wrong type are errors naming the file and the key.
      */
     public static TrainConfig load(Path json) throws IOException {
+        return load(json, defaults());
+    }
+
+    /**
+     * Applies the keys of a JSON config file on top of {@code base} (as {@link #fromJson}); errors
+     * name the file.
+     */
+    public static TrainConfig load(Path json, TrainConfig base) throws IOException {
         JsonNode root;
         try {
             root = JSON.readTree(json.toFile());
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(json + ": not valid JSON: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(json + ": not valid JSON: " + jllm.io.JsonErrors.describe(e), e);
         } catch (java.io.FileNotFoundException e) {
             throw new NoSuchFileException(json.toString(), null, "config file not found");
         }
         try {
-            return fromJson(root, defaults());
+            return fromJson(root, base);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(json + ": " + e.getMessage(), e);
         }
@@ -206,7 +214,7 @@ public record TrainConfig(
         try {
             return fromJson(JSON.readTree(json), defaults());
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("config is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException("config is not valid JSON: " + jllm.io.JsonErrors.describe(e), e);
         }
     }
 

@@ -59,7 +59,12 @@ public final class HfHub {
         Path refMain = repo.resolve("refs").resolve("main");
         try {
             if (Files.isRegularFile(refMain)) {
-                String commit = Files.readString(refMain).trim();
+                String commit = jllm.io.TextFiles.readUtf8(refMain).trim();
+                // a commit hash, nothing else: a path here would lead outside the cache
+                if (!commit.matches("[0-9a-f]{40}|[0-9a-f]{64}")) {
+                    throw new HfException(refMain + ": expected a commit hash (40 hex digits), got '"
+                            + (commit.length() > 80 ? commit.substring(0, 80) + "..." : commit) + "'");
+                }
                 Path snap = snapshots.resolve(commit);
                 if (!commit.isEmpty() && Files.isDirectory(snap)) return snap;
             }

@@ -73,8 +73,7 @@ public final class HfModelDir {
         try {
             return JSON.readTree(file.toFile());
         } catch (JsonProcessingException e) {
-            throw new HfException(file + ": not valid JSON: " + e.getOriginalMessage() + " (line " + e.getLocation().getLineNr()
-                    + ", column " + e.getLocation().getColumnNr() + ")", e);
+            throw new HfException(file + ": not valid JSON: " + jllm.io.JsonErrors.describe(e), e);
         } catch (IOException e) {
             throw new HfException(file + ": cannot read: " + e.getMessage(), e);
         }

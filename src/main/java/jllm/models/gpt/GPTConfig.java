@@ -139,7 +139,7 @@ public record GPTConfig(
 
     public static GPTConfig load(Path file) {
         try {
-            return fromJson(Files.readString(file));
+            return fromJson(jllm.io.TextFiles.readUtf8(file));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read GPT config " + file, e);
         }

@@ -24,14 +24,25 @@ class HfHubTest {
     @Test
     void refsMainPicksTheSnapshot() throws Exception {
         Path repo = cache.resolve("models--meta-llama--Llama-3.2-1B");
-        Files.createDirectories(repo.resolve("snapshots/aaa"));
-        Files.createDirectories(repo.resolve("snapshots/bbb"));
+        String aaa = "a".repeat(40), bbb = "b".repeat(40);
+        Files.createDirectories(repo.resolve("snapshots/" + aaa));
+        Files.createDirectories(repo.resolve("snapshots/" + bbb));
         Files.createDirectories(repo.resolve("refs"));
-        Files.writeString(repo.resolve("refs/main"), "aaa\n");
-        Files.setLastModifiedTime(repo.resolve("snapshots/bbb"), FileTime.fromMillis(System.currentTimeMillis() + 100_000));
-        assertEquals(repo.resolve("snapshots/aaa"), HfHub.resolve("meta-llama/Llama-3.2-1B", cache));
+        Files.writeString(repo.resolve("refs/main"), aaa + "\n");
+        Files.setLastModifiedTime(repo.resolve("snapshots/" + bbb), FileTime.fromMillis(System.currentTimeMillis() + 100_000));
+        assertEquals(repo.resolve("snapshots/" + aaa), HfHub.resolve("meta-llama/Llama-3.2-1B", cache));
         Files.delete(repo.resolve("refs/main"));
-        assertEquals(repo.resolve("snapshots/bbb"), HfHub.resolve("meta-llama/Llama-3.2-1B", cache), "most recent snapshot");
+        assertEquals(repo.resolve("snapshots/" + bbb), HfHub.resolve("meta-llama/Llama-3.2-1B", cache), "most recent snapshot");
+    }
+
+    @Test
+    void refsMainMustBeACommitHashNotAPath() throws Exception {
+        Path repo = cache.resolve("models--org--m");
+        Files.createDirectories(repo.resolve("snapshots/" + "c".repeat(40)));
+        Files.createDirectories(repo.resolve("refs"));
+        Files.writeString(repo.resolve("refs/main"), "../../..\n");
+        String m = assertThrows(HfException.class, () -> HfHub.resolve("org/m", cache)).getMessage();
+        assertTrue(m.contains("refs/main: expected a commit hash (40 hex digits), got '../../..'"), m);
     }
 
     @Test

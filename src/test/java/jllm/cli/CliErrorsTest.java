@@ -1,0 +1,124 @@
+package jllm.cli;
+
+import jllm.io.TextFiles;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Errors as a person meets them: one line on stderr, exit 1 for bad input and 2 for bad usage, a stack trace only with --debug. */
+class CliErrorsTest {
+    @TempDir
+    Path tmp;
+
+    record Run(int rc, String out, String err) {
+        /** The error output's lines, without the JVM's own warnings. */
+        String[] errLines() {
+            return err.lines().filter(l -> !l.startsWith("WARNING:")).toArray(String[]::new);
+        }
+    }
+
+    static Run run(String... args) {
+        PrintStream savedOut = System.out, savedErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int rc = Main.run(args);
+            return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+            CliErrors.setDebug(false);
+        }
+    }
+
+    private static void assertOneLine(Run r, int rc, String... parts) {
+        assertEquals(rc, r.rc(), r.err());
+        String[] lines = r.errLines();
+        assertFalse(r.err().contains("\tat "), "no stack trace:\n" + r.err());
+        for (String p : parts) assertTrue(lines.length > 0 && lines[0].contains(p), "'" + p + "' in:\n" + r.err());
+    }
+
+    @Test
+    void aMissingCheckpointIsOneLineAndExitOne() {
+        Run r = run("info", "--checkpoint", "/nonexistent");
+        assertOneLine(r, 1, "jllm info: ", "/nonexistent");
+        assertEquals(1, r.errLines().length, r.err());
+    }
+
+    @Test
+    void debugAddsTheStackTrace() {
+        Run r = run("--debug", "info", "--checkpoint", "/nonexistent");
+        assertEquals(1, r.rc());
+        assertTrue(r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void anUnknownCommandIsBadUsageEvenWithHelp() {
+        Run r = run("serve", "--help");
+        assertOneLine(r, 2, "jllm: unknown command 'serve'", "train");
+        assertOneLine(run("trian"), 2, "unknown command 'trian'");
+        assertEquals(0, run("--help").rc());
+        assertEquals(0, run("train", "--help").rc());
+    }
+
+    @Test
+    void optionValuesAreCheckedBeforeAnyWork() {
+        // the model directory does not exist: the option error comes first
+        assertOneLine(run("generate", "--model", tmp.resolve("none").toString(), "--temperature", "-1"), 2, "--temperature must be");
+        assertOneLine(run("generate", "--model", tmp.resolve("none").toString(), "--top-p", "1.5"), 2, "--top-p must be in (0, 1]");
+        assertOneLine(run("train", "--final-eval-iters", "-1"), 2, "jllm train: --final-eval-iters must be >= 0, got -1");
+        assertOneLine(run("train", "--sample-tokens", "-5"), 2, "--sample-tokens must be >= 0");
+        assertOneLine(run("train", "--progress", "fancy"), 2, "--progress must be auto, terminal, plain or off");
+        assertOneLine(run("train", "--nproc", "0"), 2, "--nproc must be >= 1");
+        assertOneLine(run("finetune", "--model", "m", "--data", "d", "--lora-r", "0"), 2, "--lora-r must be >= 1");
+        assertOneLine(run("train", "--no-such-option"), 2, "Unknown option: '--no-such-option'");
+    }
+
+    @Test
+    void aBadConfigFileIsNamed() throws Exception {
+        Path bad = tmp.resolve("bad.json");
+        Files.writeString(bad, "{\"max_iters\": 10,");
+        assertOneLine(run("train", "--config", bad.toString()), 1, bad + ": not valid JSON", "line 1");
+        Files.writeString(bad, "{\"max_iterz\": 10}");
+        assertOneLine(run("train", "--config", bad.toString()), 1, bad + ": unknown config key 'max_iterz'");
+        assertOneLine(run("train", "--config", tmp.resolve("absent.json").toString()), 1, "absent.json: no such file or directory");
+    }
+
+    @Test
+    void jsonNestedBeyondTheParsersLimitIsNamedNotANullPointer() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("deep"));
+        Files.writeString(dir.resolve("config.json"), "[".repeat(5000) + "]".repeat(5000));
+        Run r = run("generate", "--model", dir.toString(), "--prompt", "x");
+        assertOneLine(r, 1, dir.resolve("config.json") + ": not valid JSON");
+        assertFalse(r.err().contains("NullPointerException"), r.err());
+    }
+
+    @Test
+    void anOutDirThatIsAFileIsNamed() throws Exception {
+        Path file = Files.writeString(tmp.resolve("taken"), "x");
+        Run r = run("train", "--set", "out_dir=" + file.resolve("sub"), "--set", "max_iters=0", "--set", "model.n_layer=1",
+                "--set", "model.n_embd=16", "--set", "model.n_head=1", "--final-eval-iters", "0", "--sample-tokens", "0", "--progress", "off");
+        assertEquals(1, r.rc(), r.err());
+        assertOneLine(r, 1, "jllm train: ", file.toString());
+    }
+
+    @Test
+    void invalidUtf8IsReportedWithFileAndLine() throws Exception {
+        Path f = tmp.resolve("data.jsonl");
+        Files.write(f, new byte[] {'{', '}', '\n', 'o', 'k', '\n', 'a', (byte) 0xC3, (byte) 0x28, '\n'});
+        var e = assertThrows(IllegalArgumentException.class, () -> TextFiles.readUtf8(f));
+        assertEquals(f + " line 3: not valid UTF-8 (byte offset 7, byte 0xc3)", e.getMessage());
+        assertEquals("ok\n", TextFiles.readUtf8(Files.writeString(tmp.resolve("fine.txt"), "ok\n")));
+    }
+}

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -80,7 +79,7 @@ public record DatasetMeta(String tokenizer, int vocabSize, List<String> chars) {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-        TokenFile.writeAtomically(dir.resolve(FILE_NAME), ch -> {
+        jllm.io.AtomicFiles.write(dir.resolve(FILE_NAME), ch -> {
             ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) ch.write(buf);
         });

@@ -8,10 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 
@@ -134,7 +131,7 @@ public final class TokenFile implements TokenSource, AutoCloseable {
                         + " does not fit a uint16 token file (0.." + MAX_TOKEN + "): " + path);
             }
         }
-        writeAtomically(path, ch -> {
+        jllm.io.AtomicFiles.write(path, ch -> {
             ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
             for (int t : tokens) {
                 if (!buf.hasRemaining()) drain(ch, buf);
@@ -150,38 +147,6 @@ public final class TokenFile implements TokenSource, AutoCloseable {
         buf.clear();
     }
 
-    interface ChannelWriter {
-        void write(FileChannel ch) throws IOException;
-    }
-
-    /** Temp file in the target's directory + fsync + rename; the temp file is removed on failure. */
-    static void writeAtomically(Path path, ChannelWriter body) throws IOException {
-        Path abs = path.toAbsolutePath();
-        Path dir = abs.getParent();
-        if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, abs.getFileName().toString() + ".", ".tmp");
-        boolean done = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                body.write(ch);
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            done = true;
-        } finally {
-            if (!done) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the original failure is the one worth reporting
-                }
-            }
-        }
-    }
 
     /** {@link #open(Path)} for callers that cannot throw checked exceptions. */
     public static TokenFile openUnchecked(Path path) {

@@ -21,7 +21,6 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -35,7 +34,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Collectors;
 
 /**
@@ -341,7 +339,7 @@ public final class SafeTensors {
 
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
-        Path tmp = createTemp(dir, abs.getFileName().toString());
+        Path tmp = AtomicFiles.createTemp(dir, abs.getFileName().toString());
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
                  Arena arena = Arena.ofConfined()) {
@@ -479,17 +477,6 @@ public final class SafeTensors {
         return padded;
     }
 
-    private static Path createTemp(Path dir, String name) throws IOException {
-        // Not Files.createTempFile: that makes the file 0600, and the rename would carry it over.
-        for (int attempt = 0; ; attempt++) {
-            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                return Files.createFile(tmp);
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 100) throw e;
-            }
-        }
-    }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {

@@ -49,14 +49,7 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
     /** Writes the tokenizer next to a run's checkpoints. */
     public static void writeTokenizer(Path outDir, Tokenizer tok) throws IOException {
         Files.createDirectories(outDir);
-        Path tmp = Files.createTempFile(outDir, ".tokenizer", ".tmp");
-        try {
-            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Tokenizers.toJson(tok)));
-            Files.move(tmp, outDir.resolve(TOKENIZER), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        jllm.io.AtomicFiles.writeString(outDir.resolve(TOKENIZER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Tokenizers.toJson(tok)));
     }
 
     private static Tokenizer readTokenizer(Path dir) throws IOException {

@@ -42,6 +42,11 @@ class TrainSampleInfoCommandTest {
                 "checkpoint: " + out.resolve("ckpt_best"), "metrics:    " + out.resolve("metrics.jsonl"), "loss plot:  " + out.resolve("loss.png"));
         assertTrue(Checkpoint.isComplete(out.resolve("ckpt_last")) && Checkpoint.isComplete(out.resolve("ckpt_best")));
         assertTrue(Files.size(out.resolve("loss.png")) > 1000);
+        // every file of the run has the permissions the umask gives (none is left 0600 by a temp-file helper)
+        var perms = Files.getPosixFilePermissions(out.resolve("ckpt_last").resolve("model.safetensors"));
+        try (var files = Files.walk(out)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) assertEquals(perms, Files.getPosixFilePermissions(f), f.toString());
+        }
         var records = MetricsLog.read(out.resolve("metrics.jsonl"));
         assertTrue(records.stream().anyMatch(m -> m.containsKey("val_loss")), records.toString());
         assertTrue(records.stream().anyMatch(m -> m.containsKey("train_loss")), records.toString());

@@ -1,11 +1,8 @@
 package jllm.train.ui;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -120,22 +117,7 @@ public final class LossPlot {
             throw new IllegalArgumentException("nothing to plot into " + png
                     + ": no finite points in series " + series.stream().map(Series::name).toList());
         }
-        byte[] bytes = Render.png(finite, options);
-        Path dir = png.toAbsolutePath().getParent();
-        if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, png.getFileName().toString(), ".tmp");
-        try {
-            try (OutputStream os = Files.newOutputStream(tmp)) {
-                os.write(bytes);
-            }
-            try {
-                Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        jllm.io.AtomicFiles.write(png, Render.png(finite, options));
     }
 
     private static Series column(List<Map<String, Object>> records, String name, String key, String altKey) {

@@ -9,11 +9,9 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -83,7 +81,7 @@ public final class MetricsLog implements AutoCloseable {
                 if (l.record().get(ITER) instanceof Number n && n.doubleValue() > resumeIter) continue;
                 kept.append(l.text()).append('\n');
             }
-            writeAtomically(path, kept.toString());
+            jllm.io.AtomicFiles.writeString(path, kept.toString());
         }
         return new MetricsLog(path, false);
     }
@@ -179,7 +177,7 @@ public final class MetricsLog implements AutoCloseable {
         }
         StringBuilder kept = new StringBuilder();
         for (Line l : parse(path, Files.readAllLines(path, StandardCharsets.UTF_8))) kept.append(l.text()).append('\n');
-        writeAtomically(path, kept.toString());
+        jllm.io.AtomicFiles.writeString(path, kept.toString());
     }
 
     private static boolean isJson(String line) {
@@ -191,18 +189,4 @@ public final class MetricsLog implements AutoCloseable {
         }
     }
 
-    static void writeAtomically(Path path, String content) throws IOException {
-        Path dir = path.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, path.getFileName().toString(), ".tmp");
-        try {
-            Files.writeString(tmp, content, StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
 }

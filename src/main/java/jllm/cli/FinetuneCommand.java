@@ -9,6 +9,7 @@ import jllm.models.PretrainedModel;
 import jllm.tensor.Generator;
 import jllm.tokenizer.HfTokenizer;
 import jllm.train.FinetuneData;
+import jllm.train.OutDirLock;
 import jllm.train.TrainConfig;
 import jllm.train.TrainListener;
 import jllm.train.Trainer;
@@ -136,6 +137,12 @@ public final class FinetuneCommand implements Callable<Integer> {
     }
 
     private int train(PeftModel peft, TrainConfig cfg, FinetuneData batches, ProcessGroup group, PrintStream o) throws Exception {
+        try (OutDirLock lock = group.rank() == 0 ? OutDirLock.acquire(out) : null) { // rank 0 alone writes
+            return trainLocked(peft, cfg, batches, group, o);
+        }
+    }
+
+    private int trainLocked(PeftModel peft, TrainConfig cfg, FinetuneData batches, ProcessGroup group, PrintStream o) throws Exception {
         Trainer<PeftModel> trainer = Trainer.dataParallel(cfg, peft, batches, group);
         Path adapterDir = out.resolve("adapter");
         trainer.addListener(new TrainListener() {

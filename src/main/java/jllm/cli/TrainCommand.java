@@ -6,6 +6,7 @@ import jllm.models.ModelFactory;
 import jllm.nn.Module;
 import jllm.tensor.Generator;
 import jllm.train.Checkpoint;
+import jllm.train.OutDirLock;
 import jllm.train.Presets;
 import jllm.train.SavedModel;
 import jllm.train.TrainConfig;
@@ -89,8 +90,10 @@ public final class TrainCommand implements Callable<Integer> {
                     group.worldSize(), share.microSteps(), share.batchSize());
         }
         Module model = ModelFactory.build(cfg.model(), data.tokenizer().vocabSize(), cfg.blockSize());
-        if (group.rank() == 0) SavedModel.writeTokenizer(outDir, data.tokenizer());
-        return train((Module & LanguageModel) model, cfg, data, share, group, outDir, out);
+        try (OutDirLock lock = group.rank() == 0 ? OutDirLock.acquire(outDir) : null) { // rank 0 alone writes
+            if (group.rank() == 0) SavedModel.writeTokenizer(outDir, data.tokenizer());
+            return train((Module & LanguageModel) model, cfg, data, share, group, outDir, out);
+        }
     }
 
     private <M extends Module & LanguageModel> int train(M model, TrainConfig cfg, TrainData data, TrainConfig.Share share,

@@ -125,7 +125,8 @@ public final class Checkpoint {
     }
 
     /**
-     * Repairs the effects of a crash during {@link #save}: when {@code dir} is missing but a
+     * The writer's repair (called by {@link #save}; readers use {@link #readable}) of a crash during
+     * {@link #save}: when {@code dir} is missing but a
      * complete backup of it exists, the backup is renamed back; leftover temporary and backup
      * directories are removed. Returns whether {@code dir} now holds a complete checkpoint.
      */
@@ -157,6 +158,27 @@ public final class Checkpoint {
         return isComplete(dir);
     }
 
+    /**
+     * Where the checkpoint {@code dir} can be read now, without changing anything on disk (readers
+     * such as {@code info} and {@code sample} run while a writer saves, and must never delete or
+     * rename its files): {@code dir} itself when complete, else, when a save was caught between
+     * moving the old checkpoint aside and moving the new one in, the newest complete backup; null
+     * when there is none.
+     */
+    public static Path readable(Path dir) throws IOException {
+        if (isComplete(dir)) return dir;
+        Path abs = dir.toAbsolutePath().normalize(), parent = abs.getParent();
+        if (parent == null || !Files.isDirectory(parent) || Files.exists(abs)) return null;
+        String name = abs.getFileName().toString();
+        List<Path> olds = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(parent, "." + name + OLD + "*")) {
+            for (Path p : ds) olds.add(p);
+        }
+        olds.sort(Comparator.comparing(Checkpoint::suffix).reversed()); // newest first
+        for (Path o : olds) if (isComplete(o)) return o;
+        return null;
+    }
+
     private static long suffix(Path p) {
         String f = p.getFileName().toString();
         try {
@@ -177,7 +199,7 @@ public final class Checkpoint {
      * the trainer state (the caller restores generators and data position from it).
      */
     public static State load(Path dir, Module model, Optimizer optimizer) throws IOException {
-        requireCheckpoint(dir);
+        dir = requireCheckpoint(dir);
         State state = readState(dir);
         Path modelFile = dir.resolve(MODEL);
         try {
@@ -191,14 +213,12 @@ public final class Checkpoint {
 
     /** The config a checkpoint was written with (its model section tells the factory what to build). */
     public static TrainConfig readConfig(Path dir) throws IOException {
-        requireCheckpoint(dir);
-        return TrainConfig.load(dir.resolve(CONFIG));
+        return TrainConfig.load(requireCheckpoint(dir).resolve(CONFIG));
     }
 
     /** The trainer state of a checkpoint, without touching model or optimizer. */
     public static State readState(Path dir) throws IOException {
-        requireCheckpoint(dir);
-        Path f = dir.resolve(STATE);
+        Path f = requireCheckpoint(dir).resolve(STATE);
         JsonNode root;
         try {
             root = JSON.readTree(f.toFile());
@@ -212,14 +232,17 @@ public final class Checkpoint {
         }
     }
 
-    private static void requireCheckpoint(Path dir) throws IOException {
-        recover(dir);
+    /** The directory to read {@code dir}'s checkpoint from ({@link #readable}), or an error naming what is missing. */
+    private static Path requireCheckpoint(Path dir) throws IOException {
+        Path r = readable(dir);
+        if (r != null) return r;
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no checkpoint directory");
         for (String f : List.of(CONFIG, MODEL, OPTIMIZER, STATE)) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new NoSuchFileException(dir.resolve(f).toString(), null, "incomplete checkpoint: missing " + f);
             }
         }
+        return dir;
     }
 
     static String stateJson(State s) {

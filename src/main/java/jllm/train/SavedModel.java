@@ -39,8 +39,8 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
         if (!Files.exists(path)) throw new IOException("no checkpoint at " + path + " (the path does not exist)");
         if (Files.exists(path.resolve(Checkpoint.CONFIG))) return path;
         for (String name : new String[] {Checkpoint.BEST, Checkpoint.LAST}) {
-            Path d = path.resolve(name);
-            if (Checkpoint.isComplete(d)) return d;
+            Path d = Checkpoint.readable(path.resolve(name));
+            if (d != null) return d;
         }
         throw new IOException("no checkpoint in " + path + ": expected " + Checkpoint.CONFIG + ", or a complete "
                 + Checkpoint.BEST + "/ or " + Checkpoint.LAST + "/ directory inside it");

@@ -479,8 +479,8 @@ public final class Trainer<M extends Module & LanguageModel> {
         Path best = null;
         long bestIter = -1;
         for (String name : List.of(Checkpoint.LAST, Checkpoint.BEST)) {
-            Path dir = outDir.resolve(name);
-            if (!Checkpoint.recover(dir)) continue;
+            Path dir = Checkpoint.readable(outDir.resolve(name)); // read-only: only the writer's save repairs
+            if (dir == null) continue;
             long it = Checkpoint.readState(dir).iterNum();
             if (it > bestIter) {
                 best = dir;

@@ -106,7 +106,12 @@ class CheckpointTest {
         Files.writeString(partial.resolve(Checkpoint.CONFIG), "{}");
         assertFalse(Files.exists(dir));
 
+        // readers find the checkpoint in the backup and change nothing: a writer may be mid-save
         assertEquals(2, Checkpoint.readState(dir).iterNum());
+        assertEquals(List.of(".ckpt_last.old-100", ".ckpt_last.tmp-200", "run"), listing());
+        assertEquals(tmp.resolve(".ckpt_last.old-100").toAbsolutePath().normalize(), Trainer.latestCheckpoint(tmp).toAbsolutePath().normalize());
+        // the writer repairs
+        assertTrue(Checkpoint.recover(dir));
         assertEquals(List.of("ckpt_last", "run"), listing());
         assertTrue(Checkpoint.isComplete(dir));
         assertEquals(dir.toAbsolutePath(), Trainer.latestCheckpoint(tmp).toAbsolutePath());

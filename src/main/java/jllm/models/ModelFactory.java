@@ -25,7 +25,7 @@ public final class ModelFactory {
     public static final String GPT_TYPE = "gpt";
     public static final String CHAR_GPT_TYPE = "char_gpt";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.MAPPER; // "n_embd": "128" is an error, not 128
     private static final Set<String> GPT_KEYS = Set.of("type", "preset", "n_layer", "n_head", "n_embd", "dropout", "bias", "block_size");
     private static final Set<String> CHAR_KEYS = Set.of("type", "n_layer", "n_head", "n_embd", "dropout");
 

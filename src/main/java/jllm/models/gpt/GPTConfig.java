@@ -98,7 +98,7 @@ public record GPTConfig(
 
     // ------------------------------------------------------------------ JSON
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = jllm.io.StrictJson.MAPPER;
 
     public String toJson() {
         try {

@@ -150,12 +150,12 @@ public record LlamaConfig(
                     default -> throw new IllegalArgumentException("unsupported rope type '" + type + "' (supported: default, linear, llama3)");
                 };
             }
-            Integer bos = n.hasNonNull("bos_token_id") ? n.get("bos_token_id").asInt() : n.has("bos_token_id") ? null : 1;
+            Integer bos = n.hasNonNull("bos_token_id") ? integer(n, "bos_token_id", 1) : n.has("bos_token_id") ? null : 1;
             List<Integer> eos = new ArrayList<>();
             JsonNode e = n.get("eos_token_id");
             if (e == null) eos.add(2);
-            else if (e.isArray()) e.forEach(x -> eos.add(x.asInt()));
-            else if (e.isIntegralNumber()) eos.add(e.asInt());
+            else if (e.isArray()) e.forEach(x -> eos.add(tokenId(x)));
+            else if (e.isIntegralNumber()) eos.add(tokenId(e));
             else if (!e.isNull()) throw new IllegalArgumentException("eos_token_id must be an int, a list of ints or null");
             return new LlamaConfig(integer(n, "vocab_size", 32000), hidden, integer(n, "intermediate_size", 11008),
                     integer(n, "num_hidden_layers", 32), heads, kv, headDim, number(n, "rms_norm_eps", 1e-6), theta, rs,
@@ -177,6 +177,12 @@ public record LlamaConfig(
         JsonNode v = n.get(key);
         if (v == null || v.isNull()) return dflt;
         if (!v.isIntegralNumber()) throw new IllegalArgumentException(key + " must be an integer, got " + v);
+        if (!v.canConvertToInt()) throw new IllegalArgumentException(key + " must fit in 32 bits, got " + v);
+        return v.asInt();
+    }
+
+    private static int tokenId(JsonNode v) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new IllegalArgumentException("eos_token_id must hold 32-bit integers, got " + v);
         return v.asInt();
     }
 

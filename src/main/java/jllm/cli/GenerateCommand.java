@@ -95,6 +95,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private void run(LanguageModel lm, HfTokenizer tok, int[] ids, List<Long> stops, PrintStream out) {
+        sampling.checkPromptLength(ids.length, lm.blockSize());
         if (!chat) out.print(prompt);
         out.flush();
         StreamDecoder stream = new StreamDecoder(tok, ids);

@@ -42,7 +42,7 @@ public final class SampleCommand implements Callable<Integer> {
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());
         double[] r = Sampling.run(m.model(), m.tokenizer(), new Sampling.Settings(prompt, numSamples, maxNewTokens, sampling.temperature,
-                topK > 0 ? topK : null, sampling.topP, sampling.seed, !sampling.noCache), System.out);
+                topK > 0 ? topK : null, sampling.topP, sampling.seed, !sampling.noCache, sampling), System.out);
         System.err.printf(Locale.ROOT, "%.0f tokens in %.2f s (%.1f tokens/s)%n", r[0], r[1], r[0] / r[1]);
         return 0;
     }

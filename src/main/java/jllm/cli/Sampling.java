@@ -14,7 +14,7 @@ final class Sampling {
     private Sampling() {}
 
     record Settings(String prompt, int numSamples, int maxNewTokens, double temperature, Integer topK, Double topP, long seed,
-                    boolean useCache) {}
+                    boolean useCache, SamplingOptions options) {}
 
     /** Generates and prints; returns the generated token counts' total and the elapsed seconds. */
     static double[] run(LanguageModel model, Tokenizer tok, Settings s, PrintStream out) {
@@ -24,6 +24,7 @@ final class Sampling {
             if (eot == null) throw new IllegalArgumentException("the prompt is empty and the tokenizer has no end-of-text token to start from");
             prompt = new int[] {eot};
         }
+        if (s.options() != null) s.options().checkPromptLength(prompt.length, model.blockSize());
         Tensor idx = promptIds(prompt);
         boolean stream = s.numSamples() == 1;
         StreamDecoder streamer = stream ? new StreamDecoder(tok, prompt) : null;

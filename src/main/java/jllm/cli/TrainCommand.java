@@ -103,7 +103,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (!trainer.isWriter()) return 0;
         if (sampleTokens > 0) {
             out.println("---------------- sample ----------------");
-            Sampling.run(model, data.tokenizer(), new Sampling.Settings("\n", 1, sampleTokens, 0.8, 200, null, 1337, true), out);
+            Sampling.run(model, data.tokenizer(), new Sampling.Settings("\n", 1, sampleTokens, 0.8, 200, null, 1337, true, null), out);
             out.println("----------------------------------------");
         }
         Path best = outDir.resolve(Checkpoint.BEST), last = outDir.resolve(Checkpoint.LAST);

@@ -63,6 +63,13 @@ class TrainSampleInfoCommandTest {
                 "--top-p", "0.9", "--temperature", "1.0");
         assertEquals(0, several.rc(), several.err());
         assertEquals(2, several.out().split("---------------").length - 1, several.out());
+        // a prompt longer than the context (block 16) is cropped with a warning, or refused with --no-truncate
+        var longPrompt = run("sample", "--checkpoint", out.toString(), "--max-new-tokens", "5", "--prompt", "ROMEO: What light is this?");
+        assertEquals(0, longPrompt.rc(), longPrompt.err());
+        assertHas(longPrompt.err(), "warning: the prompt has 26 tokens but the model's context is 16: the first 10 tokens are dropped");
+        var refused = run("sample", "--checkpoint", out.toString(), "--max-new-tokens", "5", "--prompt", "ROMEO: What light is this?", "--no-truncate");
+        assertEquals(1, refused.rc());
+        assertHas(refused.err(), "the prompt has 26 tokens but the model's context is 16 (--no-truncate)");
 
         var info = run("info", "--checkpoint", out.toString());
         assertEquals(0, info.rc(), info.err());

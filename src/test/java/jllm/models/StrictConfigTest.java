@@ -38,4 +38,29 @@ class StrictConfigTest {
         var s = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.replace("4294967360", "\"64\"")), "config.json"));
         assertTrue(s.getMessage().contains("hidden_size must be an integer"), s.getMessage());
     }
+
+    @Test
+    void llamaConfigsMustGiveTheirSizesAndTheParameterCountIsExact() throws Exception {
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(om.readTree("{\"model_type\": \"llama\"}"), "c.json"));
+        assertTrue(e.getMessage().contains("c.json: missing 'vocab_size' (the model's sizes must be given)"), e.getMessage());
+        for (boolean tied : new boolean[] {true, false}) {
+            String json = "{\"model_type\": \"llama\", \"hidden_size\": 16, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+                    + " \"num_hidden_layers\": 2, \"intermediate_size\": 24, \"vocab_size\": 50, \"attention_bias\": true,"
+                    + " \"tie_word_embeddings\": " + tied + "}";
+            LlamaConfig c = LlamaConfig.fromJson(om.readTree(json), "c.json");
+            assertEquals(new jllm.models.llama.LlamaForCausalLM(c, null).numParameters(), c.numParameters(), "tied=" + tied);
+        }
+    }
+
+    @Test
+    void aConfigTooLargeForTheHeapIsRefusedBeforeAllocating(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"],"
+                + " \"hidden_size\": 16384, \"num_attention_heads\": 128, \"num_hidden_layers\": 400, \"intermediate_size\": 65536,"
+                + " \"vocab_size\": 128000}");
+        jllm.io.TensorIO.save(dir.resolve("model.safetensors"), Map.of("x", jllm.tensor.Tensor.zeros(1)));
+        var e = assertThrows(jllm.io.hf.HfException.class, () -> AutoModelForCausalLM.fromPretrained(dir));
+        assertTrue(e.getMessage().contains("config.json: the model has ") && e.getMessage().contains("but this JVM may use at most"),
+                e.getMessage());
+    }
 }

@@ -340,6 +340,7 @@ public class GPT extends Module implements PretrainedModel {
         try {
             cfg = new GPTConfig(nPos, c.path("vocab_size").asInt(50257), c.path("n_layer").asInt(12), c.path("n_head").asInt(12), nEmbd,
                     0.0, true);
+            jllm.models.MemoryBudget.requireFits(cfg.numParameters(false), cf);
         } catch (IllegalArgumentException e) {
             throw new HfException(cf + ": " + e.getMessage(), e);
         }

@@ -130,6 +130,10 @@ public record LlamaConfig(
             }
             String act = text(n, "hidden_act", "silu");
             if (!act.equals("silu")) throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (Llama uses silu)");
+            // the model's sizes must be given: transformers would build its 7B defaults, which is never what a file meant
+            for (String key : java.util.List.of("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")) {
+                if (!n.hasNonNull(key)) throw new IllegalArgumentException("missing '" + key + "' (the model's sizes must be given)");
+            }
             int hidden = integer(n, "hidden_size", 4096);
             int heads = integer(n, "num_attention_heads", 32);
             int kv = integer(n, "num_key_value_heads", heads);
@@ -165,6 +169,15 @@ public record LlamaConfig(
             String m = ex.getMessage().startsWith("LlamaConfig: ") ? ex.getMessage().substring(13) : ex.getMessage();
             throw new IllegalArgumentException(where + ": " + m, ex);
         }
+    }
+
+    /** The parameter count of LlamaForCausalLM with this config (lm_head counted once when tied). */
+    public long numParameters() {
+        long h = hiddenSize, q = (long) numAttentionHeads * headDim, kv = (long) numKeyValueHeads * headDim;
+        long attn = h * q + 2 * h * kv + q * h + (attentionBias ? q + 2 * kv + h : 0);
+        long mlp = 3 * h * intermediateSize + (mlpBias ? 2L * intermediateSize + h : 0);
+        long layer = attn + mlp + 2 * h;
+        return (long) vocabSize * h * (tieWordEmbeddings ? 1 : 2) + numHiddenLayers * layer + h;
     }
 
     private static double required(JsonNode n, String key, String type) {

@@ -175,6 +175,7 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
         LlamaConfig config;
         try {
             config = LlamaConfig.fromJson(d.config(), d.configFile());
+            jllm.models.MemoryBudget.requireFits(config.numParameters(), d.configFile());
         } catch (IllegalArgumentException e) {
             throw new HfException(e.getMessage(), e);
         }

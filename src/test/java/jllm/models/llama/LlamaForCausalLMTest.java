@@ -203,9 +203,10 @@ class LlamaForCausalLMTest {
         assertEquals(4, p.numKeyValueHeads());
         assertEquals(16, p.headDim());
         assertFalse(p.tieWordEmbeddings());
-        n = (ObjectNode) JSON.readTree("{\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}");
+        String sizes = "\"hidden_size\": 64, \"num_attention_heads\": 4, \"intermediate_size\": 128, \"num_hidden_layers\": 1, \"vocab_size\": 100";
+        n = (ObjectNode) JSON.readTree("{" + sizes + ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}");
         assertEquals(2.0, LlamaConfig.fromJson(n, "c").ropeScaling().factor());
-        n = (ObjectNode) JSON.readTree("{\"rope_scaling\": {\"rope_type\": \"default\"}}");
+        n = (ObjectNode) JSON.readTree("{" + sizes + ", \"rope_scaling\": {\"rope_type\": \"default\"}}");
         assertNull(LlamaConfig.fromJson(n, "c").ropeScaling());
     }
 
@@ -221,8 +222,14 @@ class LlamaForCausalLMTest {
         for (int i = 0; i < wantLin.length; i++) assertEquals(wantLin[i], lin[i], Math.ulp(wantLin[i]) * 2, "linear inv_freq[" + i + "]");
     }
 
+    /** The error for a config; the sizes it does not give are filled in (a config must give them, see StrictConfigTest). */
     static String error(String json) throws Exception {
-        return assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(JSON.readTree(json), "/x/config.json")).getMessage();
+        ObjectNode c = (ObjectNode) JSON.readTree(json);
+        for (var e : java.util.Map.of("vocab_size", 32, "hidden_size", 48, "intermediate_size", 64, "num_hidden_layers", 1,
+                "num_attention_heads", 6).entrySet()) {
+            if (!c.has(e.getKey())) c.put(e.getKey(), e.getValue());
+        }
+        return assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(c, "/x/config.json")).getMessage();
     }
 
     @Test

@@ -156,8 +156,16 @@ public final class ConvertCommand implements Runnable {
                         + s.model().getClass().getSimpleName());
             }
             gpt.savePretrained(out);
-            System.out.printf(Locale.ROOT, "wrote %s (gpt2, %,d parameters); tokenizer %s: no tokenizer.json is written (a gpt2-BPE "
-                    + "model works with GPT-2's tokenizer files)%n", out, gpt.numParameters(), s.tokenizer().name());
+            String tokenizer;
+            if (s.tokenizer() instanceof jllm.tokenizer.CharTokenizer ct) {
+                jllm.io.AtomicFiles.writeString(out.resolve("tokenizer.json"),
+                        new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(ct.toHuggingFaceJson()));
+                tokenizer = "tokenizer.json (character level, " + ct.vocabSize() + " ids)";
+            } else {
+                tokenizer = "tokenizer " + s.tokenizer().name() + ": no tokenizer.json is written (a gpt2-BPE model works with GPT-2's tokenizer files)";
+            }
+            System.out.printf(Locale.ROOT, "wrote %s (gpt2%s, %,d parameters); %s%n", out,
+                    gpt.config().bias() ? "" : ", zero biases for the bias-free layers", gpt.numParameters(), tokenizer);
             return 0;
         }
     }

@@ -40,6 +40,22 @@ public final class AtomicFiles {
         }
     }
 
+    /**
+     * A new empty directory {@code PREFIX<random>} in {@code parent}, made with
+     * {@code Files.createDirectory} (umask permissions, where {@code Files.createTempDirectory}
+     * makes it owner-only and the final rename would keep that).
+     */
+    public static Path createTempDir(Path parent, String prefix) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = parent.resolve(prefix + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE));
+            try {
+                return Files.createDirectory(tmp);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt > 100) throw e;
+            }
+        }
+    }
+
     /** Replaces {@code path} with what {@code body} writes, atomically; the temporary file is removed on failure. */
     public static void write(Path path, ChannelWriter body) throws IOException {
         Path abs = path.toAbsolutePath();

@@ -158,6 +158,43 @@ public final class CharTokenizer implements Tokenizer {
         return node;
     }
 
+    /**
+     * A Hugging Face {@code tokenizer.json} with the same ids: every character is split off on its
+     * own ({@code Split} on {@code [\s\S]}, isolated) and looked up in a BPE vocabulary of the
+     * characters with no merges (so each stays one token), and decoding fuses the pieces back
+     * without separators; so the HF tokenizers library (and transformers' PreTrainedTokenizerFast)
+     * encodes and decodes as this tokenizer does. Characters outside the vocabulary have no id there
+     * either.
+     */
+    public ObjectNode toHuggingFaceJson() {
+        ObjectNode root = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        root.putArray("added_tokens");
+        root.putNull("normalizer");
+        ObjectNode pre = root.putObject("pre_tokenizer");
+        pre.put("type", "Split");
+        pre.putObject("pattern").put("Regex", "[\\s\\S]");
+        pre.put("behavior", "Isolated");
+        pre.put("invert", false);
+        root.putNull("post_processor");
+        root.putObject("decoder").put("type", "Fuse");
+        ObjectNode model = root.putObject("model");
+        model.put("type", "BPE");
+        model.putNull("dropout");
+        model.putNull("unk_token");
+        model.putNull("continuing_subword_prefix");
+        model.putNull("end_of_word_suffix");
+        model.put("fuse_unk", false);
+        model.put("byte_fallback", false);
+        ObjectNode vocab = model.putObject("vocab");
+        List<String> cs = chars();
+        for (int i = 0; i < cs.size(); i++) vocab.put(cs.get(i), i);
+        model.putArray("merges");
+        return root;
+    }
+
     /** {@code {"type":"char","chars":[...]}} as a string. */
     public String toJson() {
         try {

@@ -33,6 +33,28 @@ class TrainSampleInfoCommandTest {
     }
 
     @Test
+    void aBiasFreeCharModelExportsToHuggingFaceAndGeneratesTheSameText(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run"), hf = dir.resolve("hf");
+        var r = run(tinyTrain(out, "--set", "model.bias=false"));
+        assertEquals(0, r.rc(), r.err() + r.out());
+        var c = run("convert", "checkpoint", "--checkpoint", out.toString(), "--out", hf.toString());
+        assertEquals(0, c.rc(), c.err() + c.out());
+        assertHas(c.out(), "zero biases for the bias-free layers", "tokenizer.json (character level, 65 ids)");
+        // the HF tokenizers library reads the exported tokenizer.json with the same ids, newlines and spaces included
+        String text = "ROMEO:\nWhat light, through yonder window breaks?";
+        try (var hfTok = jllm.tokenizer.HfTokenizer.fromDirectory(hf)) {
+            var charTok = jllm.train.SavedModel.load(out).tokenizer();
+            org.junit.jupiter.api.Assertions.assertArrayEquals(charTok.encode(text), hfTok.encode(text));
+            assertEquals(text, hfTok.decode(charTok.encode(text)));
+        }
+        // greedy text from the exported GPT-2 directory equals the checkpoint's
+        var want = run("sample", "--checkpoint", out.toString(), "--prompt", "ROMEO:", "--temperature", "0", "--max-new-tokens", "12");
+        var got = run("generate", "--model", hf.toString(), "--prompt", "ROMEO:", "--temperature", "0", "--max-new-tokens", "12");
+        assertEquals(0, got.rc(), got.err());
+        assertEquals(want.out().strip(), got.out().strip());
+    }
+
+    @Test
     void trainThenSampleThenInfoThenResume(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
         var r = run(tinyTrain(out));

@@ -184,15 +184,29 @@ public final class HfModelDir {
      * <p>Atomic: everything goes into a temporary directory next to dir, which then replaces dir
      * by rename, so a crash leaves the previous directory intact (at worst renamed to
      * {@code .NAME.old-*} during the instant between the two renames). Other files of an existing
-     * dir (tokenizer, generation config) are carried over.
+     * dir (tokenizer, generation config) are carried over. An existing dir that is not a model
+     * directory (no config.json, not empty) or is a symbolic link is refused, never rewritten; the
+     * temporary directories of an earlier write to the same dir that was killed are removed.
      */
     public static void write(Path dir, JsonNode config, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
         Path target = dir.toAbsolutePath().normalize();
         Path parent = target.getParent();
+        if (Files.isSymbolicLink(target)) throw new FileAlreadyExistsException(target + " is a symbolic link; write the model elsewhere");
         if (Files.exists(target) && !Files.isDirectory(target)) throw new FileAlreadyExistsException(target + " exists and is not a directory");
+        if (Files.isDirectory(target) && !Files.exists(target.resolve(CONFIG))) {
+            try (Stream<Path> s = Files.list(target)) {
+                if (s.findAny().isPresent()) {
+                    throw new FileAlreadyExistsException(target + " exists and is not a model directory (no " + CONFIG
+                            + "); choose another output directory");
+                }
+            }
+        }
         Files.createDirectories(parent);
         String base = target.getFileName().toString();
-        Path tmp = Files.createTempDirectory(parent, "." + base + ".tmp-");
+        try (Stream<Path> s = Files.list(parent)) { // leftovers of a killed write to the same dir
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + base + ".tmp-")).toList()) deleteTree(p);
+        }
+        Path tmp = jllm.io.AtomicFiles.createTempDir(parent, "." + base + ".tmp-");
         boolean done = false;
         try {
             writeInto(tmp, config, tensors, maxShardBytes);

@@ -7,7 +7,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -56,13 +55,7 @@ public final class Llama2cConverter {
         }
         Path parent = out.getParent();
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".tmp-");
-        try {
-            // createTempDirectory makes it owner-only; the result should look like any mkdir'd directory.
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        } catch (UnsupportedOperationException notPosix) {
-            // other file systems keep their defaults
-        }
+        Path tmp = jllm.io.AtomicFiles.createTempDir(parent, "." + out.getFileName() + ".tmp-");
         try (Llama2cCheckpoint ckpt = Llama2cCheckpoint.open(checkpointBin)) {
             Llama2cConfig c = ckpt.config();
             Llama2cTokenizer tok = tokenizerBin == null ? null : Llama2cTokenizer.read(tokenizerBin, c.vocabSize());

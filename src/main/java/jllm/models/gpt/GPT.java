@@ -258,10 +258,13 @@ public class GPT extends Module implements PretrainedModel {
         o.put("activation_function", "gelu_new");
         o.putArray("architectures").add("GPT2LMHeadModel");
         o.put("attn_pdrop", config.dropout());
+        // explicit nulls: GPT2Config's defaults (50256) would point outside a smaller vocabulary
         if (bosTokenId != null) o.put("bos_token_id", bosTokenId);
+        else o.putNull("bos_token_id");
         o.put("embd_pdrop", config.dropout());
         if (eosTokenIds.size() == 1) o.put("eos_token_id", eosTokenIds.get(0));
         else if (!eosTokenIds.isEmpty()) eosTokenIds.forEach(o.withArray("eos_token_id")::add);
+        else o.putNull("eos_token_id");
         o.put("initializer_range", 0.02);
         o.put("layer_norm_epsilon", 1e-5);
         o.put("model_type", "gpt2");
@@ -285,17 +288,20 @@ public class GPT extends Module implements PretrainedModel {
     /**
      * What transformers' GPT2LMHeadModel.save_pretrained writes: {@code transformer.}-prefixed keys,
      * the four Conv1D weights as [in, out], no lm_head.weight (tied to wte) and no causal-mask
-     * buffers (non-persistent in transformers).
+     * buffers (non-persistent in transformers). GPT-2 always has biases; a model trained with
+     * bias=false (nanoGPT's option) gets zero biases, which compute exactly the same.
      */
     public LinkedHashMap<String, Tensor> hfStateDict() {
-        if (!config.bias()) {
-            throw new IllegalStateException("GPT: transformers' GPT-2 always has biases; a model with bias=false cannot be saved as GPT2LMHeadModel");
-        }
         LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : stateDict().entrySet()) {
             String k = e.getKey();
             if (k.endsWith(".attn.bias") || k.equals("lm_head.weight")) continue;
-            sd.put(k, CONV1D.stream().anyMatch(k::endsWith) ? e.getValue().t().contiguous() : e.getValue());
+            Tensor v = e.getValue();
+            sd.put(k, CONV1D.stream().anyMatch(k::endsWith) ? v.t().contiguous() : v);
+            if (!config.bias() && k.endsWith(".weight") && !k.endsWith("wte.weight") && !k.endsWith("wpe.weight")) {
+                // a Linear's bias has its out_features (dim 0 of jllm's [out, in] weight); a LayerNorm's its width
+                sd.put(k.substring(0, k.length() - ".weight".length()) + ".bias", Tensor.zeros(v.shape()[0]));
+            }
         }
         return sd;
     }

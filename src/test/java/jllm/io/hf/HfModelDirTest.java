@@ -93,4 +93,23 @@ class HfModelDirTest {
         assertEquals(3, HfModelDir.open(d).keys().size());
         assertEquals(1, Files.list(tmp).count(), "temp directory removed");
     }
+
+    @Test
+    void writesRefuseWhatIsNotAModelDirectoryAndCleanUpAfterAKilledWrite() throws Exception {
+        Path notModel = Files.createDirectories(tmp.resolve("home"));
+        Files.writeString(notModel.resolve("notes.txt"), "mine");
+        var e = assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> HfModelDir.write(notModel, JSON.readTree("{}"), tensors(), 0));
+        assertTrue(e.getMessage().contains("is not a model directory (no config.json)"), e.getMessage());
+        assertEquals("mine", Files.readString(notModel.resolve("notes.txt")));
+
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), notModel);
+        assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> HfModelDir.write(link, JSON.readTree("{}"), tensors(), 0));
+
+        Path leftover = Files.createDirectories(tmp.resolve(".m.tmp-dead"));
+        Path m = tmp.resolve("m");
+        HfModelDir.write(m, JSON.readTree("{}"), tensors(), 0);
+        assertFalse(Files.exists(leftover));
+        // made like any mkdir'd directory, not owner-only as a JDK temp directory would be
+        assertEquals(Files.getPosixFilePermissions(Files.createDirectory(tmp.resolve("plain"))), Files.getPosixFilePermissions(m));
+    }
 }

@@ -472,6 +472,7 @@ public class PeftModel extends Module implements LanguageModel {
         try (var g = Grad.off()) {
             for (Map.Entry<String, Tensor> e : found.entrySet()) live.get(ckptToModel.get(e.getKey())).copy_(e.getValue());
         }
+        jllm.nn.LoadChecks.warnNonFinite(found, source);
     }
 
     /** The checkpoint key k names, in this model's checkpoint-key space, or null. */

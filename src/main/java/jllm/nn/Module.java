@@ -309,6 +309,8 @@ public abstract class Module {
             } else if (!Arrays.equals(src.shape(), dst.shape())) {
                 errors.add("size mismatch for " + key + ": copying a param with shape " + Arrays.toString(src.shape())
                         + " from checkpoint, the shape in current model is " + Arrays.toString(dst.shape()) + ".");
+            } else if (LoadChecks.dtypeError(key, src, dst) != null) {
+                errors.add(LoadChecks.dtypeError(key, src, dst));
             }
         }
         for (String k : stateDict.keySet()) if (!slots.containsKey(k)) unexpected.add(k);

@@ -29,7 +29,9 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
         Tokenizer tok = readTokenizer(dir);
         Module m = ModelFactory.build(cfg.model(), tok.vocabSize(), cfg.blockSize());
         Path weights = dir.resolve(Checkpoint.MODEL);
-        m.loadStateDict(TensorIO.load(weights), true);
+        var loaded = TensorIO.load(weights);
+        m.loadStateDict(loaded, true);
+        jllm.nn.LoadChecks.warnNonFinite(loaded, weights);
         m.eval();
         return new SavedModel(dir, cfg, m, tok, Checkpoint.readState(dir));
     }

@@ -153,6 +153,9 @@ public final class HfModelDir {
 
     public long[] shape(String key) { return entryFile(key).get(key).shape(); }
 
+    /** The dtype a tensor has in its file. */
+    public jllm.io.StDType dtype(String key) { return entryFile(key).get(key).dtype(); }
+
     /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
     public Tensor tensor(String key) {
         SafeTensorsFile f = entryFile(key);

@@ -352,7 +352,9 @@ public class GPT extends Module implements PretrainedModel {
         }
         GPT m = new GPT(cfg);
         try {
-            m.loadHuggingFace(d.tensors());
+            var loaded = d.tensors();
+            m.loadHuggingFace(loaded);
+            jllm.nn.LoadChecks.warnNonFinite(loaded, d.dir());
         } catch (IllegalArgumentException e) {
             throw new HfException("cannot load GPT-2 checkpoint " + d.describe("") + " (config " + cf + "): " + e.getMessage(), e);
         }

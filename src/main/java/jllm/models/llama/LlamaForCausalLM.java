@@ -204,6 +204,10 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
                 problems.add("tensor '" + k + "' in " + d.fileOf(k) + " has shape " + Arrays.toString(have) + " but " + d.configFile()
                         + " implies " + Arrays.toString(want));
             }
+            jllm.io.StDType dt = d.dtype(k);
+            String bad = jllm.nn.LoadChecks.dtypeError(k, dt.name(), dt == jllm.io.StDType.F16 || dt == jllm.io.StDType.BF16
+                    || dt == jllm.io.StDType.F32 || dt == jllm.io.StDType.F64, e.getValue());
+            if (bad != null) problems.add(bad + " (in " + d.fileOf(k) + ")");
         }
         List<String> unexpected = new ArrayList<>();
         for (String k : d.keys()) {
@@ -219,6 +223,7 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
         try (var g = Grad.off()) {
             for (Map.Entry<String, Tensor> e : expected.entrySet()) e.getValue().copy_(d.tensor(e.getKey()));
         }
+        jllm.nn.LoadChecks.warnNonFinite(expected, d.dir());
     }
 
     // ------------------------------------------------------------------------------- modules

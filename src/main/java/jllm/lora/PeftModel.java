@@ -84,7 +84,12 @@ public class PeftModel extends Module implements LanguageModel {
     /** With isTrainable the LoRA weights (and biases / modules_to_save per the config) stay trainable, to continue training. */
     public static PeftModel fromPretrained(Module base, Path dir, boolean isTrainable) {
         LoraConfig cfg = readConfig(dir).withInferenceMode(!isTrainable);
-        PeftModel m = getPeftModel(base, cfg);
+        PeftModel m;
+        try {
+            m = getPeftModel(base, cfg);
+        } catch (IllegalArgumentException e) { // what the config asks does not fit the model: name the file that asked
+            throw new IllegalArgumentException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
+        }
         m.loadAdapterWeights(dir.resolve(WEIGHTS_FILE));
         if (!isTrainable) m.eval();
         return m;

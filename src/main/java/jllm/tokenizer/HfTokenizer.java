@@ -88,14 +88,17 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         int max = -1;
         JsonNode vocab = model.path("vocab");
         if (!vocab.isObject()) throw new IllegalArgumentException(file + ": model.vocab is not an object");
+        int entries = vocab.size() + tok.path("added_tokens").size();
         for (var it = vocab.properties().iterator(); it.hasNext(); ) {
             var e = it.next();
-            tokenToId.put(e.getKey(), e.getValue().asInt());
-            max = Math.max(max, e.getValue().asInt());
+            int id = tokenId(file, "model.vocab['" + e.getKey() + "']", e.getValue(), entries);
+            tokenToId.put(e.getKey(), id);
+            max = Math.max(max, id);
         }
         for (JsonNode a : tok.path("added_tokens")) {
-            tokenToId.put(a.path("content").asText(), a.path("id").asInt());
-            max = Math.max(max, a.path("id").asInt());
+            int id = tokenId(file, "added_tokens '" + a.path("content").asText() + "'", a.path("id"), entries);
+            tokenToId.put(a.path("content").asText(), id);
+            max = Math.max(max, id);
         }
         idToToken = new String[max + 1];
         tokenToId.forEach((t, id) -> {
@@ -173,6 +176,19 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer file " + p + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A token id as the file gives it: a non-negative 32-bit integer, and within reach of the number
+     * of entries (ids are dense in real files; a huge one would make the id table the size of the id).
+     */
+    private static int tokenId(Path file, String where, JsonNode v, int entries) {
+        long limit = 4L * entries + 1024;
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() >= limit) {
+            throw new IllegalArgumentException(file + ": " + where + " has id " + v + "; ids must be integers in [0, " + limit
+                    + ") for a vocabulary of " + entries + " entries");
+        }
+        return v.asInt();
     }
 
     private static Family detectFamily(JsonNode tok) {

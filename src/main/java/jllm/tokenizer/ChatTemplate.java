@@ -91,8 +91,16 @@ public final class ChatTemplate {
         return LINE_START_BEFORE_TAG.matcher(src).replaceAll("").replace("{%+", "{%").replace("{#+", "{#");
     }
 
+    /** Limits for templates from untrusted files: the render's time, its output, and each range()/string/list. */
+    static final long RENDER_TIMEOUT_MS = 2_000, MAX_OUTPUT_CHARS = 4 << 20;
+
     private static Jinjava newJinjava() {
         Jinjava j = new Jinjava(JinjavaConfig.newBuilder()
+                .withMaxOutputSize(MAX_OUTPUT_CHARS)
+                .withMaxStringLength(MAX_OUTPUT_CHARS)
+                .withRangeLimit(100_000)
+                .withMaxListSize(100_000)
+                .withMaxMapSize(100_000)
                 .withTrimBlocks(true)
                 .withLstripBlocks(false) // done on the source by lstripBlocks, as Jinja does it
                 .withFailOnUnknownTokens(false) // undefined renders as "", as in Jinja
@@ -104,8 +112,15 @@ public final class ChatTemplate {
                         .withUseNaturalOperatorPrecedence(true)
                         .build())
                 .build());
+        // only the template's own text: {% include %} / {% import %} must not read files or classpath resources
+        j.setResourceLocator((name, encoding, interpreter) -> {
+            throw new com.hubspot.jinjava.loader.ResourceNotFoundException("chat templates cannot include other files ('" + name + "')");
+        });
         var ctx = j.getGlobalContext();
         try {
+            // jinjava's range() under a per-render budget: jinjava has no loop limit and ignores interrupts
+            ctx.registerFunction(new ELFunctionDefinition("", "range",
+                    ChatTemplate.class.getDeclaredMethod("range", Object.class, Object[].class)));
             ctx.registerFunction(new ELFunctionDefinition("", "raise_exception",
                     ChatTemplate.class.getDeclaredMethod("raiseException", String.class)));
             ctx.registerFunction(new ELFunctionDefinition("", "strftime_now",
@@ -115,6 +130,28 @@ public final class ChatTemplate {
         }
         ctx.registerFilter(new ToJson());
         return j;
+    }
+
+    /** Values range() may produce in one render: far beyond any real template, far below a runaway one. */
+    static final long RANGE_BUDGET = 5_000_000;
+    private static final ThreadLocal<long[]> RANGE_LEFT = new ThreadLocal<>();
+
+    /**
+     * jinjava's range() counted against {@link #RANGE_BUDGET}; once spent, every range() is empty,
+     * so nested loops finish at once and the render reports it (the first time, as a render error).
+     */
+    public static List<Integer> range(Object arg1, Object... args) {
+        long[] left = RANGE_LEFT.get();
+        if (left != null && left[0] <= 0) {
+            if (left[0] == 0) {
+                left[0] = -1;
+                throw new IllegalStateException("range() produced more than " + RANGE_BUDGET + " values in one render (a runaway loop?)");
+            }
+            return List.of();
+        }
+        List<Integer> r = com.hubspot.jinjava.lib.fn.Functions.range(arg1, args);
+        if (left != null) left[0] = Math.max(0, left[0] - r.size());
+        return r;
     }
 
     public static String raiseException(String message) {
@@ -186,7 +223,7 @@ public final class ChatTemplate {
         Map<String, Object> vars = new HashMap<>(specialTokens);
         vars.put("messages", msgs);
         vars.put("add_generation_prompt", addGenerationPrompt);
-        RenderResult r = JINJAVA.renderForResult(source, vars);
+        RenderResult r = renderWithin(vars);
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() != TemplateError.ErrorType.FATAL && !(e.getException() instanceof Raised)
                     && !(rootCause(e.getException()) instanceof Raised)) {
@@ -194,9 +231,37 @@ public final class ChatTemplate {
             }
             Throwable root = rootCause(e.getException());
             if (root instanceof Raised) throw new TemplateException("chat template raised an exception: " + root.getMessage());
-            throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + e.getMessage());
+            String why = root != null && root.getMessage() != null && !e.getMessage().contains(root.getMessage()) ? ": " + root.getMessage() : "";
+            throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + e.getMessage() + why);
         }
         return r.getOutput();
+    }
+
+    /**
+     * Renders on a daemon thread and waits at most {@link #RENDER_TIMEOUT_MS}: jinjava has no
+     * iteration limit, and three nested loops of range(1000) would run for hours. A render that
+     * does not finish is abandoned (interrupted; the daemon thread cannot keep the JVM alive) and
+     * reported.
+     */
+    private RenderResult renderWithin(Map<String, Object> vars) {
+        var task = new java.util.concurrent.FutureTask<>(() -> {
+            RANGE_LEFT.set(new long[] {RANGE_BUDGET});
+            return JINJAVA.renderForResult(source, vars);
+        });
+        Thread t = Thread.ofPlatform().daemon().name("chat-template").start(task);
+        try {
+            return task.get(RENDER_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            t.interrupt();
+            throw new TemplateException("chat template did not finish rendering within " + RENDER_TIMEOUT_MS + " ms (a runaway loop?)");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException re) throw re;
+            throw new TemplateException("chat template failed: " + c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TemplateException("interrupted while rendering the chat template");
+        }
     }
 
     private static Throwable rootCause(Throwable t) {

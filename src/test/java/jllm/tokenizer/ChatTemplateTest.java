@@ -94,4 +94,26 @@ class ChatTemplateTest {
                 () -> new ChatTemplate("{% for m in messages %}{{ m['role'] }}").render(List.of(ChatTemplate.Message.user("hi")), false, Map.of()));
         assertTrue(ex.getMessage().contains("chat template"), ex.getMessage());
     }
+
+    @Test
+    void runawayOrHostileTemplatesStopWithAClearError() {
+        long t0 = System.nanoTime();
+        var slow = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate(
+                "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}{% set x = k %}{% endfor %}{% endfor %}{% endfor %}")
+                .render(List.of(), false, Map.of()));
+        assertTrue(slow.getMessage().contains("range() produced more than 5000000 values in one render")
+                || slow.getMessage().contains("did not finish rendering within 2000 ms"), slow.getMessage());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 10, "the time budget holds");
+        try { Thread.sleep(1000); } catch (InterruptedException e) { throw new RuntimeException(e); }
+        assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("chat-template") && t.isAlive()),
+                "the abandoned render stopped");
+        var big = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate(
+                "{% for i in range(100000) %}{{ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }}{% endfor %}")
+                .render(List.of(), false, Map.of()));
+        assertTrue(big.getMessage().contains("chat template failed"), big.getMessage());
+        // only the template's own text: no files, no classpath resources
+        var inc = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate("{% include 'jllm/presets/seed003.json' %}")
+                .render(List.of(), false, Map.of()));
+        assertTrue(inc.getMessage().contains("chat templates cannot include other files"), inc.getMessage());
+    }
 }

@@ -1,6 +1,5 @@
 package jllm.models;
 
-import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -14,10 +13,10 @@ public final class MemoryBudget {
 
     /**
      * @param parameters how many float32 parameters the config describes
-     * @param source the config file, for the message
+     * @param source the config file (or section), for the message
      * @throws IllegalArgumentException when they cannot fit in the JVM's maximum heap
      */
-    public static void requireFits(long parameters, Path source) {
+    public static void requireFits(long parameters, Object source) {
         long max = Runtime.getRuntime().maxMemory();
         double bytes = parameters * 4.0;
         if (parameters < 0 || bytes > max) {

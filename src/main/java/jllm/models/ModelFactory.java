@@ -41,7 +41,9 @@ public final class ModelFactory {
                 fields.put("block_size", blockSize);
                 spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
                 fields.put("vocab_size", vocabSize);
-                return new GPT(convert(fields, GPTConfig.class, type));
+                GPTConfig cfg = convert(fields, GPTConfig.class, type);
+                MemoryBudget.requireFits(cfg.numParameters(false), "the model section (type " + type + ")");
+                return new GPT(cfg);
             }
             case CHAR_GPT_TYPE -> {
                 checkKeys(spec, CHAR_KEYS, type);

@@ -63,4 +63,10 @@ class StrictConfigTest {
         assertTrue(e.getMessage().contains("config.json: the model has ") && e.getMessage().contains("but this JVM may use at most"),
                 e.getMessage());
     }
+
+    @Test
+    void aModelSectionTooLargeForTheHeapIsRefusedBeforeAllocating() {
+        var e = assertThrows(IllegalArgumentException.class, () -> ModelFactory.build(gpt("n_layer", 2_000_000), 65, 16));
+        assertTrue(e.getMessage().contains("the model section (type gpt): the model has ") && e.getMessage().contains("GB of heap"), e.getMessage());
+    }
 }

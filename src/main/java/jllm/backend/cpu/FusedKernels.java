@@ -40,7 +40,7 @@ public final class FusedKernels {
             for (int ub = b + S.loopBound(e - b); i < ub; i += L) {
                 acc = acc.add(FloatVector.fromArray(S, a, off + i));
             }
-            double t = acc.reduceLanes(VectorOperators.ADD);
+            double t = LaneSum.sum(acc);
             for (; i < e; i++) t += a[off + i];
             total += t;
         }
@@ -57,7 +57,7 @@ public final class FusedKernels {
             for (int ub = s + S.loopBound(e - s); i < ub; i += L) {
                 acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
             }
-            double t = acc.reduceLanes(VectorOperators.ADD);
+            double t = LaneSum.sum(acc);
             for (; i < e; i++) t += (double) a[aOff + i] * b[bOff + i];
             total += t;
         }
@@ -76,7 +76,7 @@ public final class FusedKernels {
             VectorMask<Float> m = S.indexInRange(i, n);
             acc0 = FloatVector.fromArray(S, a, aOff + i, m).fma(FloatVector.fromArray(S, b, bOff + i, m), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return LaneSum.sum(acc0.add(acc1));
     }
 
     /** Max of {@code a[off, off+n)}; NaN-propagating like PyTorch's max reduction; -inf if n == 0. */
@@ -104,7 +104,7 @@ public final class FusedKernels {
                 ev.intoArray(y, yOff + i);
                 acc = acc.add(ev);
             }
-            double t = acc.reduceLanes(VectorOperators.ADD);
+            double t = LaneSum.sum(acc);
             for (; i < e; i++) {
                 float ev = (float) Math.exp(x[xOff + i] - shift);
                 y[yOff + i] = ev;
@@ -126,7 +126,7 @@ public final class FusedKernels {
             for (int ub = b + S.loopBound(e - b); i < ub; i += L) {
                 acc = acc.add(FloatVector.fromArray(S, x, xOff + i).sub(sh).lanewise(VectorOperators.EXP));
             }
-            double t = acc.reduceLanes(VectorOperators.ADD);
+            double t = LaneSum.sum(acc);
             for (; i < e; i++) t += Math.exp(x[xOff + i] - shift);
             total += t;
         }

@@ -443,7 +443,7 @@ public final class Gemm {
                     FloatVector acc = FloatVector.zero(S);
                     int p = 0;
                     for (; p < kv; p += VL) acc = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), acc);
-                    float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    float sum = LaneSum.sum(acc);
                     for (; p < K; p++) sum += row[p] * B[s + p];
                     C[c + j] = beta == 0f ? sum : sum + beta * C[c + j];
                 }

@@ -74,14 +74,14 @@ public final class NormKernels {
                 if (dw != null) d.fma(xh, FloatVector.fromArray(S, dw, dwOff + i)).intoArray(dw, dwOff + i);
                 if (db != null) d.add(FloatVector.fromArray(S, db, dbOff + i)).intoArray(db, dbOff + i);
                 if ((i & (FusedKernels.BLOCK - 1)) == FusedKernels.BLOCK - L) {
-                    sumG += sg.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
-                    sumGX += sgx.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    sumG += LaneSum.sum(sg);
+                    sumGX += LaneSum.sum(sgx);
                     sg = FloatVector.zero(S);
                     sgx = FloatVector.zero(S);
                 }
             }
-            sumG += sg.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
-            sumGX += sgx.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            sumG += LaneSum.sum(sg);
+            sumGX += LaneSum.sum(sgx);
             for (; i < C; i++) {
                 float d = dy[go + i];
                 float xh = (x[xo + i] - mu) * rs;
@@ -157,11 +157,11 @@ public final class NormKernels {
                     FloatVector xv = FloatVector.fromArray(S, x, xo + i);
                     acc = d.mul(FloatVector.fromArray(S, w, wOff + i)).fma(xv, acc);
                     if ((i & (FusedKernels.BLOCK - 1)) == FusedKernels.BLOCK - L) {
-                        sgx += acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                        sgx += LaneSum.sum(acc);
                         acc = FloatVector.zero(S);
                     }
                 }
-                sgx += acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                sgx += LaneSum.sum(acc);
                 for (; i < C; i++) sgx += (double) (dy[go + i] * w[wOff + i]) * x[xo + i];
             }
             float c = (float) (sgx / C * rs * rs);
@@ -196,7 +196,7 @@ public final class NormKernels {
                 FloatVector d = FloatVector.fromArray(S, x, off + i).sub(muv);
                 acc = d.fma(d, acc);
             }
-            double t = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            double t = LaneSum.sum(acc);
             for (; i < e; i++) {
                 double d = x[off + i] - mu;
                 t += d * d;

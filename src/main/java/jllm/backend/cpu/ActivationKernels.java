@@ -50,7 +50,7 @@ public final class ActivationKernels {
         FloatVector q = FloatVector.broadcast(S, Q12);
         q = h(h(h(h(h(h(q, ax, Q11), ax, Q10), ax, Q9), ax, Q8), ax, Q7), ax, Q6);
         q = h(h(h(h(h(h(q, ax, Q5), ax, Q4), ax, Q3), ax, Q2), ax, Q1), ax, Q0);
-        FloatVector e = t.neg().lanewise(VectorOperators.EXP);
+        FloatVector e = VecMath.exp(t.neg());
         FloatVector big = e.mul(q).neg().add(1f);
         FloatVector r = small.blend(big, ax.compare(VectorOperators.GE, ERF_SPLIT));
         r = r.blend(1f, ax.compare(VectorOperators.GE, ERF_ONE));
@@ -100,7 +100,7 @@ public final class ActivationKernels {
 
     private static FloatVector geluB(FloatVector x, FloatVector dy) {
         FloatVector cdf = erf(x.mul(SQRT1_2)).add(1f).mul(0.5f);
-        FloatVector pdf = x.mul(x).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+        FloatVector pdf = VecMath.exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
         return dy.mul(x.fma(pdf, cdf));
     }
 
@@ -137,14 +137,14 @@ public final class ActivationKernels {
     // inf and the result to x or -0, as tanh's does.
     private static FloatVector geluTanhF(FloatVector x) {
         FloatVector m2u = x.mul(x).fma(-2f * K_BETA * K_KAPPA, -2f * K_BETA).mul(x); // -2u
-        return x.div(m2u.lanewise(VectorOperators.EXP).add(1f));
+        return x.div(VecMath.exp(m2u).add(1f));
     }
 
     /** d/dx = s + x * 2 s (1 - s) * u', s = sigmoid(2u), u' = kBeta*(1 + 3 kKappa x^2) (tanh' = 4 s (1 - s)). */
     private static FloatVector geluTanhB(FloatVector x, FloatVector dy) {
         FloatVector x2 = x.mul(x);
         FloatVector m2u = x2.fma(-2f * K_BETA * K_KAPPA, -2f * K_BETA).mul(x);
-        FloatVector sg = FloatVector.broadcast(S, 1f).div(m2u.lanewise(VectorOperators.EXP).add(1f));
+        FloatVector sg = FloatVector.broadcast(S, 1f).div(VecMath.exp(m2u).add(1f));
         FloatVector du2 = x2.fma(6f * K_BETA * K_KAPPA, 2f * K_BETA); // 2u'
         FloatVector oneMinus = sg.neg().add(1f);
         return dy.mul(x.mul(du2).mul(oneMinus).fma(sg, sg));
@@ -183,7 +183,7 @@ public final class ActivationKernels {
         for (int i = 0; i < n; i += L) {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector xv = FloatVector.fromArray(S, x, xOff + i, m);
-            xv.div(xv.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(y, yOff + i, m);
+            xv.div(VecMath.exp(xv.neg()).add(1f)).intoArray(y, yOff + i, m);
         }
     }
 
@@ -193,7 +193,7 @@ public final class ActivationKernels {
         for (int i = 0; i < n; i += L) {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector xv = FloatVector.fromArray(S, x, xOff + i, m);
-            FloatVector s = one.div(xv.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector s = one.div(VecMath.exp(xv.neg()).add(1f));
             FloatVector d = FloatVector.fromArray(S, dy, dyOff + i, m);
             d.mul(s).mul(xv.fma(one.sub(s), one)).intoArray(dx, dxOff + i, m);
         }
@@ -205,7 +205,7 @@ public final class ActivationKernels {
         for (int i = 0; i < n; i += L) {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector xv = FloatVector.fromArray(S, x, xOff + i, m);
-            one.div(xv.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(y, yOff + i, m);
+            one.div(VecMath.exp(xv.neg()).add(1f)).intoArray(y, yOff + i, m);
         }
     }
 
@@ -222,7 +222,7 @@ public final class ActivationKernels {
     public static void tanhForward(float[] x, int xOff, float[] y, int yOff, int n) {
         for (int i = 0; i < n; i += L) {
             VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector.fromArray(S, x, xOff + i, m).lanewise(VectorOperators.TANH).intoArray(y, yOff + i, m);
+            VecMath.tanh(FloatVector.fromArray(S, x, xOff + i, m)).intoArray(y, yOff + i, m);
         }
     }
 

@@ -372,7 +372,7 @@ public final class AttentionKernels {
         FloatVector sh = FloatVector.broadcast(S, shift);
         for (int j = 0; j < n; j += L) {
             VectorMask<Float> m = S.indexInRange(j, n);
-            FloatVector.fromArray(S, s, off + j, m).sub(sh).lanewise(VectorOperators.EXP).intoArray(s, off + j, m);
+            VecMath.exp(FloatVector.fromArray(S, s, off + j, m).sub(sh)).intoArray(s, off + j, m);
         }
     }
 

@@ -54,21 +54,25 @@ final class Elementwise {
 
     private static void vunary(VectorOperators.Unary vop, float[] x, int xo, float[] y, int yo, int n) {
         int i = 0;
-        for (; i <= n - L; i += L) FloatVector.fromArray(S, x, xo + i).lanewise(vop).intoArray(y, yo + i);
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            // exp with jllm's own lane-wise kernel (the same bits in every JIT tier; see VecMath)
+            (vop == VectorOperators.EXP ? VecMath.exp(v) : v.lanewise(vop)).intoArray(y, yo + i);
+        }
         for (; i < n; i++) {
-            y[yo + i] = vop == VectorOperators.EXP ? (float) Math.exp(x[xo + i]) : (float) Math.log(x[xo + i]);
+            y[yo + i] = vop == VectorOperators.EXP ? VecMath.exp(x[xo + i]) : (float) Math.log(x[xo + i]);
         }
     }
 
     static float unaryFloat(UnaryOp op, float v, float p0, float p1) {
         return switch (op) {
             case NEG -> -v;
-            case EXP -> (float) Math.exp(v);
+            case EXP -> VecMath.exp(v); // the vector path's exp, so a strided tensor gets the same bits as a contiguous one
             case LOG -> (float) Math.log(v);
             case SQRT -> (float) Math.sqrt(v);
             case RSQRT -> (float) (1 / Math.sqrt(v));
             case ABS -> Math.abs(v);
-            case TANH -> (float) Math.tanh(v);
+            case TANH -> VecMath.tanh(v);
             case SIGMOID -> (float) (1 / (1 + Math.exp(-v)));
             case RELU -> v > 0 ? v : (Float.isNaN(v) ? v : 0f);
             case GELU -> 0.5f * v * (1 + ActivationKernels.erf(v * SQRT1_2));

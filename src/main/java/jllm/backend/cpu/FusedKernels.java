@@ -100,7 +100,7 @@ public final class FusedKernels {
             FloatVector acc = FloatVector.zero(S);
             int i = b;
             for (int ub = b + S.loopBound(e - b); i < ub; i += L) {
-                FloatVector ev = FloatVector.fromArray(S, x, xOff + i).sub(sh).lanewise(VectorOperators.EXP);
+                FloatVector ev = VecMath.exp(FloatVector.fromArray(S, x, xOff + i).sub(sh));
                 ev.intoArray(y, yOff + i);
                 acc = acc.add(ev);
             }
@@ -124,7 +124,7 @@ public final class FusedKernels {
             FloatVector acc = FloatVector.zero(S);
             int i = b;
             for (int ub = b + S.loopBound(e - b); i < ub; i += L) {
-                acc = acc.add(FloatVector.fromArray(S, x, xOff + i).sub(sh).lanewise(VectorOperators.EXP));
+                acc = acc.add(VecMath.exp(FloatVector.fromArray(S, x, xOff + i).sub(sh)));
             }
             double t = LaneSum.sum(acc);
             for (; i < e; i++) t += Math.exp(x[xOff + i] - shift);
@@ -198,7 +198,7 @@ public final class FusedKernels {
             FloatVector sv = FloatVector.broadcast(S, s);
             int i = 0;
             for (int ub = S.loopBound(C); i < ub; i += L) {
-                FloatVector e = FloatVector.fromArray(S, y, yo + i).lanewise(VectorOperators.EXP);
+                FloatVector e = VecMath.exp(FloatVector.fromArray(S, y, yo + i));
                 FloatVector.fromArray(S, dy, go + i).sub(e.mul(sv)).intoArray(dx, xo + i);
             }
             for (; i < C; i++) dx[xo + i] = dy[go + i] - (float) Math.exp(y[yo + i]) * s;

@@ -80,7 +80,7 @@ public final class LossKernels {
             FloatVector ov = FloatVector.broadcast(S, off);
             int i = 0;
             for (int ub = S.loopBound(V); i < ub; i += L) {
-                FloatVector p = FloatVector.fromArray(S, logits, xo + i).sub(lv).lanewise(VectorOperators.EXP);
+                FloatVector p = VecMath.exp(FloatVector.fromArray(S, logits, xo + i).sub(lv));
                 p.sub(ov).mul(gv).intoArray(dlogits, dxo + i);
             }
             for (; i < V; i++) dlogits[dxo + i] = ((float) Math.exp(logits[xo + i] - l) - off) * gr;

@@ -96,6 +96,20 @@ public interface ProcessGroup extends AutoCloseable {
     }
 
     /**
+     * Every rank's text, in rank order; the texts may differ in length (the lengths are gathered
+     * first, then the texts padded to the longest).
+     */
+    default java.util.List<String> allGather(String value, String what) {
+        byte[] mine = value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long[] lengths = allGather(mine.length, "all-gather of the sizes of " + what);
+        int max = (int) java.util.Arrays.stream(lengths).max().orElse(0);
+        byte[] all = allGatherBytes(java.util.Arrays.copyOf(mine, max), "all-gather of " + what);
+        java.util.List<String> out = new java.util.ArrayList<>(lengths.length);
+        for (int r = 0; r < lengths.length; r++) out.add(new String(all, r * max, (int) lengths[r], java.nio.charset.StandardCharsets.UTF_8));
+        return out;
+    }
+
+    /**
      * Checks that every rank has the same {@code value} for {@code what} (a config, a parameter
      * list, a data size): ranks that disagree would train on wrong numbers without a word, so this
      * throws on every rank, naming the first rank that differs from rank 0 and both values.
@@ -119,7 +133,7 @@ public interface ProcessGroup extends AutoCloseable {
         if (timeout == null || timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("ddp_timeout must be positive, got " + timeout);
         }
-        boolean mpiLaunched = env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMIX_RANK");
+        boolean mpiLaunched = launchedByMpi(env);
         int worldEnv = intEnv(env, "OMPI_COMM_WORLD_SIZE", intEnv(env, "WORLD_SIZE", 1));
         if (!mpiLaunched) {
             if (worldEnv > 1) {
@@ -138,7 +152,11 @@ public interface ProcessGroup extends AutoCloseable {
 
     /** True when this process was started by mpirun (or another MPI launcher). */
     static boolean launchedByMpi() {
-        return System.getenv("OMPI_COMM_WORLD_SIZE") != null || System.getenv("PMIX_RANK") != null;
+        return launchedByMpi(System.getenv());
+    }
+
+    private static boolean launchedByMpi(Map<String, String> env) {
+        return env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMIX_RANK");
     }
 
     /** True when Open MPI's library can be loaded here (what the distributed tests check before running). */

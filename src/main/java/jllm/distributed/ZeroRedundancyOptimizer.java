@@ -11,7 +11,6 @@ import jllm.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -279,7 +278,7 @@ public final class ZeroRedundancyOptimizer extends Optimizer {
             for (int d : t.shape()) desc.append(d).append(',');
             desc.append('\n');
         }
-        List<String> descs = gatherText(desc.toString(), "the optimizer state layout");
+        List<String> descs = group.allGather(desc.toString(), "the optimizer state layout");
 
         // rank by rank, each rank's state tensors (rank 0's stay where they are)
         TreeMap<Integer, Map<String, Tensor>> byIndex = new TreeMap<>();
@@ -380,17 +379,6 @@ public final class ZeroRedundancyOptimizer extends Optimizer {
 
     private static Tensor contiguous(Tensor t) {
         return t.isContiguous() && t.storage() instanceof CpuStorage ? t : t.contiguous();
-    }
-
-    /** Every rank's text, in rank order. */
-    private List<String> gatherText(String text, String what) {
-        byte[] b = text.getBytes(StandardCharsets.UTF_8);
-        long[] lengths = group.allGather(b.length, "all-gather of the sizes of " + what);
-        int max = (int) Arrays.stream(lengths).max().orElse(0);
-        byte[] all = group.allGatherBytes(Arrays.copyOf(b, max), "all-gather of " + what);
-        List<String> out = new ArrayList<>();
-        for (int r = 0; r < lengths.length; r++) out.add(new String(all, r * max, (int) lengths[r], StandardCharsets.UTF_8));
-        return out;
     }
 
     /** Cuts the items into broadcasts of at most {@code cap} bytes, each from one root; a tensor may span several. */

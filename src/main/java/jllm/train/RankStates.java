@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import jllm.distributed.ProcessGroup;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -31,22 +29,20 @@ final class RankStates {
         return out;
     }
 
-    /** Every rank's JSON-friendly map, in rank order (lengths first, then the texts padded to the longest). */
+    /** Every rank's JSON-friendly map, in rank order. */
     @SuppressWarnings("unchecked")
     static List<Map<String, Object>> gatherJson(ProcessGroup group, Map<String, Object> mine, String what) {
-        byte[] text;
+        String text;
         try {
-            text = JSON.writeValueAsBytes(mine);
+            text = JSON.writeValueAsString(mine);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("cannot encode " + what + " as JSON: " + e.getOriginalMessage(), e);
         }
-        long[] lengths = group.allGather(text.length, "all-gather of the sizes of " + what);
-        int max = (int) Arrays.stream(lengths).max().orElse(0);
-        byte[] all = group.allGatherBytes(Arrays.copyOf(text, max), "all-gather of " + what);
+        List<String> texts = group.allGather(text, what);
         List<Map<String, Object>> out = new ArrayList<>();
-        for (int r = 0; r < lengths.length; r++) {
+        for (int r = 0; r < texts.size(); r++) {
             try {
-                out.add(JSON.readValue(new String(all, r * max, (int) lengths[r], StandardCharsets.UTF_8), Map.class));
+                out.add(JSON.readValue(texts.get(r), Map.class));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("rank " + r + " sent unreadable " + what + ": " + e.getOriginalMessage(), e);
             }

@@ -17,9 +17,6 @@ import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -296,14 +293,14 @@ public final class Trainer<M extends Module & LanguageModel> {
     /** The mean over the ranks of each value, in float32 as the losses are (unchanged in a world of one). */
     private double[] averageOverRanks(double... values) {
         if (group.worldSize() == 1) return values;
-        try (Arena a = Arena.ofShared()) {
-            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, values.length);
-            for (int i = 0; i < values.length; i++) buf.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) values[i]);
-            group.allReduceAsync(buf, values.length, ProcessGroup.Op.AVG, "all-reduce of the losses").await();
-            double[] out = new double[values.length];
-            for (int i = 0; i < out.length; i++) out[i] = buf.getAtIndex(ValueLayout.JAVA_FLOAT, i);
-            return out;
-        }
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) values[i];
+        Tensor t = Tensor.of(f, f.length);
+        group.allReduce(t, ProcessGroup.Op.AVG);
+        float[] avg = t.toFloatArray();
+        double[] out = new double[avg.length];
+        for (int i = 0; i < out.length; i++) out[i] = avg[i];
+        return out;
     }
 
     private Batch batch(String split) {

@@ -44,7 +44,7 @@ public final class DdpBench {
                     if (i >= warmup) ms[i - warmup] = slowest;
                 }
             }
-            double med = median(ms), algbw = bytes / (med / 1e3) / 1e9;
+            double med = ModelBench.median(ms), algbw = bytes / (med / 1e3) / 1e9;
             if (pg.rank() == 0) {
                 out.printf(Locale.ROOT, "jllm   allreduce %d MB: median %.2f ms, algbw %.2f GB/s, busbw %.2f GB/s%n", mb, med, algbw,
                         algbw * 2 * (n - 1) / n);
@@ -92,18 +92,12 @@ public final class DdpBench {
                 wait[i - warmup] = ddp == null || !sync ? 0 : ddp.lastTimeline().waitNanos() / 1e6;
             }
         }
-        double step = median(ms), w = median(wait);
+        double step = ModelBench.median(ms), w = ModelBench.median(wait);
         if (pg.rank() == 0) {
             out.printf(Locale.ROOT, "jllm ddp %s world=%d threads=%d: median step %.1f ms%s%n", c.name(), world, Parallel.threads(), step,
                     ddp == null ? "" : !sync ? " without communication (noSync: the compute floor)"
                             : String.format(Locale.ROOT, ", all-reduce wait after backward %.1f ms (%.1f%% of step), %d buckets",
                             w, 100 * w / step, ddp.bucketCount()));
         }
-    }
-
-    static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

@@ -94,7 +94,7 @@ class FuzzTest {
                     else failures.add(t.name() + " seed " + caseSeed + ": " + c);
                 }
                 cases++;
-                restore(t.seedFile(), file);
+                restore(t.seedFile());
             }
         } finally {
             ex.shutdownNow();
@@ -164,7 +164,7 @@ class FuzzTest {
         return seed.resolveSibling("." + seed.getFileName() + ".pristine");
     }
 
-    private static void restore(Path seed, Path mutated) throws IOException {
+    private static void restore(Path seed) throws IOException {
         Files.copy(pristine(seed), seed, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 

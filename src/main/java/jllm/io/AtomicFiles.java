@@ -30,14 +30,7 @@ public final class AtomicFiles {
 
     /** A new empty temporary file {@code .NAME.<random>.tmp} in {@code dir}. */
     public static Path createTemp(Path dir, String name) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                return Files.createFile(tmp);
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 100) throw e;
-            }
-        }
+        return createUnique(() -> Files.createFile(dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp")));
     }
 
     /**
@@ -46,14 +39,23 @@ public final class AtomicFiles {
      * makes it owner-only and the final rename would keep that).
      */
     public static Path createTempDir(Path parent, String prefix) throws IOException {
+        return createUnique(() -> Files.createDirectory(parent.resolve(prefix + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE))));
+    }
+
+    /** Creates a path with a random name; a name already taken (unlikely) is drawn again. */
+    private static Path createUnique(Creator create) throws IOException {
         for (int attempt = 0; ; attempt++) {
-            Path tmp = parent.resolve(prefix + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE));
             try {
-                return Files.createDirectory(tmp);
+                return create.create();
             } catch (FileAlreadyExistsException e) {
                 if (attempt > 100) throw e;
             }
         }
+    }
+
+    @FunctionalInterface
+    private interface Creator {
+        Path create() throws IOException;
     }
 
     /** Replaces {@code path} with what {@code body} writes, atomically; the temporary file is removed on failure. */

@@ -32,8 +32,8 @@ final class VecMath {
         FloatVector c = x.max(EXP_LO).min(EXP_HI);
         FloatVector t = c.mul(LOG2E).add(ROUND);  // n + 1.5 * 2^23: n sits in the low mantissa bits
         FloatVector n = t.sub(ROUND);
-        FloatVector r = n.fma(bc(n, -LN2_HI), c);
-        r = n.fma(bc(n, -LN2_LO), r);
+        FloatVector r = n.fma(bc(-LN2_HI), c);
+        r = n.fma(bc(-LN2_LO), r);
         FloatVector r2 = r.mul(r);
         FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f);
         p = h(p, r, 8.3334519073E-3f);
@@ -51,11 +51,11 @@ final class VecMath {
 
     /** p * r + c, one rounding. */
     private static FloatVector h(FloatVector p, FloatVector r, float c) {
-        return p.fma(r, bc(p, c));
+        return p.fma(r, bc(c));
     }
 
     /** A constant vector; the species must be the static final one, or C2 cannot intrinsify (the DESIGN's 20x). */
-    private static FloatVector bc(FloatVector like, float c) {
+    private static FloatVector bc(float c) {
         return FloatVector.broadcast(S, c);
     }
 

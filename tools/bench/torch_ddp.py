@@ -27,105 +27,21 @@ Rank 0 prints one line:
   vs <ms> ms no_sync: exposed all-reduce <ms> ms (<pct>% of step)]
 """
 import argparse
-import math
 import os
 import socket
 import statistics
+import sys
 import time
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-CONFIGS = {  # name: (n_layer, n_head, n_embd, vocab, block, bias, global batch, T)
-    "cpu-preset": (4, 4, 128, 65, 64, False, 12, 64),
-    "gpt2": (12, 12, 768, 50257, 1024, True, 4, 64),
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_gpt import CONFIGS, GPT, optimizer  # the model and nanoGPT's AdamW groups of the other GPT benchmarks
+
 CORES = 2  # the thread budget shared by all ranks
-
-
-# --- nanoGPT-style GPT -------------------------------------------------------------------
-
-class CausalSelfAttention(nn.Module):
-    def __init__(self, n_embd, n_head, block, bias):
-        super().__init__()
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
-        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.n_head = n_head
-        self.flash = hasattr(F, "scaled_dot_product_attention")  # PyTorch >= 2.0
-        # A plain attribute rather than a registered buffer: DDP broadcasts buffers from
-        # rank 0 on every forward, which would add communication unrelated to gradients.
-        self.mask = None if self.flash else torch.tril(torch.ones(block, block, dtype=torch.bool))
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if self.flash:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-            att = att.masked_fill(~self.mask[:T, :T], float("-inf"))
-            y = F.softmax(att, dim=-1) @ v
-        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-
-
-class MLP(nn.Module):
-    def __init__(self, n_embd, bias):
-        super().__init__()
-        self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
-        self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
-
-    def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
-
-
-def layer_norm(n_embd, bias):
-    ln = nn.LayerNorm(n_embd)
-    if not bias:
-        ln.bias = None  # nanoGPT's LayerNorm(bias=False); nn.LayerNorm(bias=) is newer than 1.13
-    return ln
-
-
-class Block(nn.Module):
-    def __init__(self, n_embd, n_head, block, bias):
-        super().__init__()
-        self.ln_1 = layer_norm(n_embd, bias)
-        self.attn = CausalSelfAttention(n_embd, n_head, block, bias)
-        self.ln_2 = layer_norm(n_embd, bias)
-        self.mlp = MLP(n_embd, bias)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class GPT(nn.Module):
-    def __init__(self, n_layer, n_head, n_embd, vocab, block, bias):
-        super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)
-        self.wpe = nn.Embedding(block, n_embd)
-        self.h = nn.ModuleList([Block(n_embd, n_head, block, bias) for _ in range(n_layer)])
-        self.ln_f = layer_norm(n_embd, bias)
-        self.lm_head = nn.Linear(n_embd, vocab, bias=False)
-        self.lm_head.weight = self.wte.weight  # weight tying
-        for name, p in self.named_parameters():  # nanoGPT's init
-            if p.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * n_layer) if name.endswith("c_proj.weight") else 0.02
-                nn.init.normal_(p, 0.0, std)
-            elif name.endswith("bias"):
-                nn.init.zeros_(p)
-
-    def forward(self, idx, targets):
-        B, T = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
-        for b in self.h:
-            x = b(x)
-        logits = self.lm_head(self.ln_f(x))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
 # --- benchmark ---------------------------------------------------------------------------
@@ -136,7 +52,7 @@ def run_steps(model, opt, x, y, n, warmup):
     for i in range(n):
         dist.barrier()  # ranks start each step together
         t0 = time.perf_counter()
-        loss = model(x, y)
+        _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         t1 = time.perf_counter()
         # Under DDP, backward() returns only once every gradient bucket has been reduced.
@@ -156,21 +72,21 @@ def worker(rank, world, port, a):
     torch.set_num_threads(max(1, CORES // world))
     dist.init_process_group("gloo", rank=rank, world_size=world)
 
-    n_layer, n_head, n_embd, vocab, block, bias, global_batch, T = CONFIGS[a.config]
+    vocab, block, n_layer, n_head, n_embd, bias, global_batch, T = CONFIGS[a.config]
     B = global_batch // world
     torch.manual_seed(0)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-    model = GPT(n_layer, n_head, n_embd, vocab, block, bias)
+    model = GPT(vocab, block, n_layer, n_head, n_embd, bias)
     gen = torch.Generator().manual_seed(1337 + rank)  # each rank its own fixed shard
     x = torch.randint(vocab, (B, T), generator=gen)
     y = torch.randint(vocab, (B, T), generator=gen)
+    # the causal mask becomes a plain attribute: a constant, not state to synchronise, and gloo
+    # cannot broadcast bool tensors (DDP broadcasts buffers at construction and before every forward)
+    for m in model.modules():
+        if "mask" in m._buffers:
+            m.mask = m._buffers.pop("mask")
     if world > 1:
         model = DDP(model, bucket_cap_mb=25)
-    # nanoGPT's optimizer: weight decay on matrices/embeddings only.
-    params = list(model.parameters())
-    opt = torch.optim.AdamW(
-        [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-        lr=1e-4, betas=(0.9, 0.95))
+    opt = optimizer(model, 1e-4, 0.1, 0.9, 0.95)  # nanoGPT's: weight decay on matrices/embeddings only
 
     n = a.warmup + a.repeats
     steps, backs = run_steps(model, opt, x, y, n, a.warmup)

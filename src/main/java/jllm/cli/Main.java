@@ -43,8 +43,8 @@ public final class Main implements Runnable {
             else rest.add(a);
         }
         CommandLine cl = commandLine();
-        String first = rest.stream().filter(a -> !a.startsWith("-")).findFirst().orElse(null);
-        if (first != null && !rest.getFirst().startsWith("-") && !cl.getSubcommands().containsKey(first)) {
+        String first = rest.isEmpty() ? null : rest.getFirst();
+        if (first != null && !first.startsWith("-") && !cl.getSubcommands().containsKey(first)) {
             System.err.println("jllm: unknown command '" + first + "'; the commands are " + String.join(", ", cl.getSubcommands().keySet()));
             System.err.println("Try 'jllm --help' for usage.");
             return CliErrors.BAD_USAGE;

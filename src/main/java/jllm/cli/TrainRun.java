@@ -36,25 +36,24 @@ final class TrainRun {
         Path outDir = trainer.outDir();
         Path metrics = outDir.resolve("metrics.jsonl");
         ProgressBar.Mode mode = progressMode(progress);
-        if (!trainer.isWriter()) {
-            // the other ranks train and evaluate in step with rank 0, which alone writes and prints
-            trainer.fit();
-            double finalVal = finalEvalIters > 0 ? trainer.estimateLoss(BatchSource.VAL, finalEvalIters) : Double.NaN;
-            return new Result(metrics, null, finalVal);
-        }
-        try (var bar = new ProgressListener(out, mode); var log = new MetricsListener(metrics)) {
-            trainer.addListener(bar).addListener(log);
-            long t0 = System.nanoTime();
-            trainer.fit();
-            out.printf(Locale.ROOT, "training took %.1f s%n", (System.nanoTime() - t0) / 1e9);
-            trainer.removeListener(bar);
-            trainer.removeListener(log);
+        if (trainer.isWriter()) {
+            try (var bar = new ProgressListener(out, mode); var log = new MetricsListener(metrics)) {
+                trainer.addListener(bar).addListener(log);
+                long t0 = System.nanoTime();
+                trainer.fit();
+                out.printf(Locale.ROOT, "training took %.1f s%n", (System.nanoTime() - t0) / 1e9);
+                trainer.removeListener(bar);
+                trainer.removeListener(log);
+            }
+        } else {
+            trainer.fit(); // in step with rank 0, which alone writes and prints
         }
         double finalVal = Double.NaN;
-        if (finalEvalIters > 0) {
+        if (finalEvalIters > 0) { // a collective when data-parallel: every rank evaluates
             finalVal = trainer.estimateLoss(BatchSource.VAL, finalEvalIters);
             out.printf(Locale.ROOT, "final val loss (%d batches): %.4f%n", finalEvalIters, finalVal);
         }
+        if (!trainer.isWriter()) return new Result(metrics, null, finalVal);
         Path plot = outDir.resolve("loss.png");
         try {
             LossPlot.write(plot, MetricsLog.read(metrics));

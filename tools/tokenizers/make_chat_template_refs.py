@@ -38,6 +38,7 @@ SPECIALS = {
     "inst_style": {"bos_token": "<s>", "eos_token": "</s>"},
     "controls": {"bos_token": "<s>", "eos_token": "</s>"},
     "inline_tags": {"bos_token": "<s>", "eos_token": "</s>"},
+    "string_methods": {"bos_token": "<s>", "eos_token": "</s>"},
 }
 
 S = {"role": "system", "content": "You are a pirate. Answer in one line."}

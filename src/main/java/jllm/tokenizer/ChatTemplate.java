@@ -95,7 +95,7 @@ public final class ChatTemplate {
     static final long RENDER_TIMEOUT_MS = 2_000, MAX_OUTPUT_CHARS = 4 << 20;
 
     private static Jinjava newJinjava() {
-        Jinjava j = new Jinjava(JinjavaConfig.newBuilder()
+        Jinjava j = PythonJinja.engine(JinjavaConfig.newBuilder()
                 .withMaxOutputSize(MAX_OUTPUT_CHARS)
                 .withMaxStringLength(MAX_OUTPUT_CHARS)
                 .withRangeLimit(100_000)
@@ -110,8 +110,8 @@ public final class ChatTemplate {
                         .withUseTrimmingForNotesAndExpressions(true)
                         .withParseWhitespaceControlStrictly(true)
                         .withUseNaturalOperatorPrecedence(true)
-                        .build())
-                .build());
+                        .withUsePyishObjectMapper(true)
+                        .build()));
         // only the template's own text: {% include %} / {% import %} must not read files or classpath resources
         j.setResourceLocator((name, encoding, interpreter) -> {
             throw new com.hubspot.jinjava.loader.ResourceNotFoundException("chat templates cannot include other files ('" + name + "')");

@@ -116,4 +116,18 @@ class ChatTemplateTest {
                 .render(List.of(), false, Map.of()));
         assertTrue(inc.getMessage().contains("chat templates cannot include other files"), inc.getMessage());
     }
+
+    @Test
+    void pythonStringMethodMisuseIsAClearError() {
+        for (String[] c : new String[][] {
+                {"{{ 'a'.split(',', 1, 2) }}", "str.split() takes 0 to 2 arguments (3 given)"},
+                {"{{ 'a'.strip(1) }}", "expected a string argument"},
+                {"{{ 'a b'.split('') }}", "empty separator"}}) {
+            var ex = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate(c[0]).render(List.of(), false, Map.of()), c[0]);
+            assertTrue(ex.getMessage().contains(c[1]), ex.getMessage());
+        }
+        // binary plus without spaces after names, literals and brackets; unary plus still parses
+        assertEquals("3|3|4|2", new ChatTemplate("{% set x = 2 %}{{ x+1 }}|{{ (1)+2 }}|{{ [3][0]+1 }}|{{ +2 }}")
+                .render(List.of(), false, Map.of()));
+    }
 }

@@ -23,9 +23,10 @@ import java.util.regex.PatternSyntaxException;
  * PEFT's {@code LoraConfig}, read from and written to {@code adapter_config.json} with PEFT's
  * field names. Only the options jllm implements are components; the other fields PEFT's
  * LoraConfig has are written with PEFT's defaults so that {@code PeftModel.from_pretrained} loads
- * the file, and are ignored on read (as PEFT ignores unknown keys) unless they ask for something
- * jllm cannot do (DoRA, layers_to_transform, rank/alpha patterns), which is an error rather than
- * a silently different adapter.
+ * the file. On read, a field that would make the adapter compute something jllm does not (DoRA,
+ * lora_bias, layers_to_transform, rank/alpha patterns, ...) is an error rather than a silently
+ * different adapter; fields that only describe initialisation are skipped, and keys PEFT does not
+ * know are skipped with a warning (PEFT warns too).
  *
  * @param r                    the LoRA rank (> 0)
  * @param loraAlpha            scaling numerator: scaling = lora_alpha / r (or / sqrt(r) with rsLoRA)
@@ -37,7 +38,7 @@ import java.util.regex.PatternSyntaxException;
  *                             only changes how a delta is laid out on an HF-orientation weight
  * @param useRslora            scaling = lora_alpha / sqrt(r)
  * @param modulesToSave        modules (by name or suffix) trained in full and saved with the adapter
- * @param taskType             "CAUSAL_LM"
+ * @param taskType             "CAUSAL_LM" (null means it; any other task is an error)
  * @param baseModelNameOrPath  informational, written for PEFT
  * @param inferenceMode        PEFT writes true on save_pretrained; a loaded adapter is frozen when true
  */
@@ -120,6 +121,9 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
         if (!Double.isFinite(loraAlpha)) throw new IllegalArgumentException("lora_alpha must be finite, got " + loraAlpha);
         modulesToSave = modulesToSave == null ? null : List.copyOf(modulesToSave);
         if (taskType == null) taskType = "CAUSAL_LM";
+        if (!taskType.equals("CAUSAL_LM")) {
+            throw new IllegalArgumentException("task_type " + taskType + " is not supported: jllm adapts causal language models (task_type CAUSAL_LM)");
+        }
     }
 
     /** r and alpha; PEFT's other defaults (dropout 0, bias none, the model type's target modules). */
@@ -233,14 +237,21 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
         if (peftType != null && !peftType.equals(PEFT_TYPE)) {
             throw new IllegalArgumentException(source + ": peft_type is " + peftType + ", only LORA adapters are supported");
         }
-        if (n.path("use_dora").asBoolean(false)) throw new IllegalArgumentException(source + ": use_dora=true (DoRA) is not supported");
-        for (String f : new String[] {"rank_pattern", "alpha_pattern"}) {
-            if (n.hasNonNull(f) && n.get(f).size() > 0) throw new IllegalArgumentException(source + ": " + f + " is not supported (got " + n.get(f) + ")");
-        }
-        for (String f : new String[] {"layers_to_transform", "layer_replication", "exclude_modules", "target_parameters"}) {
-            if (n.hasNonNull(f) && !(n.get(f).isArray() && n.get(f).isEmpty())) {
-                throw new IllegalArgumentException(source + ": " + f + " is not supported (got " + n.get(f) + ")");
+        List<String> unsupported = new ArrayList<>(), unknown = new ArrayList<>();
+        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (UNSUPPORTED.contains(f)) {
+                if (isSet(n.get(f))) unsupported.add(f + "=" + n.get(f));
+            } else if (!IMPLEMENTED.contains(f) && !NO_EFFECT_ON_LOAD.contains(f)) {
+                unknown.add(f);
             }
+        }
+        if (!unsupported.isEmpty()) {
+            throw new IllegalArgumentException(source + ": " + String.join(", ", unsupported)
+                    + (unsupported.size() == 1 ? " is" : " are") + " not supported by jllm's LoRA (the adapter would compute something else)");
+        }
+        if (!unknown.isEmpty()) {
+            System.err.println("warning: " + source + ": " + unknown + " are not LoraConfig fields; ignored (as PEFT ignores them)");
         }
         try {
             int r = n.has("r") ? intField(n, "r", source) : 8;
@@ -269,6 +280,34 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
     }
 
     public static LoraConfig fromJson(String json) { return fromJson(json, "adapter_config.json"); }
+
+    /** The adapter_config.json fields jllm reads. */
+    private static final Set<String> IMPLEMENTED = Set.of("peft_type", "task_type", "r", "lora_alpha", "lora_dropout",
+            "target_modules", "bias", "fan_in_fan_out", "use_rslora", "modules_to_save", "inference_mode");
+
+    /**
+     * PEFT fields that do not change what a saved adapter computes: how the weights were
+     * initialised (LoftQ, EVA, CorDA, LoRA-GA, PiSSA via init_lora_weights), where it came from,
+     * and settings only for layers jllm has not (Megatron, QALoRA's group size without QALoRA).
+     */
+    private static final Set<String> NO_EFFECT_ON_LOAD = Set.of("init_lora_weights", "loftq_config", "eva_config",
+            "corda_config", "lora_ga_config", "megatron_config", "megatron_core", "runtime_config", "ensure_weight_tying",
+            "layers_pattern", "qalora_group_size", "auto_mapping", "peft_version", "revision", "base_model_name_or_path");
+
+    /** PEFT options that change the adapter's outputs when set, and that jllm does not implement. */
+    private static final Set<String> UNSUPPORTED = Set.of("use_dora", "lora_bias", "use_qalora", "use_bdlora",
+            "rank_pattern", "alpha_pattern", "layers_to_transform", "layer_replication", "exclude_modules",
+            "target_parameters", "trainable_token_indices", "alora_invocation_tokens", "velora_config",
+            "monteclora_config", "arrow_config", "kasa_config");
+
+    /** Set = anything but null, false, 0, "" and an empty list or object (PEFT's defaults). */
+    private static boolean isSet(JsonNode v) {
+        if (v == null || v.isNull() || v.isMissingNode()) return false;
+        if (v.isBoolean()) return v.asBoolean();
+        if (v.isNumber()) return v.asDouble() != 0;
+        if (v.isTextual()) return !v.asText().isEmpty();
+        return !v.isEmpty();
+    }
 
     private static String text(JsonNode n, String f, String source) {
         JsonNode v = n.get(f);

@@ -90,9 +90,22 @@ public class PeftModel extends Module implements LanguageModel {
         } catch (IllegalArgumentException e) { // what the config asks does not fit the model: name the file that asked
             throw new IllegalArgumentException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
         }
+        m.warnFanInFanOut(cfg, dir.resolve(CONFIG_FILE));
         m.loadAdapterWeights(dir.resolve(WEIGHTS_FILE));
         if (!isTrainable) m.eval();
         return m;
+    }
+
+    /**
+     * PEFT corrects a fan_in_fan_out that disagrees with the layer (Conv1D stores [in, out]) and
+     * warns; jllm computes the same either way (its weights are [out, in]) and warns the same way.
+     */
+    private void warnFanInFanOut(LoraConfig fromFile, Path file) {
+        if (fromFile.fanInFanOut() != config.fanInFanOut()) {
+            System.err.println("warning: " + file + ": fan_in_fan_out=" + fromFile.fanInFanOut() + " but the target layers of this "
+                    + (modelType == null ? "model" : modelType + " model") + " store weights " + (config.fanInFanOut() ? "[in, out] (Conv1D)" : "[out, in] (Linear)")
+                    + "; using fan_in_fan_out=" + config.fanInFanOut() + " as PEFT does");
+        }
     }
 
     private static LoraConfig readConfig(Path dir) {
@@ -396,6 +409,7 @@ public class PeftModel extends Module implements LanguageModel {
     public void loadAdapter(Path dir) {
         checkLive();
         LoraConfig other = readConfig(dir);
+        warnFanInFanOut(other, dir.resolve(CONFIG_FILE));
         List<String> diffs = new ArrayList<>();
         if (other.r() != config.r()) diffs.add("r " + other.r() + " vs " + config.r());
         if (other.loraAlpha() != config.loraAlpha()) diffs.add("lora_alpha " + other.loraAlpha() + " vs " + config.loraAlpha());

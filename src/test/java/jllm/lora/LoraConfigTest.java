@@ -82,11 +82,24 @@ class LoraConfigTest {
     @Test
     void whatJllmCannotDoIsAnErrorNotASilentlyDifferentAdapter() {
         for (String bad : List.of("\"use_dora\": true", "\"rank_pattern\": {\"q_proj\": 4}", "\"layers_to_transform\": [0]",
-                "\"peft_type\": \"IA3\"", "\"r\": 0", "\"r\": 2.5", "\"bias\": \"some\"", "\"target_modules\": 3", "\"lora_dropout\": 1.5")) {
+                "\"peft_type\": \"IA3\"", "\"task_type\": \"SEQ_CLS\"", "\"lora_bias\": true",
+                "\"trainable_token_indices\": [1, 2]", "\"use_qalora\": true", "\"exclude_modules\": \"lm_head\"", "\"r\": 0", "\"r\": 2.5", "\"bias\": \"some\"", "\"target_modules\": 3", "\"lora_dropout\": 1.5")) {
             String json = "{\"r\": 8, \"lora_alpha\": 16, " + bad + "}";
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoraConfig.fromJson(json, "dir/adapter_config.json"), bad);
             assertTrue(e.getMessage().startsWith("dir/adapter_config.json: "), e.getMessage());
         }
+    }
+
+    @Test
+    void initialisationFieldsLoadAndUnknownKeysWarn() throws Exception {
+        String json = "{\"r\": 8, \"lora_alpha\": 16, \"init_lora_weights\": \"gaussian\", \"loftq_config\": {\"loftq_bits\": 4},"
+                + " \"use_dora\": false, \"lora_bias\": false, \"exclude_modules\": null, \"task_type\": null, \"frobnicate\": 1}";
+        String err = jllm.testing.StdErr.capture(() -> {
+            LoraConfig c = LoraConfig.fromJson(json, "dir/adapter_config.json");
+            assertEquals("CAUSAL_LM", c.taskType());
+            assertEquals(8, c.r());
+        });
+        assertEquals("warning: dir/adapter_config.json: [frobnicate] are not LoraConfig fields; ignored (as PEFT ignores them)\n", err);
     }
 
     @Test

@@ -123,6 +123,44 @@ class LoraSaveLoadMergeTest {
     }
 
     @Test
+    void biasAllAdaptersCarryEveryBiasAndLoadStrictly() throws Exception {
+        PeftModel m = trainedGpt(LoraConfig.of(2, 4).withBias("all"));
+        try (var g = jllm.autograd.Grad.off()) {
+            m.getBaseModel().getSubmodule("transformer.h.1.mlp.c_proj").parameters(false).stream()
+                    .filter(p -> p.shape().length == 1).forEach(p -> p.add_(0.5));
+        }
+        m.eval();
+        Tensor want = m.forward(IDX, null).logits();
+        Path dir = tmp.resolve("all");
+        m.savePretrained(dir);
+        PeftModel back = PeftModel.fromPretrained(LoraTestModels.gpt(0), dir);
+        assertEquals(0.0, maxDiff(want, back.forward(IDX, null).logits()), OUTPUT_TOL, "bias=all: the adapter's biases replace the base model's");
+
+        // the same file under bias=none: the biases are unexpected keys, not silently dropped
+        Path none = tmp.resolve("none");
+        m.savePretrained(none);
+        Files.writeString(none.resolve("adapter_config.json"), Files.readString(none.resolve("adapter_config.json")).replace("\"all\"", "\"none\""));
+        var e = assertThrows(IllegalArgumentException.class, () -> PeftModel.fromPretrained(LoraTestModels.gpt(0), none));
+        assertTrue(e.getMessage().contains("transformer.h.1.mlp.c_proj.bias"), e.getMessage());
+    }
+
+    @Test
+    void fanInFanOutThatDisagreesWithTheLayerIsCorrectedWithAWarning() throws Exception {
+        PeftModel m = trainedGpt(LoraConfig.of(2, 4));
+        m.eval();
+        Tensor want = m.forward(IDX, null).logits();
+        Path dir = tmp.resolve("fifo");
+        m.savePretrained(dir);
+        Path cfg = dir.resolve("adapter_config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"fan_in_fan_out\" : true", "\"fan_in_fan_out\" : false"));
+        PeftModel[] back = new PeftModel[1];
+        String err = jllm.testing.StdErr.capture(() -> back[0] = PeftModel.fromPretrained(LoraTestModels.gpt(0), dir));
+        assertTrue(err.contains("warning: " + cfg + ": fan_in_fan_out=false but the target layers of this gpt2 model store weights [in, out] (Conv1D); using fan_in_fan_out=true"), err);
+        assertTrue(back[0].peftConfig().fanInFanOut());
+        assertEquals(0.0, maxDiff(want, back[0].forward(IDX, null).logits()), OUTPUT_TOL);
+    }
+
+    @Test
     void mergeAndUnloadEqualsTheAdaptedModel() {
         PeftModel m = trainedGpt(LoraConfig.of(4, 8).withTargetModules("c_attn", "c_proj", "c_fc").withDropout(0.1)
                 .withModulesToSave(List.of("lm_head")));

@@ -9,9 +9,6 @@ import jllm.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 
@@ -43,15 +40,7 @@ class LoadChecksTest {
         }
         Path dir = tmp.resolve("nan");
         g.savePretrained(dir);
-        PrintStream saved = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            AutoModelForCausalLM.fromPretrained(dir);
-        } finally {
-            System.setErr(saved);
-        }
-        String w = err.toString(StandardCharsets.UTF_8);
+        String w = jllm.testing.StdErr.capture(() -> AutoModelForCausalLM.fromPretrained(dir));
         assertTrue(w.contains("warning: " + dir) && w.contains("tensor transformer.h.0.mlp.c_fc.weight has 3 NaN or infinite value(s)"), w);
     }
 }

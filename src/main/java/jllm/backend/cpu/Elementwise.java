@@ -56,11 +56,11 @@ final class Elementwise {
         int i = 0;
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
-            // exp with jllm's own lane-wise kernel (the same bits in every JIT tier; see VecMath)
-            (vop == VectorOperators.EXP ? VecMath.exp(v) : v.lanewise(vop)).intoArray(y, yo + i);
+            // jllm's own lane-wise kernels: the same bits in every JIT tier (see VecMath)
+            (vop == VectorOperators.EXP ? VecMath.exp(v) : VecMath.log(v)).intoArray(y, yo + i);
         }
         for (; i < n; i++) {
-            y[yo + i] = vop == VectorOperators.EXP ? VecMath.exp(x[xo + i]) : (float) Math.log(x[xo + i]);
+            y[yo + i] = vop == VectorOperators.EXP ? VecMath.exp(x[xo + i]) : VecMath.log(x[xo + i]);
         }
     }
 
@@ -68,7 +68,7 @@ final class Elementwise {
         return switch (op) {
             case NEG -> -v;
             case EXP -> VecMath.exp(v); // the vector path's exp, so a strided tensor gets the same bits as a contiguous one
-            case LOG -> (float) Math.log(v);
+            case LOG -> VecMath.log(v); // the vector path's log, as for exp
             case SQRT -> (float) Math.sqrt(v);
             case RSQRT -> (float) (1 / Math.sqrt(v));
             case ABS -> Math.abs(v);

@@ -6,11 +6,12 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp and tanh on vectors, written with lane-wise IEEE operations only, so that every JIT tier
- * computes the same bits. {@code lanewise(EXP)} and {@code lanewise(TANH)} do not: C2 replaces
- * them with SVML's routines while the interpreter and C1 call {@code Math} per lane, so a kernel's
- * result would depend on when it was compiled. The algorithms are Cephes' expf and tanhf (about
- * 1 ulp on the normal range).
+ * exp, log and tanh on vectors, written with lane-wise IEEE operations only, so that every JIT
+ * tier computes the same bits. {@code lanewise(EXP)}, {@code lanewise(LOG)} and
+ * {@code lanewise(TANH)} do not: C2 replaces them with SVML's routines while the interpreter and
+ * C1 call {@code Math} per lane, so a kernel's result would depend on when it was compiled. The
+ * algorithms are Cephes' expf, logf and tanhf (about 1 ulp on the normal range); each has a
+ * scalar twin that gives the same bits, for tails and strided tensors.
  */
 final class VecMath {
     private VecMath() {}
@@ -77,6 +78,70 @@ final class VecMath {
         p = Math.fma(p, r2, r) + 1f;
         int ni = Float.floatToRawIntBits(t) - ROUND_BITS, n1 = ni >> 1, n2 = ni - n1;
         return p * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
+    }
+
+    private static final float SQRTHF = 0.707106781186547524f, MIN_NORMAL = 1.17549435e-38f, TWO23 = 8388608f;
+
+    /**
+     * ln(x) per lane, Cephes' logf: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), then a degree-9
+     * polynomial in m - 1. Subnormals are scaled by 2^23 first; 0 gives -inf, negatives NaN,
+     * +inf and NaN themselves.
+     */
+    static FloatVector log(FloatVector x) {
+        VectorMask<Float> sub = x.compare(VectorOperators.LT, MIN_NORMAL);
+        FloatVector xs = x.blend(x.mul(TWO23), sub);
+        IntVector bits = xs.reinterpretAsInts();
+        FloatVector e = bits.lanewise(VectorOperators.LSHR, 23).and(0xff).sub(126).convert(VectorOperators.I2F, 0).reinterpretAsFloats();
+        e = e.blend(e.sub(23f), sub);
+        FloatVector m = bits.and(0x807fffff).or(0x3f000000).reinterpretAsFloats(); // in [0.5, 1)
+        VectorMask<Float> small = m.compare(VectorOperators.LT, SQRTHF);
+        e = e.blend(e.sub(1f), small);
+        FloatVector f = m.blend(m.add(m), small).sub(1f);
+        FloatVector z = f.mul(f);
+        FloatVector p = f.fma(7.0376836292E-2f, -1.1514610310E-1f);
+        p = h(p, f, 1.1676998740E-1f);
+        p = h(p, f, -1.2420140846E-1f);
+        p = h(p, f, 1.4249322787E-1f);
+        p = h(p, f, -1.6668057665E-1f);
+        p = h(p, f, 2.0000714765E-1f);
+        p = h(p, f, -2.4999993993E-1f);
+        p = h(p, f, 3.3333331174E-1f);
+        FloatVector y = p.mul(f).mul(z);
+        y = e.fma(bc(LN2_LO), y);
+        y = z.fma(bc(-0.5f), y);
+        FloatVector r = e.fma(bc(LN2_HI), f.add(y));
+        r = r.blend(bc(Float.NEGATIVE_INFINITY), x.compare(VectorOperators.EQ, 0f));
+        r = r.blend(bc(Float.NaN), x.compare(VectorOperators.LT, 0f));
+        return r.blend(x, x.test(VectorOperators.IS_NAN).or(x.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY)));
+    }
+
+    /** {@link #log(FloatVector)} for one value, operation for operation. */
+    static float log(float x) {
+        if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) return x;
+        if (x == 0) return Float.NEGATIVE_INFINITY;
+        if (x < 0) return Float.NaN;
+        boolean sub = x < MIN_NORMAL;
+        float xs = sub ? x * TWO23 : x;
+        int bits = Float.floatToRawIntBits(xs);
+        float e = (float) (((bits >>> 23) & 0xff) - 126);
+        if (sub) e = e - 23f;
+        float m = Float.intBitsToFloat((bits & 0x807fffff) | 0x3f000000);
+        boolean small = m < SQRTHF;
+        if (small) e = e - 1f;
+        float f = (small ? m + m : m) - 1f;
+        float z = f * f;
+        float p = Math.fma(f, 7.0376836292E-2f, -1.1514610310E-1f);
+        p = Math.fma(p, f, 1.1676998740E-1f);
+        p = Math.fma(p, f, -1.2420140846E-1f);
+        p = Math.fma(p, f, 1.4249322787E-1f);
+        p = Math.fma(p, f, -1.6668057665E-1f);
+        p = Math.fma(p, f, 2.0000714765E-1f);
+        p = Math.fma(p, f, -2.4999993993E-1f);
+        p = Math.fma(p, f, 3.3333331174E-1f);
+        float y = p * f * z;
+        y = Math.fma(e, LN2_LO, y);
+        y = Math.fma(z, -0.5f, y);
+        return Math.fma(e, LN2_HI, f + y);
     }
 
     /** {@link #tanh(FloatVector)} for one value. */

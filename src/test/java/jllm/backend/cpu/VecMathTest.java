@@ -4,20 +4,22 @@ import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
+import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** VecMath's exp and tanh against Math's, within 2 ulp, with IEEE's special values. */
+/** VecMath's exp, log and tanh against Math's, within 2 ulp, with IEEE's special values. */
 class VecMathTest {
-    private static float[] apply(boolean exp, float[] x) {
+    private static float[] apply(UnaryOperator<FloatVector> f, float[] x) {
         float[] y = new float[x.length];
         int L = LaneSum.S.length();
-        for (int i = 0; i < x.length; i += L) {
-            FloatVector v = FloatVector.fromArray(LaneSum.S, x, i);
-            (exp ? VecMath.exp(v) : VecMath.tanh(v)).intoArray(y, i);
-        }
+        for (int i = 0; i < x.length; i += L) f.apply(FloatVector.fromArray(LaneSum.S, x, i)).intoArray(y, i);
         return y;
+    }
+
+    private static float[] apply(boolean exp, float[] x) {
+        return apply(exp ? VecMath::exp : VecMath::tanh, x);
     }
 
     private static float[] inputs(long seed, float lo, float hi) {
@@ -78,6 +80,32 @@ class VecMathTest {
         for (int i = 0; i < x.length; i++) {
             assertEquals(Float.floatToRawIntBits(e[i]), Float.floatToRawIntBits(VecMath.exp(x[i])), "exp(" + x[i] + ")");
             assertEquals(Float.floatToRawIntBits(t[i]), Float.floatToRawIntBits(VecMath.tanh(xt[i])), "tanh(" + xt[i] + ")");
+        }
+    }
+
+    @Test
+    void logIsWithinTwoUlpOfMathWithItsScalarTwinsBits() {
+        Random r = new Random(4);
+        float[] x = new float[LaneSum.S.length() * 8192];
+        // log-uniform over every binade, subnormals included, and a dense band around 1 where log is smallest
+        for (int i = 0; i < x.length; i++) {
+            x[i] = i % 4 == 0 ? 0.5f + 1.5f * r.nextFloat() : (float) Math.pow(2, -148 + 275 * r.nextDouble());
+        }
+        float[] y = apply(VecMath::log, x);
+        double worst = 0;
+        for (int i = 0; i < x.length; i++) {
+            float want = (float) Math.log(x[i]);
+            worst = Math.max(worst, Math.abs(y[i] - want) / Math.ulp(want));
+            assertEquals(Float.floatToRawIntBits(y[i]), Float.floatToRawIntBits(VecMath.log(x[i])), "log(" + x[i] + ")");
+        }
+        assertTrue(worst <= 2, "worst error " + worst + " ulp");
+        float[] special = new float[LaneSum.S.length()];
+        float[] sv = {0f, -0f, -1f, Float.POSITIVE_INFINITY, Float.NaN, 1f, Float.MIN_VALUE, Float.NEGATIVE_INFINITY};
+        System.arraycopy(sv, 0, special, 0, Math.min(sv.length, special.length));
+        float[] out = apply(VecMath::log, special);
+        for (int i = 0; i < Math.min(sv.length, special.length); i++) {
+            assertEquals((float) Math.log(sv[i]), out[i], "log(" + sv[i] + ")");
+            assertEquals((float) Math.log(sv[i]), VecMath.log(sv[i]), "scalar log(" + sv[i] + ")");
         }
     }
 }

@@ -123,7 +123,7 @@ public final class FinetuneCommand implements Callable<Integer> {
 
         LoraConfig lora = new LoraConfig(loraR, loraAlpha, loraDropout,
                 targetModules == null ? null : LoraConfig.TargetModules.parse(targetModules), "none",
-                "gpt2".equals(base.modelType()), useRslora, null, "CAUSAL_LM", dir.toString(), false);
+                false /* set from the model's family by PeftModel */, useRslora, null, "CAUSAL_LM", dir.toString(), false);
         PeftModel peft = PeftModel.getPeftModel(base.asModule(), lora);
         o.println(peft.trainableParametersLine());
 

@@ -170,15 +170,11 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
     /** lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA (PEFT's LoraLayer.update_layer). */
     public double scaling() { return useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r; }
 
-    /** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the model types jllm has. */
+    /** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the model types jllm has ({@link jllm.models.ModelRegistry}). */
     public static TargetModules defaultTargetModules(String modelType) {
-        if (modelType != null) {
-            switch (modelType) {
-                case "llama", "mistral", "qwen2" -> { return TargetModules.names("q_proj", "v_proj"); }
-                case "gpt2" -> { return TargetModules.names("c_attn"); }
-                default -> { }
-            }
-        }
+        List<String> t = modelType == null ? List.of()
+                : jllm.models.ModelRegistry.byModelType(modelType).map(jllm.models.ModelRegistry.Family::loraTargets).orElse(List.of());
+        if (!t.isEmpty()) return TargetModules.names(t);
         throw new IllegalArgumentException("Please specify `target_modules` in `peft_config` (no default for model type "
                 + (modelType == null ? "unknown" : "'" + modelType + "'") + ")");
     }

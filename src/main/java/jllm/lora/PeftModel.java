@@ -6,7 +6,8 @@ import jllm.io.TensorIO;
 import jllm.models.CachedLanguageModel;
 import jllm.models.KVCache;
 import jllm.models.LanguageModel;
-import jllm.models.gpt.GPT;
+import jllm.models.ModelRegistry;
+import jllm.models.PretrainedCausalLM;
 import jllm.nn.Linear;
 import jllm.nn.Module;
 import jllm.tensor.Generator;
@@ -48,6 +49,8 @@ public class PeftModel extends Module implements LanguageModel {
     static final String PREFIX = "base_model.model.";
 
     private final LoraConfig config;
+    /** The base model's family in the {@link ModelRegistry}, or null for a module jllm has no family for. */
+    private final ModelRegistry.Family family;
     private final String modelType;
     /** Base-relative names of the injected LoRA layers and of the modules_to_save wrappers, in model order. */
     private final List<String> loraLayers = new ArrayList<>();
@@ -58,7 +61,8 @@ public class PeftModel extends Module implements LanguageModel {
     PeftModel(Module base, LoraConfig config, Generator gen) {
         Objects.requireNonNull(base, "base model");
         Objects.requireNonNull(config, "config");
-        this.modelType = modelTypeOf(base);
+        this.family = ModelRegistry.of(base).orElse(null);
+        this.modelType = family == null ? null : family.modelType();
         this.config = inject(base, config, gen);
         registerModule("base_model", new LoraModel(base, this.config));
         markTrainable();
@@ -114,14 +118,6 @@ public class PeftModel extends Module implements LanguageModel {
         return LoraConfig.load(c);
     }
 
-    /** "gpt2" for jllm's GPT, "llama" for a Llama model, else null (then target_modules must be given). */
-    static String modelTypeOf(Module base) {
-        if (base instanceof GPT) return "gpt2";
-        String n = base.typeName().toLowerCase(Locale.ROOT);
-        if (n.contains("llama")) return "llama";
-        return null;
-    }
-
     /** Resolves target_modules, wraps modules_to_save and replaces each targeted Linear by a LoraLinear; returns the resolved config. */
     private LoraConfig inject(Module base, LoraConfig cfg, Generator gen) {
         LoraConfig.TargetModules targets = cfg.targetModules();
@@ -144,7 +140,7 @@ public class PeftModel extends Module implements LanguageModel {
         }
         // PEFT forces fan_in_fan_out to match the layer class: true for GPT-2's Conv1D, false for nn.Linear
         // (with a warning). jllm computes the same either way; the flag is what goes into adapter_config.json.
-        boolean fanInFanOut = "gpt2".equals(modelType);
+        boolean fanInFanOut = family != null && family.fanInFanOut();
         LoraConfig resolved = new LoraConfig(cfg.r(), cfg.loraAlpha(), cfg.loraDropout(), targets, cfg.bias(), fanInFanOut,
                 cfg.useRslora(), cfg.modulesToSave(), cfg.taskType(), cfg.baseModelNameOrPath(), cfg.inferenceMode());
 
@@ -502,8 +498,9 @@ public class PeftModel extends Module implements LanguageModel {
         if (!old.equals(k) && ckptToModel.containsKey(old) && savedModules.stream().anyMatch(s -> k.startsWith(PREFIX + s + ".modules_to_save."))) {
             return old;
         }
-        if ("gpt2".equals(modelType) && k.startsWith(PREFIX) && !k.startsWith(PREFIX + "transformer.")) {
-            String t = PREFIX + "transformer." + k.substring(PREFIX.length());
+        // the base model's own key aliases (an adapter made on GPT2Model lacks GPT2LMHeadModel's "transformer.")
+        if (getBaseModel() instanceof PretrainedCausalLM p && k.startsWith(PREFIX)) {
+            String t = PREFIX + p.canonicalHfKey(k.substring(PREFIX.length()));
             if (ckptToModel.containsKey(t)) return t;
         }
         return null;

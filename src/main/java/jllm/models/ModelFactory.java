@@ -29,34 +29,36 @@ public final class ModelFactory {
     private static final Set<String> GPT_KEYS = Set.of("type", "preset", "n_layer", "n_head", "n_embd", "dropout", "bias", "block_size");
     private static final Set<String> CHAR_KEYS = Set.of("type", "n_layer", "n_head", "n_embd", "dropout");
 
-    /** A model with the given section, vocabulary and block size. */
+    /** A model with the given section, vocabulary and block size; the section's type picks the family ({@link ModelRegistry}). */
     public static Module build(Map<String, Object> section, int vocabSize, int blockSize) {
-        Map<String, Object> spec = new LinkedHashMap<>(section == null ? Map.of() : section);
+        Map<String, Object> spec = section == null ? Map.of() : section;
         String type = String.valueOf(spec.getOrDefault("type", GPT_TYPE));
-        switch (type) {
-            case GPT_TYPE -> {
-                checkKeys(spec, GPT_KEYS, type);
-                GPTConfig base = spec.containsKey("preset") ? GPTConfig.of(String.valueOf(spec.get("preset"))) : GPTConfig.DEFAULT;
-                Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(base, Map.class));
-                fields.put("block_size", blockSize);
-                spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
-                fields.put("vocab_size", vocabSize);
-                GPTConfig cfg = convert(fields, GPTConfig.class, type);
-                MemoryBudget.requireFits(cfg.numParameters(false), "the model section (type " + type + ")");
-                return new GPT(cfg);
-            }
-            case CHAR_GPT_TYPE -> {
-                checkKeys(spec, CHAR_KEYS, type);
-                CharGPTConfig d = CharGPTConfig.SEED003;
-                Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(d, Map.class));
-                spec.forEach((k, v) -> { if (!k.equals("type")) fields.put(k, v); });
-                fields.put("vocab_size", vocabSize);
-                fields.put("block_size", blockSize);
-                return new CharGPT(convert(fields, CharGPTConfig.class, type));
-            }
-            default -> throw new IllegalArgumentException("unknown model type '" + type + "' in the model section (known: "
-                    + GPT_TYPE + ", " + CHAR_GPT_TYPE + ")");
-        }
+        ModelRegistry.Family f = ModelRegistry.bySectionType(type).orElseThrow(() -> new IllegalArgumentException("unknown model type '"
+                + type + "' in the model section (known: " + String.join(", ", ModelRegistry.sectionTypes()) + ")"));
+        return f.section().build(spec, vocabSize, blockSize);
+    }
+
+    /** {@code gpt}: seed 002's GPT; {@code "preset"} starts from a GPT-2 size, the other keys override it. */
+    static Module gpt(Map<String, Object> spec, int vocabSize, int blockSize) {
+        checkKeys(spec, GPT_KEYS, GPT_TYPE);
+        GPTConfig base = spec.containsKey("preset") ? GPTConfig.of(String.valueOf(spec.get("preset"))) : GPTConfig.DEFAULT;
+        Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(base, Map.class));
+        fields.put("block_size", blockSize);
+        spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
+        fields.put("vocab_size", vocabSize);
+        GPTConfig cfg = convert(fields, GPTConfig.class, GPT_TYPE);
+        MemoryBudget.requireFits(cfg.numParameters(false), "the model section (type " + GPT_TYPE + ")");
+        return new GPT(cfg);
+    }
+
+    /** {@code char_gpt}: seed 003's character-level model; the keys override its defaults. */
+    static Module charGpt(Map<String, Object> spec, int vocabSize, int blockSize) {
+        checkKeys(spec, CHAR_KEYS, CHAR_GPT_TYPE);
+        Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(CharGPTConfig.SEED003, Map.class));
+        spec.forEach((k, v) -> { if (!k.equals("type")) fields.put(k, v); });
+        fields.put("vocab_size", vocabSize);
+        fields.put("block_size", blockSize);
+        return new CharGPT(convert(fields, CharGPTConfig.class, CHAR_GPT_TYPE));
     }
 
     private static void checkKeys(Map<String, Object> spec, Set<String> allowed, String type) {

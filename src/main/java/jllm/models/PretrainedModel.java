@@ -19,7 +19,12 @@ public interface PretrainedModel extends CachedLanguageModel {
      * As {@link #savePretrained(Path)}, split into {@code model-0000i-of-0000n.safetensors} shards of
      * at most maxShardBytes plus {@code model.safetensors.index.json} when maxShardBytes > 0.
      */
-    void savePretrained(Path dir, long maxShardBytes) throws IOException;
+    default void savePretrained(Path dir, long maxShardBytes) throws IOException {
+        jllm.io.hf.HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
+    }
+
+    /** The tensors save_pretrained writes: Hugging Face key names and orientation. */
+    java.util.LinkedHashMap<String, jllm.tensor.Tensor> hfStateDict();
 
     /** This model as the {@link jllm.nn.Module} it is (parameters, train/eval, LoRA injection). */
     default jllm.nn.Module asModule() { return (jllm.nn.Module) this; }

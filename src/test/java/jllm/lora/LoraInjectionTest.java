@@ -35,9 +35,9 @@ class LoraInjectionTest {
     }
 
     @Test
-    void llamaNamesGetQAndVByDefaultAndPrintLikeTheSeed() {
+    void llamaNamesGetQAndVAndPrintLikeTheSeed() {
         TinyLlamaForCausalLM base = new TinyLlamaForCausalLM(2, 0);
-        PeftModel m = PeftModel.getPeftModel(base, LoraConfig.of(8, 32).withDropout(0.1));
+        PeftModel m = PeftModel.getPeftModel(base, LoraConfig.of(8, 32).withDropout(0.1).withTargetModules("q_proj", "v_proj"));
         assertEquals(List.of("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
                 "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"), m.loraLayerNames());
         assertEquals(List.of("q_proj", "v_proj"), m.peftConfig().targetModules().names());
@@ -78,7 +78,7 @@ class LoraInjectionTest {
     @Test
     void gptGetsCAttnByDefaultAndStaysACachedLanguageModel() {
         GPT base = LoraTestModels.gpt(0);
-        Linear cAttn = base.block(0).attn.cAttn;
+        Linear cAttn = (Linear) base.getSubmodule("transformer.h.0.attn.c_attn");
         PeftModel m = PeftModel.getPeftModel(base, LoraConfig.of(2, 4));
         assertEquals(List.of("transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"), m.loraLayerNames());
         assertInstanceOf(CachedLanguageModel.class, m);
@@ -106,9 +106,19 @@ class LoraInjectionTest {
     }
 
     @Test
+    void defaultTargetsComeFromTheModelRegistry() {
+        var llama = new jllm.models.llama.LlamaForCausalLM(jllm.models.llama.LlamaConfig.of(32, 16, 32, 2, 2, 1, 16), new Generator(0));
+        assertEquals(List.of("q_proj", "v_proj"), PeftModel.getPeftModel(llama, LoraConfig.of(2, 4)).peftConfig().targetModules().names());
+        assertFalse(PeftModel.getPeftModel(new jllm.models.llama.LlamaForCausalLM(jllm.models.llama.LlamaConfig.of(32, 16, 32, 2, 2, 1, 16),
+                new Generator(0)), LoraConfig.of(2, 4)).peftConfig().fanInFanOut());
+        var e = assertThrows(IllegalArgumentException.class, () -> PeftModel.getPeftModel(new TinyLlamaForCausalLM(1, 0), LoraConfig.of(2, 4)));
+        assertTrue(e.getMessage().contains("Please specify `target_modules`"), e.getMessage());
+    }
+
+    @Test
     void freezesAllButLoraAndCountsLikePeft() {
         TinyLlamaForCausalLM base = new TinyLlamaForCausalLM(2, 0);
-        PeftModel m = PeftModel.getPeftModel(base, LoraConfig.of(4, 8));
+        PeftModel m = PeftModel.getPeftModel(base, LoraConfig.of(4, 8).withTargetModules("q_proj", "v_proj"));
         for (Map.Entry<String, Tensor> e : m.namedParameters().entrySet()) {
             boolean lora = e.getKey().contains(".lora_A.") || e.getKey().contains(".lora_B.");
             assertEquals(lora, e.getValue().requiresGrad(), e.getKey());
@@ -200,7 +210,7 @@ class LoraInjectionTest {
     void scalingAndRsLora() {
         assertEquals(4.0, LoraConfig.of(4, 16).scaling());
         assertEquals(8.0, LoraConfig.of(4, 16).withRslora(true).scaling());
-        PeftModel m = PeftModel.getPeftModel(new TinyLlamaForCausalLM(1, 0), LoraConfig.of(4, 16).withRslora(true));
+        PeftModel m = PeftModel.getPeftModel(new TinyLlamaForCausalLM(1, 0), LoraConfig.of(4, 16).withRslora(true).withTargetModules("q_proj"));
         LoraLinear l = m.loraLayer("model.layers.0.self_attn.q_proj");
         assertEquals(8.0, l.scaling());
         // forward = base + B A x * scaling, checked by hand

@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  * the mapping only when asked for, converted to F32 when it is F16/BF16/F64, so a checkpoint is
  * never held twice on the heap. Every error names the file it is about.
  */
-public final class HfModelDir {
+public final class HfModelDir implements jllm.io.WeightSource {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
@@ -131,6 +131,7 @@ public final class HfModelDir {
     public ObjectNode config() { return config; }
 
     /** Tensor names in file (or index) order. */
+    @Override
     public List<String> keys() { return new ArrayList<>(fileOfKey.keySet()); }
 
     public boolean contains(String key) { return fileOfKey.containsKey(key); }
@@ -139,6 +140,21 @@ public final class HfModelDir {
     public Path fileOf(String key) { return entryFile(key).path(); }
 
     /** Where a key lives, for messages: the shard file, or the directory's weights when the key is absent. */
+    @Override
+    public String where(String key) { return describe(key); }
+
+    @Override
+    public String name() { return dir.toString(); }
+
+    @Override
+    public String dtypeName(String key) { return dtype(key).name(); }
+
+    @Override
+    public boolean floating(String key) {
+        jllm.io.StDType t = dtype(key);
+        return t == jllm.io.StDType.F16 || t == jllm.io.StDType.BF16 || t == jllm.io.StDType.F32 || t == jllm.io.StDType.F64;
+    }
+
     public String describe(String key) {
         SafeTensorsFile f = fileOfKey.get(key);
         if (f != null) return f.path().toString();
@@ -151,12 +167,14 @@ public final class HfModelDir {
         return f;
     }
 
+    @Override
     public long[] shape(String key) { return entryFile(key).get(key).shape(); }
 
     /** The dtype a tensor has in its file. */
     public jllm.io.StDType dtype(String key) { return entryFile(key).get(key).dtype(); }
 
     /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
+    @Override
     public Tensor tensor(String key) {
         SafeTensorsFile f = entryFile(key);
         TensorEntry e = f.get(key);

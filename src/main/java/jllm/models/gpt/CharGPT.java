@@ -1,6 +1,7 @@
 package jllm.models.gpt;
 
-import jllm.models.LanguageModel;
+import jllm.models.CausalLM;
+import jllm.models.KVCache;
 import jllm.nn.Dropout;
 import jllm.nn.Embedding;
 import jllm.nn.Init;
@@ -25,9 +26,11 @@ import java.util.List;
  * with key/query/value and a registered {@code tril} buffer) concatenated by
  * {@code MultiHeadAttention}, a ReLU {@code FeedFoward} (the seed's spelling), post-block
  * LayerNorms {@code ln1}/{@code ln2} applied pre-residual, and an untied lm_head with bias.
- * Names and printing match the seed's PyTorch module; the type prints as GPTLanguageModel.
+ * Names and printing match the seed's PyTorch module; the type prints as GPTLanguageModel. With
+ * a KV cache (generation) the heads of a layer attend together over their cached keys and values,
+ * the same computation as the seed's per-head loop.
  */
-public class CharGPT extends Module implements LanguageModel {
+public class CharGPT extends CausalLM {
     private final CharGPTConfig config;
     public final Embedding tokenEmbeddingTable;
     public final Embedding positionEmbeddingTable;
@@ -53,6 +56,12 @@ public class CharGPT extends Module implements LanguageModel {
 
     public CharGPTConfig config() { return config; }
 
+    /** jllm's name for the family (it has no Hugging Face format). */
+    public static final String MODEL_TYPE = "char_gpt";
+
+    @Override
+    public String modelType() { return MODEL_TYPE; }
+
     @Override
     public String typeName() { return "GPTLanguageModel"; }
 
@@ -74,30 +83,21 @@ public class CharGPT extends Module implements LanguageModel {
     @Override
     public int vocabSize() { return config.vocabSize(); }
 
-    /** logits [B, T, V] (the seed returns them flattened to [B*T, V] when targets are given; here always [B, T, V]). */
     @Override
-    public Output forward(Tensor idx, Tensor targets) {
-        if (idx.dim() != 2) throw new IllegalArgumentException("CharGPT: idx must be [B, T], got " + Arrays.toString(idx.shape()));
-        if (idx.dtype() != DType.I64 && idx.dtype() != DType.I32) {
-            throw new IllegalArgumentException("CharGPT: idx must hold integer token ids (int64), got " + idx.dtype().torchName());
+    protected CacheShape cacheShape() { return new CacheShape(config.nLayer(), config.nHead(), config.headSize()); }
+
+    /** Token plus position embeddings, the blocks, ln_f (the seed's forward before lm_head). */
+    @Override
+    protected Tensor hiddenStates(Tensor idx, KVCache cache) {
+        int t = idx.size(1), past = cache == null ? 0 : cache.length();
+        Tensor x = tokenEmbeddingTable.forward(idx).add(positionEmbeddingTable.forward(Tensor.arange(past, past + t, 1).to(idx.device())));
+        if (cache == null) {
+            x = blocks.forward(x);
+        } else {
+            int layer = 0;
+            for (Module b : blocks) x = ((Block) b).forward(x, cache, layer++, past);
         }
-        int t = idx.size(1);
-        if (t > config.blockSize()) {
-            throw new IllegalArgumentException("Cannot forward sequence of length " + t + ", block size is only " + config.blockSize());
-        }
-        Tensor tokEmb = tokenEmbeddingTable.forward(idx);
-        Tensor posEmb = positionEmbeddingTable.forward(Tensor.arange(t).to(idx.device()));
-        Tensor x = blocks.forward(tokEmb.add(posEmb));
-        Tensor logits = lmHead.forward(lnF.forward(x));
-        Tensor loss = null;
-        if (targets != null) {
-            if (!Arrays.equals(targets.shape(), idx.shape())) {
-                throw new IllegalArgumentException("CharGPT: targets " + Arrays.toString(targets.shape()) + " must have the shape of idx "
-                        + Arrays.toString(idx.shape()));
-            }
-            loss = F.crossEntropy(logits.view(-1, logits.size(-1)), targets.reshape(-1));
-        }
-        return new Output(logits, loss);
+        return lnF.forward(x);
     }
 
     // ------------------------------------------------------------------ modules
@@ -150,6 +150,21 @@ public class CharGPT extends Module implements LanguageModel {
             for (Module h : heads) outs.add(((Head) h).forward(x));
             return dropout.forward(proj.forward(Tensor.cat(outs, -1)));
         }
+
+        /** With a cache: every head's q, k, v stacked to [B, H, T, hs], attended at once, concatenated in head order. */
+        Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+            int b = x.size(0), t = x.size(1);
+            List<Tensor> qs = new ArrayList<>(), ks = new ArrayList<>(), vs = new ArrayList<>();
+            for (Module m : heads) {
+                Head h = (Head) m;
+                qs.add(h.query.forward(x));
+                ks.add(h.key.forward(x));
+                vs.add(h.value.forward(x));
+            }
+            Tensor[] kv = cache.update(layer, Tensor.stack(ks, 1), Tensor.stack(vs, 1));
+            Tensor y = KVCache.attention(Tensor.stack(qs, 1), kv[0], kv[1], past, false);
+            return dropout.forward(proj.forward(y.transpose(1, 2).contiguous().view(b, t, -1)));
+        }
     }
 
     /** Linear(n, 4n), ReLU, Linear(4n, n), Dropout. */
@@ -181,6 +196,11 @@ public class CharGPT extends Module implements LanguageModel {
         @Override
         public Tensor forward(Tensor x) {
             x = x.add(sa.forward(ln1.forward(x)));
+            return x.add(ffwd.forward(ln2.forward(x)));
+        }
+
+        Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+            x = x.add(sa.forward(ln1.forward(x), cache, layer, past));
             return x.add(ffwd.forward(ln2.forward(x)));
         }
     }

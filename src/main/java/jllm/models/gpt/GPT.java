@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
+import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
 import jllm.models.PretrainedModel;
 import jllm.nn.Dropout;
@@ -24,6 +25,7 @@ import jllm.tensor.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -44,7 +46,7 @@ import java.util.Set;
  * branches); its modules are registered only when {@code config.dropout() > 0}, so the default
  * model prints exactly like the seed's {@code print(model)}.
  */
-public class GPT extends Module implements PretrainedModel {
+public class GPT extends PretrainedCausalLM {
     private final GPTConfig config;
     public final ModuleDict transformer;
     public final Embedding wte;
@@ -90,11 +92,11 @@ public class GPT extends Module implements PretrainedModel {
 
     /** Re-initialises every weight as the seed's {@code self.apply(self._init_weights)}. */
     public void initWeights(Generator gen) {
+        // nanoGPT's NANOGPT_SCALE_INIT: the projections that write into the residual stream
         Set<Module> scaled = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Module b : h) {
-            Block blk = (Block) b;
-            scaled.add(blk.attn.cProj);
-            scaled.add(blk.mlp.cProj);
+            scaled.add(b.getSubmodule("attn.c_proj"));
+            scaled.add(b.getSubmodule("mlp.c_proj"));
         }
         double scaledStd = 0.02 * Math.pow(2.0 * config.nLayer(), -0.5);
         // PyTorch initialises the tied wte/lm_head tensor twice (same distribution); once is enough
@@ -112,41 +114,16 @@ public class GPT extends Module implements PretrainedModel {
     public Block block(int i) { return (Block) h.get(i); }
 
     /** Weights that Hugging Face's GPT-2 stores as Conv1D [in, out] and this model as Linear [out, in]. */
-    private static final java.util.List<String> CONV1D = java.util.List.of("attn.c_attn.weight", "attn.c_proj.weight",
-            "mlp.c_fc.weight", "mlp.c_proj.weight");
+    private static final List<String> CONV1D = List.of("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight");
 
     /**
      * Loads a Hugging Face GPT2LMHeadModel / GPT2Model state dict (keys with or without the
      * {@code transformer.} prefix, as in {@code model.safetensors}) the way nanoGPT's
-     * {@code from_pretrained} does: the causal-mask buffers ({@code .attn.bias},
-     * {@code .attn.masked_bias}) are skipped, the four Conv1D weights are transposed, and
-     * {@code lm_head.weight}, when present, is the tied token embedding. Every model parameter
-     * must be present with a matching shape.
+     * {@code from_pretrained} does: the causal-mask buffers are skipped, the four Conv1D weights
+     * are transposed, and {@code lm_head.weight}, when present, is the tied token embedding.
      */
     public void loadHuggingFace(Map<String, Tensor> hf) {
-        LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
-        java.util.List<String> unexpected = new java.util.ArrayList<>();
-        for (Map.Entry<String, Tensor> e : hf.entrySet()) {
-            String k = e.getKey();
-            if (k.endsWith(".attn.bias") || k.endsWith(".attn.masked_bias")) continue;
-            if (k.equals("lm_head.weight")) continue; // tied to wte
-            String key = k.startsWith("transformer.") ? k : "transformer." + k;
-            Tensor t = e.getValue();
-            if (CONV1D.stream().anyMatch(key::endsWith)) {
-                if (t.dim() != 2) throw new IllegalArgumentException("Hugging Face GPT-2: " + k + " should be 2-D, got " + Arrays.toString(t.shape()));
-                t = t.t();
-            }
-            sd.put(key, t);
-        }
-        Map<String, Tensor> params = namedParameters();
-        for (String k : sd.keySet()) if (!params.containsKey(k)) unexpected.add(k);
-        java.util.List<String> missing = new java.util.ArrayList<>();
-        for (String k : params.keySet()) if (!sd.containsKey(k)) missing.add(k);
-        if (!missing.isEmpty() || !unexpected.isEmpty()) {
-            throw new IllegalArgumentException("Hugging Face GPT-2 checkpoint does not fit " + config + ": missing " + missing
-                    + ", unexpected " + unexpected);
-        }
-        loadStateDict(sd, false);
+        loadHf(jllm.io.WeightSource.of(hf, "the Hugging Face GPT-2 state dict"));
     }
 
     @Override
@@ -166,71 +143,12 @@ public class GPT extends Module implements PretrainedModel {
         return nonEmbedding ? n - wpe.weight().numel() : n;
     }
 
-    private void checkIdx(Tensor idx, int past) {
-        if (idx.dim() != 2) throw new IllegalArgumentException("GPT: idx must be [B, T], got " + Arrays.toString(idx.shape()));
-        if (idx.dtype() != DType.I64 && idx.dtype() != DType.I32) {
-            throw new IllegalArgumentException("GPT: idx must hold integer token ids (int64), got " + idx.dtype().torchName());
-        }
-        int t = idx.size(1);
-        if (past + t > config.blockSize()) {
-            throw new IllegalArgumentException(past == 0
-                    ? "Cannot forward sequence of length " + t + ", block size is only " + config.blockSize()
-                    : "Cannot forward sequence of length " + (past + t) + " (" + past + " cached + " + t + " new), block size is only "
-                    + config.blockSize());
-        }
-    }
-
-    /** logits [B, T, V]; loss = cross-entropy over all positions when targets [B, T] is given, else null. */
     @Override
-    public Output forward(Tensor idx, Tensor targets) {
-        checkIdx(idx, 0);
-        Tensor logits = forwardChild("lm_head", trunk(idx, null));
-        Tensor loss = null;
-        if (targets != null) {
-            if (!Arrays.equals(targets.shape(), idx.shape())) {
-                throw new IllegalArgumentException("GPT: targets " + Arrays.toString(targets.shape()) + " must have the shape of idx "
-                        + Arrays.toString(idx.shape()));
-            }
-            loss = F.crossEntropy(logits.view(-1, logits.size(-1)), targets.reshape(-1));
-        }
-        return new Output(logits, loss);
-    }
-
-    /** Inference forward without targets: logits [B, T, V]. */
-    public Tensor forward(Tensor idx) { return forward(idx, (Tensor) null).logits(); }
-
-    @Override
-    public KVCache newCache(int batchSize) { return newCache(batchSize, config.blockSize()); }
-
-    @Override
-    public KVCache newCache(int batchSize, int capacity) {
-        if (capacity <= 0 || capacity > config.blockSize()) {
-            throw new IllegalArgumentException("GPT: cache capacity must be in [1, " + config.blockSize() + "], got " + capacity);
-        }
-        Tensor w = wte.weight();
-        return new KVCache(config.nLayer(), batchSize, config.nHead(), capacity, config.headSize(), w.dtype(), w.device());
-    }
-
-    @Override
-    public Tensor forward(Tensor idx, KVCache cache, boolean lastPositionOnly) {
-        if (cache == null) throw new IllegalArgumentException("GPT.forward: cache is null (use forward(idx, targets) without a cache)");
-        if (cache.numLayers() != config.nLayer() || cache.batchSize() != idx.size(0) || cache.numHeads() != config.nHead()
-                || cache.headDim() != config.headSize()) {
-            throw new IllegalArgumentException("GPT.forward: cache geometry (layers " + cache.numLayers() + ", batch " + cache.batchSize()
-                    + ", heads " + cache.numHeads() + ", head dim " + cache.headDim() + ") does not fit this model and idx "
-                    + Arrays.toString(idx.shape()));
-        }
-        checkIdx(idx, cache.length());
-        try (var g = Grad.off()) {
-            Tensor x = trunk(idx, cache);
-            cache.advance(idx.size(1));
-            if (lastPositionOnly) x = x.narrow(1, x.size(1) - 1, 1);
-            return forwardChild("lm_head", x);
-        }
-    }
+    protected CacheShape cacheShape() { return new CacheShape(config.nLayer(), config.nHead(), config.headSize()); }
 
     /** Embeddings, blocks and ln_f: hidden states [B, T, C]. */
-    private Tensor trunk(Tensor idx, KVCache cache) {
+    @Override
+    protected Tensor hiddenStates(Tensor idx, KVCache cache) {
         int t = idx.size(1), past = cache == null ? 0 : cache.length();
         Tensor pos = Tensor.arange(past, past + t, 1).to(idx.device());
         Tensor x = wte.forward(idx).add(wpe.forward(pos));
@@ -286,29 +204,47 @@ public class GPT extends Module implements PretrainedModel {
     }
 
     /**
-     * What transformers' GPT2LMHeadModel.save_pretrained writes: {@code transformer.}-prefixed keys,
-     * the four Conv1D weights as [in, out], no lm_head.weight (tied to wte) and no causal-mask
-     * buffers (non-persistent in transformers). GPT-2 always has biases; a model trained with
-     * bias=false (nanoGPT's option) gets zero biases, which compute exactly the same.
+     * transformers' GPT2LMHeadModel keys: {@code transformer.}-prefixed, the four Conv1D weights
+     * [in, out], no lm_head.weight (tied to wte) and no causal-mask buffers (non-persistent in
+     * transformers).
      */
-    public LinkedHashMap<String, Tensor> hfStateDict() {
-        LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : stateDict().entrySet()) {
-            String k = e.getKey();
-            if (k.endsWith(".attn.bias") || k.equals("lm_head.weight")) continue;
-            Tensor v = e.getValue();
-            sd.put(k, CONV1D.stream().anyMatch(k::endsWith) ? v.t().contiguous() : v);
-            if (!config.bias() && k.endsWith(".weight") && !k.endsWith("wte.weight") && !k.endsWith("wpe.weight")) {
-                // a Linear's bias has its out_features (dim 0 of jllm's [out, in] weight); a LayerNorm's its width
-                sd.put(k.substring(0, k.length() - ".weight".length()) + ".bias", Tensor.zeros(v.shape()[0]));
-            }
-        }
-        return sd;
+    @Override
+    protected List<HfTensor> hfTensors() {
+        List<HfTensor> out = new ArrayList<>();
+        namedParameters().forEach((k, v) -> {
+            if (!k.equals("lm_head.weight")) out.add(new HfTensor(k, v, CONV1D.stream().anyMatch(k::endsWith)));
+        });
+        return out;
     }
 
     @Override
-    public void savePretrained(Path dir, long maxShardBytes) throws IOException {
-        HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
+    public String canonicalHfKey(String fileKey) {
+        return fileKey.startsWith("transformer.") || fileKey.equals("lm_head.weight") ? fileKey : "transformer." + fileKey;
+    }
+
+    @Override
+    protected boolean ignoredHfKey(String k) {
+        return k.endsWith(".attn.bias") || k.endsWith(".attn.masked_bias") || k.equals("lm_head.weight");
+    }
+
+    /**
+     * What save_pretrained writes ({@link #hfTensors}). GPT-2 always has biases; a model trained
+     * with bias=false (nanoGPT's option) gets zero biases, which compute exactly the same.
+     */
+    @Override
+    public LinkedHashMap<String, Tensor> hfStateDict() {
+        LinkedHashMap<String, Tensor> sd = super.hfStateDict();
+        if (config.bias()) return sd;
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        sd.forEach((k, v) -> {
+            out.put(k, v);
+            if (k.endsWith(".weight") && !k.endsWith("wte.weight") && !k.endsWith("wpe.weight")) {
+                // a Linear's bias has its out_features (dim 1 of the Conv1D [in, out] layout); a LayerNorm's its width
+                int width = CONV1D.stream().anyMatch(k::endsWith) ? v.shape()[1] : v.shape()[0];
+                out.put(k.substring(0, k.length() - ".weight".length()) + ".bias", Tensor.zeros(width));
+            }
+        });
+        return out;
     }
 
     /**
@@ -316,12 +252,13 @@ public class GPT extends Module implements PretrainedModel {
      * with {@link #loadHuggingFace}'s rules. Settings jllm's GPT does not implement
      * (another activation, layer_norm_epsilon, n_inner, scale_attn_by_inverse_layer_idx) are errors.
      */
-    public static GPT fromPretrained(Path dir) throws IOException {
-        HfModelDir d = HfModelDir.open(dir);
+    public static GPT fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
+
+    public static GPT fromPretrained(HfModelDir d) {
         ObjectNode c = d.config();
         Path cf = d.configFile();
         String type = c.path("model_type").asText("gpt2");
-        List<String> arch = new java.util.ArrayList<>();
+        List<String> arch = new ArrayList<>();
         c.path("architectures").forEach(a -> arch.add(a.asText()));
         if (!type.equals("gpt2") || (!arch.isEmpty() && !arch.contains("GPT2LMHeadModel") && !arch.contains("GPT2Model"))) {
             throw new HfException(cf + ": unsupported architecture " + arch + " with model_type '" + type + "' (GPT loads GPT2LMHeadModel)");
@@ -351,15 +288,9 @@ public class GPT extends Module implements PretrainedModel {
             throw new HfException(cf + ": " + e.getMessage(), e);
         }
         GPT m = new GPT(cfg);
-        try {
-            var loaded = d.tensors();
-            m.loadHuggingFace(loaded);
-            jllm.nn.LoadChecks.warnNonFinite(loaded, d.dir());
-        } catch (IllegalArgumentException e) {
-            throw new HfException("cannot load GPT-2 checkpoint " + d.describe("") + " (config " + cf + "): " + e.getMessage(), e);
-        }
+        m.loadHf(d);
         m.bosTokenId = c.hasNonNull("bos_token_id") ? c.get("bos_token_id").asInt() : null;
-        List<Integer> eos = new java.util.ArrayList<>();
+        List<Integer> eos = new ArrayList<>();
         JsonNode e = c.get("eos_token_id");
         if (e != null && e.isArray()) e.forEach(x -> eos.add(x.asInt()));
         else if (e != null && e.isIntegralNumber()) eos.add(e.asInt());
@@ -370,13 +301,10 @@ public class GPT extends Module implements PretrainedModel {
     // ------------------------------------------------------------------ modules
 
     /**
-     * Multi-head causal self-attention with the q, k, v projections fused in c_attn. The Linear
-     * fields are the layers built here; forward runs whatever module is registered under their
-     * names (after LoRA injection, the LoRA layer whose base_layer they are).
+     * Multi-head causal self-attention with the q, k, v projections fused in c_attn. forward runs
+     * whatever module is registered as c_attn / c_proj (after LoRA injection, the LoRA layer).
      */
     public static class CausalSelfAttention extends Module {
-        public final Linear cAttn;
-        public final Linear cProj;
         public final Dropout residDropout;
         private final int nHead, nEmbd;
         private final double dropout;
@@ -385,8 +313,8 @@ public class GPT extends Module implements PretrainedModel {
             nHead = config.nHead();
             nEmbd = config.nEmbd();
             dropout = config.dropout();
-            cAttn = registerModule("c_attn", new Linear(nEmbd, 3 * nEmbd, config.bias()));
-            cProj = registerModule("c_proj", new Linear(nEmbd, nEmbd, config.bias()));
+            registerModule("c_attn", new Linear(nEmbd, 3 * nEmbd, config.bias()));
+            registerModule("c_proj", new Linear(nEmbd, nEmbd, config.bias()));
             residDropout = dropout > 0 ? registerModule("resid_dropout", new Dropout(dropout)) : null;
             registerBuffer("bias", mask);
         }
@@ -414,15 +342,13 @@ public class GPT extends Module implements PretrainedModel {
 
     /** c_fc (C -> 4C), tanh-approximated GELU, c_proj (4C -> C). */
     public static class MLP extends Module {
-        public final Linear cFc;
         public final GELU gelu;
-        public final Linear cProj;
         public final Dropout dropout;
 
         MLP(GPTConfig config) {
-            cFc = registerModule("c_fc", new Linear(config.nEmbd(), 4 * config.nEmbd(), config.bias()));
+            registerModule("c_fc", new Linear(config.nEmbd(), 4 * config.nEmbd(), config.bias()));
             gelu = registerModule("gelu", new GELU("tanh"));
-            cProj = registerModule("c_proj", new Linear(4 * config.nEmbd(), config.nEmbd(), config.bias()));
+            registerModule("c_proj", new Linear(4 * config.nEmbd(), config.nEmbd(), config.bias()));
             dropout = config.dropout() > 0 ? registerModule("dropout", new Dropout(config.dropout())) : null;
         }
 

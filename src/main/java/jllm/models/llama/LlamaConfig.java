@@ -113,30 +113,45 @@ public record LlamaConfig(
 
     // ------------------------------------------------------------------------------- JSON
 
-    /** Reads a config.json object; source (the file) is named in every error. */
-    public static LlamaConfig fromJson(JsonNode n, Object source) {
+    /**
+     * What a family built on the Llama decoder reads differently from config.json: its model_type
+     * and architecture, and transformers' defaults where they differ from LlamaConfig's.
+     *
+     * @param kvHeadsDefault num_key_value_heads when absent; null: num_attention_heads
+     */
+    public record Family(String modelType, String architecture, int maxPositionsDefault, Integer bosDefault, List<Integer> eosDefault,
+                         Integer kvHeadsDefault) {}
+
+    public static final Family LLAMA = new Family("llama", "LlamaForCausalLM", 2048, 1, List.of(2), null);
+
+    /** Reads a Llama config.json object; source (the file) is named in every error. */
+    public static LlamaConfig fromJson(JsonNode n, Object source) { return fromJson(n, source, LLAMA); }
+
+    /** Reads a config.json object of a Llama-style family with that family's defaults; source is named in every error. */
+    public static LlamaConfig fromJson(JsonNode n, Object source, Family fam) {
         String where = source == null ? "config" : source.toString();
         try {
             if (n == null || !n.isObject()) throw new IllegalArgumentException("expected a JSON object");
-            if (n.hasNonNull("model_type") && !n.get("model_type").asText().equals("llama")) {
-                throw new IllegalArgumentException("model_type is '" + n.get("model_type").asText() + "', not 'llama'");
+            if (n.hasNonNull("model_type") && !n.get("model_type").asText().equals(fam.modelType())) {
+                throw new IllegalArgumentException("model_type is '" + n.get("model_type").asText() + "', not '" + fam.modelType() + "'");
             }
             if (n.hasNonNull("architectures")) {
                 List<String> arch = new ArrayList<>();
                 n.get("architectures").forEach(a -> arch.add(a.asText()));
-                if (!arch.contains("LlamaForCausalLM")) {
-                    throw new IllegalArgumentException("unsupported architecture " + arch + " (jllm's Llama loads LlamaForCausalLM)");
+                if (!arch.contains(fam.architecture())) {
+                    throw new IllegalArgumentException("unsupported architecture " + arch + " (jllm's " + fam.modelType() + " loads "
+                            + fam.architecture() + ")");
                 }
             }
             String act = text(n, "hidden_act", "silu");
-            if (!act.equals("silu")) throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (Llama uses silu)");
+            if (!act.equals("silu")) throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (" + fam.modelType() + " uses silu)");
             // the model's sizes must be given: transformers would build its 7B defaults, which is never what a file meant
-            for (String key : java.util.List.of("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")) {
+            for (String key : List.of("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")) {
                 if (!n.hasNonNull(key)) throw new IllegalArgumentException("missing '" + key + "' (the model's sizes must be given)");
             }
-            int hidden = integer(n, "hidden_size", 4096);
-            int heads = integer(n, "num_attention_heads", 32);
-            int kv = integer(n, "num_key_value_heads", heads);
+            int hidden = integer(n, "hidden_size", 0);
+            int heads = integer(n, "num_attention_heads", 0);
+            int kv = integer(n, "num_key_value_heads", fam.kvHeadsDefault() == null ? heads : fam.kvHeadsDefault());
             int headDim = integer(n, "head_dim", heads > 0 ? hidden / heads : 0);
             double theta = number(n, "rope_theta", 10000.0);
             RopeScaling rs = null;
@@ -154,21 +169,24 @@ public record LlamaConfig(
                     default -> throw new IllegalArgumentException("unsupported rope type '" + type + "' (supported: default, linear, llama3)");
                 };
             }
-            Integer bos = n.hasNonNull("bos_token_id") ? integer(n, "bos_token_id", 1) : n.has("bos_token_id") ? null : 1;
+            Integer bos = n.hasNonNull("bos_token_id") ? integer(n, "bos_token_id", 0) : n.has("bos_token_id") ? null : fam.bosDefault();
             List<Integer> eos = new ArrayList<>();
             JsonNode e = n.get("eos_token_id");
-            if (e == null) eos.add(2);
+            if (e == null) eos.addAll(fam.eosDefault());
             else if (e.isArray()) e.forEach(x -> eos.add(tokenId(x)));
             else if (e.isIntegralNumber()) eos.add(tokenId(e));
             else if (!e.isNull()) throw new IllegalArgumentException("eos_token_id must be an int, a list of ints or null");
-            return new LlamaConfig(integer(n, "vocab_size", 32000), hidden, integer(n, "intermediate_size", 11008),
-                    integer(n, "num_hidden_layers", 32), heads, kv, headDim, number(n, "rms_norm_eps", 1e-6), theta, rs,
-                    integer(n, "max_position_embeddings", 2048), bool(n, "tie_word_embeddings", false), bool(n, "attention_bias", false),
-                    bool(n, "mlp_bias", false), number(n, "initializer_range", 0.02), bos, eos);
+            return new LlamaConfig(integer(n, "vocab_size", 0), hidden, integer(n, "intermediate_size", 0),
+                    integer(n, "num_hidden_layers", 0), heads, kv, headDim, number(n, "rms_norm_eps", 1e-6), theta, rs,
+                    integer(n, "max_position_embeddings", fam.maxPositionsDefault()), bool(n, "tie_word_embeddings", false),
+                    bool(n, "attention_bias", false), bool(n, "mlp_bias", false), number(n, "initializer_range", 0.02), bos, eos);
         } catch (IllegalArgumentException ex) {
-            String m = ex.getMessage().startsWith("LlamaConfig: ") ? ex.getMessage().substring(13) : ex.getMessage();
-            throw new IllegalArgumentException(where + ": " + m, ex);
+            throw new IllegalArgumentException(where + ": " + stripPrefix(ex.getMessage()), ex);
         }
+    }
+
+    private static String stripPrefix(String m) {
+        return m.startsWith("LlamaConfig: ") ? m.substring(13) : m;
     }
 
     /** The parameter count of LlamaForCausalLM with this config (lm_head counted once when tied). */
@@ -186,7 +204,7 @@ public record LlamaConfig(
         return v.asDouble();
     }
 
-    private static int integer(JsonNode n, String key, int dflt) {
+    public static int integer(JsonNode n, String key, int dflt) {
         JsonNode v = n.get(key);
         if (v == null || v.isNull()) return dflt;
         if (!v.isIntegralNumber()) throw new IllegalArgumentException(key + " must be an integer, got " + v);
@@ -199,21 +217,21 @@ public record LlamaConfig(
         return v.asInt();
     }
 
-    private static double number(JsonNode n, String key, double dflt) {
+    public static double number(JsonNode n, String key, double dflt) {
         JsonNode v = n.get(key);
         if (v == null || v.isNull()) return dflt;
         if (!v.isNumber()) throw new IllegalArgumentException(key + " must be a number, got " + v);
         return v.asDouble();
     }
 
-    private static boolean bool(JsonNode n, String key, boolean dflt) {
+    public static boolean bool(JsonNode n, String key, boolean dflt) {
         JsonNode v = n.get(key);
         if (v == null || v.isNull()) return dflt;
         if (!v.isBoolean()) throw new IllegalArgumentException(key + " must be true or false, got " + v);
         return v.asBoolean();
     }
 
-    private static String text(JsonNode n, String key, String dflt) {
+    public static String text(JsonNode n, String key, String dflt) {
         JsonNode v = n.get(key);
         return v == null || v.isNull() ? dflt : v.asText();
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.autograd.Grad;
 import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
+import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
 import jllm.models.PretrainedModel;
 import jllm.nn.Embedding;
@@ -41,17 +42,28 @@ import java.util.Set;
  * <p>Every layer runs through {@link Module#forwardChild}, so a LoRA layer registered in a
  * projection's place is the one that runs.
  */
-public class LlamaForCausalLM extends Module implements PretrainedModel {
+public class LlamaForCausalLM extends PretrainedCausalLM {
     private final LlamaConfig config;
     public final LlamaModel model;
+
+    /**
+     * What a family built on this decoder changes in it. Llama: attention_bias puts a bias on all
+     * four projections; Qwen2: q, k and v have biases, o_proj none.
+     */
+    public record Variant(boolean qkvBias, boolean oBias) {
+        public static Variant llama(LlamaConfig c) { return new Variant(c.attentionBias(), c.attentionBias()); }
+    }
 
     /** Builds and initialises with the default generator. */
     public LlamaForCausalLM(LlamaConfig config) { this(config, Generator.defaultGenerator()); }
 
     /** Builds and initialises as transformers' _init_weights; gen null leaves the weights zero (about to be loaded). */
-    public LlamaForCausalLM(LlamaConfig config, Generator gen) {
+    public LlamaForCausalLM(LlamaConfig config, Generator gen) { this(config, Variant.llama(config), gen); }
+
+    /** A decoder of another Llama-style family. */
+    protected LlamaForCausalLM(LlamaConfig config, Variant variant, Generator gen) {
         this.config = config;
-        model = registerModule("model", new LlamaModel(config));
+        model = registerModule("model", new LlamaModel(config, variant));
         Linear lmHead = registerModule("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false));
         // tie_word_embeddings: one tensor under both names, as transformers' tie_weights
         if (config.tieWordEmbeddings()) lmHead.setParameter("weight", model.embedTokens.weight());
@@ -84,64 +96,11 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
     @Override
     public int vocabSize() { return config.vocabSize(); }
 
-    private void checkIdx(Tensor idx, int past) {
-        if (idx.dim() != 2) throw new IllegalArgumentException("Llama: idx must be [B, T], got " + Arrays.toString(idx.shape()));
-        if (idx.dtype() != DType.I64 && idx.dtype() != DType.I32) {
-            throw new IllegalArgumentException("Llama: idx must hold integer token ids (int64), got " + idx.dtype().torchName());
-        }
-        if (past + idx.size(1) > blockSize()) {
-            throw new IllegalArgumentException("Llama: cannot forward " + (past + idx.size(1)) + " positions (" + past + " cached + "
-                    + idx.size(1) + " new), max_position_embeddings is " + blockSize());
-        }
-    }
-
-    /** logits [B, T, V]; with targets [B, T] (aligned with idx, -100 ignored), the mean cross-entropy. */
     @Override
-    public Output forward(Tensor idx, Tensor targets) {
-        checkIdx(idx, 0);
-        Tensor logits = forwardChild("lm_head", model.forward(idx, null));
-        Tensor loss = null;
-        if (targets != null) {
-            if (!Arrays.equals(targets.shape(), idx.shape())) {
-                throw new IllegalArgumentException("Llama: targets " + Arrays.toString(targets.shape()) + " must have the shape of idx "
-                        + Arrays.toString(idx.shape()));
-            }
-            loss = F.crossEntropy(logits.view(-1, logits.size(-1)), targets.reshape(-1));
-        }
-        return new Output(logits, loss);
-    }
-
-    public Tensor forward(Tensor idx) { return forward(idx, (Tensor) null).logits(); }
+    protected CacheShape cacheShape() { return new CacheShape(config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim()); }
 
     @Override
-    public KVCache newCache(int batchSize) { return newCache(batchSize, blockSize()); }
-
-    @Override
-    public KVCache newCache(int batchSize, int capacity) {
-        if (capacity <= 0 || capacity > blockSize()) {
-            throw new IllegalArgumentException("Llama: cache capacity must be in [1, " + blockSize() + "], got " + capacity);
-        }
-        Tensor w = model.embedTokens.weight();
-        return new KVCache(config.numHiddenLayers(), batchSize, config.numKeyValueHeads(), capacity, config.headDim(), w.dtype(), w.device());
-    }
-
-    @Override
-    public Tensor forward(Tensor idx, KVCache cache, boolean lastPositionOnly) {
-        if (cache == null) throw new IllegalArgumentException("Llama.forward: cache is null (use forward(idx, targets) without a cache)");
-        if (cache.numLayers() != config.numHiddenLayers() || cache.batchSize() != idx.size(0)
-                || cache.numHeads() != config.numKeyValueHeads() || cache.headDim() != config.headDim()) {
-            throw new IllegalArgumentException("Llama.forward: cache geometry (layers " + cache.numLayers() + ", batch " + cache.batchSize()
-                    + ", kv heads " + cache.numHeads() + ", head dim " + cache.headDim() + ") does not fit this model and idx "
-                    + Arrays.toString(idx.shape()));
-        }
-        checkIdx(idx, cache.length());
-        try (var g = Grad.off()) {
-            Tensor x = model.forward(idx, cache);
-            cache.advance(idx.size(1));
-            if (lastPositionOnly) x = x.narrow(1, x.size(1) - 1, 1);
-            return forwardChild("lm_head", x);
-        }
-    }
+    protected Tensor hiddenStates(Tensor idx, KVCache cache) { return model.forward(idx, cache); }
 
     // ------------------------------------------------------------------------------- Hugging Face
 
@@ -149,7 +108,7 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
     public ObjectNode configJson() { return config.toJson(); }
 
     @Override
-    public String modelType() { return "llama"; }
+    public String modelType() { return LlamaConfig.LLAMA.modelType(); }
 
     @Override
     public Integer bosTokenId() { return config.bosTokenId(); }
@@ -157,73 +116,30 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
     @Override
     public List<Integer> eosTokenIds() { return config.eosTokenIds(); }
 
-    /** The tensors transformers saves: the state dict without lm_head.weight when it is the tied embedding. */
-    public LinkedHashMap<String, Tensor> hfStateDict() {
-        LinkedHashMap<String, Tensor> sd = stateDict();
-        if (config.tieWordEmbeddings()) sd.remove("lm_head.weight");
-        return sd;
+    /** The parameters under their own names (transformers' keys); lm_head.weight only when untied. */
+    @Override
+    protected List<HfTensor> hfTensors() {
+        List<HfTensor> out = new ArrayList<>();
+        namedParameters().forEach((k, v) -> {
+            if (!(k.equals("lm_head.weight") && config.tieWordEmbeddings())) out.add(new HfTensor(k, v));
+        });
+        return out;
     }
 
+    /** Old checkpoints' rotary inv_freq buffers, and a tied lm_head (the embedding wins, as in transformers). */
     @Override
-    public void savePretrained(Path dir, long maxShardBytes) throws IOException {
-        HfModelDir.write(dir, configJson(), hfStateDict(), maxShardBytes);
+    protected boolean ignoredHfKey(String k) {
+        return k.endsWith(".rotary_emb.inv_freq") || (k.equals("lm_head.weight") && config.tieWordEmbeddings());
     }
 
     /** Loads a Hugging Face LlamaForCausalLM directory (config.json + safetensors, single or sharded, F32/F16/BF16). */
-    public static LlamaForCausalLM fromPretrained(Path dir) throws IOException {
-        HfModelDir d = HfModelDir.open(dir);
-        LlamaConfig config;
-        try {
-            config = LlamaConfig.fromJson(d.config(), d.configFile());
-            jllm.models.MemoryBudget.requireFits(config.numParameters(), d.configFile());
-        } catch (IllegalArgumentException e) {
-            throw new HfException(e.getMessage(), e);
-        }
-        LlamaForCausalLM m = new LlamaForCausalLM(config, null);
-        m.loadFrom(d);
-        return m;
-    }
+    public static LlamaForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
 
-    /**
-     * Copies every tensor of d into this model (converted to F32), checking names and shapes
-     * first so that nothing is half loaded. rotary_emb.inv_freq keys of old checkpoints are
-     * ignored, as transformers ignores them.
-     */
-    public void loadFrom(HfModelDir d) {
-        LinkedHashMap<String, Tensor> expected = hfStateDict();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
-            String k = e.getKey();
-            if (!d.contains(k)) {
-                problems.add("missing tensor '" + k + "' in " + d.describe(k));
-                continue;
-            }
-            long[] have = d.shape(k);
-            int[] want = e.getValue().shape();
-            if (!Arrays.equals(have, Arrays.stream(want).asLongStream().toArray())) {
-                problems.add("tensor '" + k + "' in " + d.fileOf(k) + " has shape " + Arrays.toString(have) + " but " + d.configFile()
-                        + " implies " + Arrays.toString(want));
-            }
-            jllm.io.StDType dt = d.dtype(k);
-            String bad = jllm.nn.LoadChecks.dtypeError(k, dt.name(), dt == jllm.io.StDType.F16 || dt == jllm.io.StDType.BF16
-                    || dt == jllm.io.StDType.F32 || dt == jllm.io.StDType.F64, e.getValue());
-            if (bad != null) problems.add(bad + " (in " + d.fileOf(k) + ")");
-        }
-        List<String> unexpected = new ArrayList<>();
-        for (String k : d.keys()) {
-            if (expected.containsKey(k) || k.endsWith(".rotary_emb.inv_freq")) continue;
-            if (k.equals("lm_head.weight") && config.tieWordEmbeddings()) continue; // tied: the embedding wins, as in transformers
-            unexpected.add(k);
-        }
-        if (!unexpected.isEmpty()) {
-            problems.add("unexpected tensors " + unexpected + " in " + d.describe(unexpected.get(0)) + " (not part of LlamaForCausalLM with "
-                    + d.configFile() + ")");
-        }
-        if (!problems.isEmpty()) throw new HfException("cannot load Llama checkpoint " + d.dir() + ": " + String.join("; ", problems));
-        try (var g = Grad.off()) {
-            for (Map.Entry<String, Tensor> e : expected.entrySet()) e.getValue().copy_(d.tensor(e.getKey()));
-        }
-        jllm.nn.LoadChecks.warnNonFinite(expected, d.dir());
+    public static LlamaForCausalLM fromPretrained(HfModelDir d) {
+        LlamaConfig config = checked(d, () -> LlamaConfig.fromJson(d.config(), d.configFile()), LlamaConfig::numParameters);
+        LlamaForCausalLM m = new LlamaForCausalLM(config, null);
+        m.loadHf(d);
+        return m;
     }
 
     // ------------------------------------------------------------------------------- modules
@@ -234,10 +150,10 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
         public final ModuleList layers;
         public final LlamaRotaryEmbedding rotaryEmb;
 
-        LlamaModel(LlamaConfig c) {
+        LlamaModel(LlamaConfig c, Variant variant) {
             embedTokens = registerModule("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize()));
             LlamaDecoderLayer[] ls = new LlamaDecoderLayer[c.numHiddenLayers()];
-            for (int i = 0; i < ls.length; i++) ls[i] = new LlamaDecoderLayer(c, i);
+            for (int i = 0; i < ls.length; i++) ls[i] = new LlamaDecoderLayer(c, i, variant);
             layers = registerModule("layers", new ModuleList(ls));
             registerModule("norm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
             rotaryEmb = registerModule("rotary_emb", new LlamaRotaryEmbedding(c));
@@ -260,9 +176,9 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
         public final LlamaMLP mlp;
         public final int layerIdx;
 
-        LlamaDecoderLayer(LlamaConfig c, int layerIdx) {
+        LlamaDecoderLayer(LlamaConfig c, int layerIdx, Variant variant) {
             this.layerIdx = layerIdx;
-            selfAttn = registerModule("self_attn", new LlamaAttention(c));
+            selfAttn = registerModule("self_attn", new LlamaAttention(c, variant));
             mlp = registerModule("mlp", new LlamaMLP(c));
             registerModule("input_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
             registerModule("post_attention_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
@@ -281,15 +197,15 @@ public class LlamaForCausalLM extends Module implements PretrainedModel {
     public static class LlamaAttention extends Module {
         private final int nHeads, nKv, headDim;
 
-        LlamaAttention(LlamaConfig c) {
+        LlamaAttention(LlamaConfig c, Variant variant) {
             nHeads = c.numAttentionHeads();
             nKv = c.numKeyValueHeads();
             headDim = c.headDim();
-            boolean b = c.attentionBias();
+            boolean b = variant.qkvBias();
             registerModule("q_proj", new Linear(c.hiddenSize(), nHeads * headDim, b));
             registerModule("k_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
             registerModule("v_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
-            registerModule("o_proj", new Linear(nHeads * headDim, c.hiddenSize(), b));
+            registerModule("o_proj", new Linear(nHeads * headDim, c.hiddenSize(), variant.oBias()));
             // transformers 4.4x keeps a (deprecated, unused) rotary_emb per attention; kept so the tree prints alike
             registerModule("rotary_emb", new LlamaRotaryEmbedding(c));
         }

@@ -112,4 +112,23 @@ class CharGPTTest {
         dropped.eval();
         assertTrue(dropped.forward(idx, null).logits().allclose(fused.forward(idx, null).logits(), 1e-5, 1e-6));
     }
+
+    @Test
+    void cachedDecodingGivesTheUncachedLogits() {
+        CharGPT m = new CharGPT(TINY, new Generator(4));
+        m.eval();
+        Tensor idx = Tensor.randint(0, 65, new int[] {2, 12}, new Generator(5));
+        Tensor full = m.forward(idx);
+        jllm.models.KVCache cache = m.newCache(2);
+        // a prompt of 5, then one position at a time
+        Tensor first = m.forward(idx.narrow(1, 0, 5), cache, false);
+        assertTrue(first.sub(full.narrow(1, 0, 5)).abs().max().item() < 1e-5);
+        for (int t = 5; t < 12; t++) {
+            Tensor step = m.forward(idx.narrow(1, t, 1), cache, true);
+            assertTrue(step.sub(full.narrow(1, t, 1)).abs().max().item() < 1e-5, "position " + t);
+        }
+        assertEquals(12, cache.length());
+        var e = assertThrows(IllegalArgumentException.class, () -> m.forward(idx.narrow(1, 0, 5), cache, false));
+        assertTrue(e.getMessage().contains("block size is only 16"), e.getMessage());
+    }
 }

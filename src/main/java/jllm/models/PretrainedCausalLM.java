@@ -1,0 +1,111 @@
+package jllm.models;
+
+import jllm.autograd.Grad;
+import jllm.io.WeightSource;
+import jllm.io.hf.HfException;
+import jllm.nn.LoadChecks;
+import jllm.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A {@link CausalLM} with a Hugging Face format: it names each parameter by its checkpoint key
+ * ({@link #hfTensors}), and gets from that the state dict save_pretrained writes and a loader
+ * that checks every name, shape and dtype before copying anything.
+ */
+public abstract class PretrainedCausalLM extends CausalLM implements PretrainedModel {
+
+    /**
+     * One parameter as a Hugging Face checkpoint holds it: its key there, the live tensor, and
+     * whether the file stores it transposed (GPT-2's Conv1D weights are [in, out]).
+     */
+    public record HfTensor(String key, Tensor param, boolean transposed) {
+        public HfTensor(String key, Tensor param) { this(key, param, false); }
+    }
+
+    /**
+     * A family's config parsed from d's config.json and checked against the memory budget before
+     * anything is allocated; a bad field is an {@link HfException} naming config.json.
+     */
+    protected static <C> C checked(jllm.io.hf.HfModelDir d, java.util.function.Supplier<C> parse, java.util.function.ToLongFunction<C> numParameters) {
+        try {
+            C c = parse.get();
+            MemoryBudget.requireFits(numParameters.applyAsLong(c), d.configFile());
+            return c;
+        } catch (IllegalArgumentException e) {
+            throw new HfException(e.getMessage(), e);
+        }
+    }
+
+    /** Every parameter under its Hugging Face key, in checkpoint order; a tied tensor once. */
+    protected abstract List<HfTensor> hfTensors();
+
+    /** A file key as this model names it (GPT2Model's keys lack GPT2LMHeadModel's "transformer." prefix). */
+    public String canonicalHfKey(String fileKey) {
+        return fileKey;
+    }
+
+    /** File keys a checkpoint may hold that are not parameters (buffers, a tied head), skipped on load. */
+    protected boolean ignoredHfKey(String canonicalKey) {
+        return false;
+    }
+
+    /** What transformers' save_pretrained writes: the parameters under their HF keys, in HF orientation. */
+    @Override
+    public LinkedHashMap<String, Tensor> hfStateDict() {
+        LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
+        for (HfTensor h : hfTensors()) sd.put(h.key(), h.transposed() ? h.param().t().contiguous() : h.param());
+        return sd;
+    }
+
+    /**
+     * Copies a Hugging Face checkpoint's tensors into this model (floating data converted to the
+     * parameter's dtype). Names, shapes and dtypes are all checked before anything is copied, so
+     * nothing is half loaded; every problem is reported with the file that has it. Warns about
+     * NaN or infinite values ({@link LoadChecks#warnNonFinite}).
+     */
+    public void loadHf(WeightSource src) {
+        Map<String, String> fileKeyOf = new LinkedHashMap<>();
+        for (String f : src.keys()) {
+            String k = canonicalHfKey(f);
+            if (!ignoredHfKey(k)) fileKeyOf.put(k, f);
+        }
+        List<HfTensor> want = hfTensors();
+        List<String> problems = new ArrayList<>();
+        Map<String, String> remaining = new LinkedHashMap<>(fileKeyOf);
+        for (HfTensor h : want) {
+            String f = remaining.remove(h.key());
+            if (f == null) {
+                problems.add("missing tensor '" + h.key() + "' in " + src.where(h.key()));
+                continue;
+            }
+            int[] p = h.param().shape();
+            long[] expect = h.transposed() && p.length == 2 ? new long[] {p[1], p[0]} : Arrays.stream(p).asLongStream().toArray();
+            long[] have = src.shape(f);
+            if (!Arrays.equals(have, expect)) {
+                problems.add("tensor '" + f + "' in " + src.where(f) + " has shape " + Arrays.toString(have)
+                        + " but the model its config describes expects " + Arrays.toString(expect));
+            }
+            String bad = LoadChecks.dtypeError(f, src.dtypeName(f), src.floating(f), h.param());
+            if (bad != null) problems.add(bad + " (in " + src.where(f) + ")");
+        }
+        if (!remaining.isEmpty()) {
+            List<String> unexpected = new ArrayList<>(remaining.values());
+            problems.add("unexpected tensors " + unexpected + " in " + src.where(unexpected.get(0)) + " (not part of " + typeName() + ")");
+        }
+        if (!problems.isEmpty()) throw new HfException("cannot load " + typeName() + " checkpoint " + src.name() + ": " + String.join("; ", problems));
+        LinkedHashMap<String, Tensor> loaded = new LinkedHashMap<>();
+        try (var g = Grad.off()) {
+            for (HfTensor h : want) {
+                Tensor t = src.tensor(fileKeyOf.get(h.key()));
+                h.param().copy_(h.transposed() ? t.t() : t);
+                loaded.put(h.key(), h.param());
+            }
+        }
+        LoadChecks.warnNonFinite(loaded, src.name());
+    }
+}

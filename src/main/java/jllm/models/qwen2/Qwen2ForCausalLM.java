@@ -1,0 +1,37 @@
+package jllm.models.qwen2;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.hf.HfModelDir;
+import jllm.models.llama.LlamaForCausalLM;
+import jllm.tensor.Generator;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** Qwen2ForCausalLM: the Llama decoder with q/k/v biases and no o_proj bias (modeling_qwen2.py). */
+public class Qwen2ForCausalLM extends LlamaForCausalLM {
+    private final Qwen2Config qwen;
+
+    /** Builds and initialises as transformers' _init_weights; gen null leaves the weights zero (about to be loaded). */
+    public Qwen2ForCausalLM(Qwen2Config config, Generator gen) {
+        super(config.decoder(), new Variant(true, false), gen);
+        this.qwen = config;
+    }
+
+    public Qwen2Config qwenConfig() { return qwen; }
+
+    @Override
+    public String modelType() { return Qwen2Config.QWEN2.modelType(); }
+
+    @Override
+    public ObjectNode configJson() { return qwen.toJson(); }
+
+    public static Qwen2ForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
+
+    public static Qwen2ForCausalLM fromPretrained(HfModelDir d) {
+        Qwen2Config c = checked(d, () -> Qwen2Config.fromJson(d.config(), d.configFile()), Qwen2Config::numParameters);
+        Qwen2ForCausalLM m = new Qwen2ForCausalLM(c, null);
+        m.loadHf(d);
+        return m;
+    }
+}

@@ -93,6 +93,46 @@ class HfCommandsTest {
         assertFalse(r.out().contains("[user]"), "with --chat only the reply is printed: " + r.out());
     }
 
+    /**
+     * The same trained weights as a Qwen2 directory (zero q/k/v biases compute exactly Llama's
+     * attention): generate and finetune run through the qwen2 family's loader, and greedy text is
+     * the Llama model's.
+     */
+    @Test
+    void aQwen2DirectoryGeneratesAndFinetunes(@TempDir Path dir) throws Exception {
+        var llama = jllm.models.llama.LlamaForCausalLM.fromPretrained(model);
+        var qc = new jllm.models.qwen2.Qwen2Config(llama.config(), false, null, llama.config().numHiddenLayers());
+        var qwen = new jllm.models.qwen2.Qwen2ForCausalLM(qc, null);
+        try (var g = jllm.autograd.Grad.off()) {
+            var q = qwen.stateDict();
+            llama.stateDict().forEach((k, v) -> q.get(k).copy_(v));
+            q.forEach((k, v) -> { if (k.endsWith("_proj.bias")) v.zero_(); });
+        }
+        Path qdir = dir.resolve("qwen2");
+        qwen.savePretrained(qdir);
+        try (var files = Files.list(model)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("tokenizer")).toList()) Files.copy(f, qdir.resolve(f.getFileName()));
+        }
+        var a = run("generate", "--model", model.toString(), "--prompt", "Echoes of", "--temperature", "0", "--max-new-tokens", "24");
+        var b = run("generate", "--model", qdir.toString(), "--prompt", "Echoes of", "--temperature", "0", "--max-new-tokens", "24");
+        assertEquals(0, b.rc(), b.err());
+        assertHas(b.err(), "loaded " + qdir + " (qwen2, ");
+        assertEquals(a.out(), b.out());
+
+        Path data = dir.resolve("pairs.jsonl");
+        Files.write(data, List.of("{\"prompt\": \"Q: what hums?\", \"response\": \" Vectors.\"}", "{\"prompt\": \"Q: who sings?\", \"response\": \" Birds.\"}",
+                "{\"prompt\": \"Q: what glows?\", \"response\": \" Stars.\"}"));
+        var f = run("finetune", "--model", qdir.toString(), "--data", data.toString(), "--out", dir.resolve("ft").toString(), "--progress", "plain",
+                "--max-iters", "3", "--batch-size", "2", "--eval-interval", "3", "--eval-iters", "1", "--lora-r", "2");
+        assertEquals(0, f.rc(), f.err() + f.out());
+        Set<String> keys;
+        try (var st = SafeTensors.open(dir.resolve("ft").resolve("adapter").resolve("adapter_model.safetensors"))) {
+            keys = Set.copyOf(st.names());
+        }
+        assertTrue(keys.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"), "qwen2's default targets: " + keys);
+        assertEquals(4 * 2 * 2, keys.size(), keys.toString());
+    }
+
     @Test
     void finetuneThenGenerateWithTheAdapterThenMerge(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("pairs.jsonl");

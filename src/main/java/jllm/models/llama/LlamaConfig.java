@@ -169,7 +169,7 @@ public record LlamaConfig(
                     default -> throw new IllegalArgumentException("unsupported rope type '" + type + "' (supported: default, linear, llama3)");
                 };
             }
-            Integer bos = n.hasNonNull("bos_token_id") ? integer(n, "bos_token_id", 0) : n.has("bos_token_id") ? null : fam.bosDefault();
+            Integer bos = n.hasNonNull("bos_token_id") ? Integer.valueOf(integer(n, "bos_token_id", 0)) : n.has("bos_token_id") ? null : fam.bosDefault();
             List<Integer> eos = new ArrayList<>();
             JsonNode e = n.get("eos_token_id");
             if (e == null) eos.addAll(fam.eosDefault());

@@ -57,7 +57,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     /** Builds and initialises with the default generator. */
     public LlamaForCausalLM(LlamaConfig config) { this(config, Generator.defaultGenerator()); }
 
-    /** Builds and initialises as transformers' _init_weights; gen null leaves the weights zero (about to be loaded). */
+    /** Builds and initialises as transformers' _init_weights; gen null skips it (the weights are about to be loaded). */
     public LlamaForCausalLM(LlamaConfig config, Generator gen) { this(config, Variant.llama(config), gen); }
 
     /** A decoder of another Llama-style family. */

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 public class Qwen2ForCausalLM extends LlamaForCausalLM {
     private final Qwen2Config qwen;
 
-    /** Builds and initialises as transformers' _init_weights; gen null leaves the weights zero (about to be loaded). */
+    /** Builds and initialises as transformers' _init_weights; gen null skips it (the weights are about to be loaded). */
     public Qwen2ForCausalLM(Qwen2Config config, Generator gen) {
         super(config.decoder(), new Variant(true, false), gen);
         this.qwen = config;

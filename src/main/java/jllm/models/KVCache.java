@@ -110,10 +110,26 @@ public final class KVCache {
      * explicit boolean mask tril(ones(Tq, past + Tq), past) is built.
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int past, boolean enableGqa) {
+        return attention(q, k, v, past, enableGqa, 0);
+    }
+
+    /**
+     * As {@link #attention(Tensor, Tensor, Tensor, int, boolean)} with a sliding window (0: none):
+     * query i also sees no key more than window - 1 positions behind it (transformers'
+     * sliding_window_overlay: kv > q - window), the attention of Mistral and of Qwen's and
+     * Gemma 2's sliding layers.
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int past, boolean enableGqa, int window) {
         int tq = q.size(-2), tk = k.size(-2);
         if (tk != past + tq) {
             throw new IllegalArgumentException("KVCache.attention: " + tq + " queries at position " + past + " need " + (past + tq)
                     + " keys, got " + tk);
+        }
+        if (window > 0 && tk > window) {
+            // row i sits at position past + i: keys j with past + i - window < j <= past + i
+            Tensor ones = Tensor.ones(new int[] {tq, tk}, DType.BOOL, q.device());
+            Tensor band = ones.tril(past).logicalAnd(ones.triu(past - window + 1));
+            return F.scaledDotProductAttention(q, k, v, band, 0.0, false, null, enableGqa);
         }
         if (past == 0) return F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, enableGqa);
         if (tq == 1) return F.scaledDotProductAttention(q, k, v, null, 0.0, false, null, enableGqa);

@@ -7,7 +7,9 @@ import jllm.io.hf.HfModelDir;
 import jllm.models.gpt.CharGPT;
 import jllm.models.gpt.GPT;
 import jllm.models.llama.LlamaForCausalLM;
+import jllm.models.mistral.MistralForCausalLM;
 import jllm.models.qwen2.Qwen2ForCausalLM;
+import jllm.models.qwen3.Qwen3ForCausalLM;
 import jllm.nn.Module;
 
 import java.io.IOException;
@@ -64,6 +66,8 @@ public final class ModelRegistry {
                     ModelFactory.GPT_TYPE, ModelFactory::gpt),
             new Family("llama", List.of("LlamaForCausalLM"), LlamaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family("qwen2", List.of("Qwen2ForCausalLM"), Qwen2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+            new Family("qwen3", List.of("Qwen3ForCausalLM"), Qwen3ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+            new Family("mistral", List.of("MistralForCausalLM"), MistralForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family(CharGPT.MODEL_TYPE, List.of(), null, List.of(), false, ModelFactory.CHAR_GPT_TYPE, ModelFactory::charGpt));
 
     /** All families, in table order. */

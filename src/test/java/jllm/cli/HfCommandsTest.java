@@ -101,7 +101,7 @@ class HfCommandsTest {
     @Test
     void aQwen2DirectoryGeneratesAndFinetunes(@TempDir Path dir) throws Exception {
         var llama = jllm.models.llama.LlamaForCausalLM.fromPretrained(model);
-        var qc = new jllm.models.qwen2.Qwen2Config(llama.config(), false, null, llama.config().numHiddenLayers());
+        var qc = new jllm.models.qwen2.Qwen2Config(llama.config(), jllm.models.llama.SlidingWindows.none(llama.config().numHiddenLayers()));
         var qwen = new jllm.models.qwen2.Qwen2ForCausalLM(qc, null);
         try (var g = jllm.autograd.Grad.off()) {
             var q = qwen.stateDict();

@@ -118,11 +118,12 @@ public record LlamaConfig(
      * and architecture, and transformers' defaults where they differ from LlamaConfig's.
      *
      * @param kvHeadsDefault num_key_value_heads when absent; null: num_attention_heads
+     * @param headDimDefault head_dim when absent; null: hidden_size / num_attention_heads
      */
     public record Family(String modelType, String architecture, int maxPositionsDefault, Integer bosDefault, List<Integer> eosDefault,
-                         Integer kvHeadsDefault) {}
+                         Integer kvHeadsDefault, Integer headDimDefault) {}
 
-    public static final Family LLAMA = new Family("llama", "LlamaForCausalLM", 2048, 1, List.of(2), null);
+    public static final Family LLAMA = new Family("llama", "LlamaForCausalLM", 2048, 1, List.of(2), null, null);
 
     /** Reads a Llama config.json object; source (the file) is named in every error. */
     public static LlamaConfig fromJson(JsonNode n, Object source) { return fromJson(n, source, LLAMA); }
@@ -152,7 +153,7 @@ public record LlamaConfig(
             int hidden = integer(n, "hidden_size", 0);
             int heads = integer(n, "num_attention_heads", 0);
             int kv = integer(n, "num_key_value_heads", fam.kvHeadsDefault() == null ? heads : fam.kvHeadsDefault());
-            int headDim = integer(n, "head_dim", heads > 0 ? hidden / heads : 0);
+            int headDim = integer(n, "head_dim", fam.headDimDefault() != null ? fam.headDimDefault() : heads > 0 ? hidden / heads : 0);
             double theta = number(n, "rope_theta", 10000.0);
             RopeScaling rs = null;
             JsonNode rp = n.get("rope_parameters");

@@ -47,11 +47,26 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     public final LlamaModel model;
 
     /**
-     * What a family built on this decoder changes in it. Llama: attention_bias puts a bias on all
-     * four projections; Qwen2: q, k and v have biases, o_proj none.
+     * What a family built on this decoder changes in it: which projections have biases (Llama's
+     * attention_bias: all four; Qwen2: q, k and v), an RMSNorm over each head of q and k before
+     * RoPE (Qwen3), and each layer's sliding window (Mistral; Qwen's sliding layers), 0 = none.
      */
-    public record Variant(boolean qkvBias, boolean oBias) {
-        public static Variant llama(LlamaConfig c) { return new Variant(c.attentionBias(), c.attentionBias()); }
+    public record Variant(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows) {
+        public Variant {
+            slidingWindows = slidingWindows.clone();
+        }
+
+        public static Variant llama(LlamaConfig c) { return new Variant(c.attentionBias(), c.attentionBias(), false, new int[c.numHiddenLayers()]); }
+
+        /** The window of layer i (0 = full causal attention). */
+        public int window(int layer) { return slidingWindows[layer]; }
+
+        /** Every layer with the same window. */
+        public static int[] windows(int layers, int window) {
+            int[] w = new int[layers];
+            java.util.Arrays.fill(w, window);
+            return w;
+        }
     }
 
     /** Builds and initialises with the default generator. */
@@ -178,7 +193,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
 
         LlamaDecoderLayer(LlamaConfig c, int layerIdx, Variant variant) {
             this.layerIdx = layerIdx;
-            selfAttn = registerModule("self_attn", new LlamaAttention(c, variant));
+            selfAttn = registerModule("self_attn", new LlamaAttention(c, variant, variant.window(layerIdx)));
             mlp = registerModule("mlp", new LlamaMLP(c));
             registerModule("input_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
             registerModule("post_attention_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
@@ -195,17 +210,24 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
      * heads; q and k are rotated by RoPE before the (causal) scaled dot-product attention.
      */
     public static class LlamaAttention extends Module {
-        private final int nHeads, nKv, headDim;
+        private final int nHeads, nKv, headDim, window;
+        private final boolean qkNorm;
 
-        LlamaAttention(LlamaConfig c, Variant variant) {
+        LlamaAttention(LlamaConfig c, Variant variant, int window) {
             nHeads = c.numAttentionHeads();
             nKv = c.numKeyValueHeads();
             headDim = c.headDim();
+            this.window = window;
+            qkNorm = variant.qkNorm();
             boolean b = variant.qkvBias();
             registerModule("q_proj", new Linear(c.hiddenSize(), nHeads * headDim, b));
             registerModule("k_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
             registerModule("v_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
             registerModule("o_proj", new Linear(nHeads * headDim, c.hiddenSize(), variant.oBias()));
+            if (qkNorm) {
+                registerModule("q_norm", new LlamaRMSNorm(headDim, c.rmsNormEps()));
+                registerModule("k_norm", new LlamaRMSNorm(headDim, c.rmsNormEps()));
+            }
             // transformers 4.4x keeps a (deprecated, unused) rotary_emb per attention; kept so the tree prints alike
             registerModule("rotary_emb", new LlamaRotaryEmbedding(c));
         }
@@ -216,17 +238,22 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
 
         public Tensor forward(Tensor x, Tensor cos, Tensor sin, KVCache cache, int layer, int past) {
             int b = x.size(0), t = x.size(1);
-            Tensor q = forwardChild("q_proj", x).view(b, t, nHeads, headDim).transpose(1, 2);
-            Tensor k = forwardChild("k_proj", x).view(b, t, nKv, headDim).transpose(1, 2);
+            Tensor q = forwardChild("q_proj", x).view(b, t, nHeads, headDim);
+            Tensor k = forwardChild("k_proj", x).view(b, t, nKv, headDim);
             Tensor v = forwardChild("v_proj", x).view(b, t, nKv, headDim).transpose(1, 2);
-            q = applyRotary(q, cos, sin);
-            k = applyRotary(k, cos, sin);
+            if (qkNorm) { // Qwen3: per-head RMSNorm over head_dim, before RoPE
+                q = forwardChild("q_norm", q);
+                k = forwardChild("k_norm", k);
+            }
+            q = applyRotary(q.transpose(1, 2), cos, sin);
+            k = applyRotary(k.transpose(1, 2), cos, sin);
             Tensor y;
             if (cache == null) {
-                y = F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, true);
+                y = window > 0 && t > window ? KVCache.attention(q, k, v, 0, true, window)
+                        : F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, true);
             } else {
                 Tensor[] kv = cache.update(layer, k, v);
-                y = KVCache.attention(q, kv[0], kv[1], past, true);
+                y = KVCache.attention(q, kv[0], kv[1], past, true, window);
             }
             y = y.transpose(1, 2).contiguous().view(b, t, nHeads * headDim);
             return forwardChild("o_proj", y);

@@ -47,19 +47,24 @@ class Qwen2ConfigTest {
     }
 
     @Test
-    void slidingWindowShorterThanTheContextIsRefused() throws Exception {
+    void slidingLayersFollowQwen2Config() throws Exception {
         Path d = withConfig(c -> { c.put("use_sliding_window", true); c.put("sliding_window", 16); c.put("max_window_layers", 1); });
-        String m = assertThrows(HfException.class, () -> AutoModelForCausalLM.fromPretrained(d)).getMessage();
-        assertTrue(m.contains(d.resolve("config.json").toString()) && m.contains("sliding_window 16") && m.contains("not implemented"), m);
-        // a window that covers every position is plain attention
-        Path ok = withConfig(c -> { c.put("use_sliding_window", true); c.put("sliding_window", 64); });
-        AutoModelForCausalLM.fromPretrained(ok);
+        Qwen2ForCausalLM m = (Qwen2ForCausalLM) AutoModelForCausalLM.fromPretrained(d);
+        assertEquals(List.of("full_attention", "sliding_attention"), m.qwenConfig().sliding().layerTypes());
+        assertEquals(List.of(0, 16), java.util.Arrays.stream(m.qwenConfig().sliding().perLayer()).boxed().toList());
+        // sliding_window without use_sliding_window is not used (Qwen2Config stores None)
+        Path off = withConfig(c -> { c.put("sliding_window", 16); c.put("max_window_layers", 0); });
+        assertEquals(List.of(0, 0), java.util.Arrays.stream(((Qwen2ForCausalLM) AutoModelForCausalLM.fromPretrained(off)).qwenConfig().sliding()
+                .perLayer()).boxed().toList());
+        Path bad = withConfig(c -> { c.put("use_sliding_window", true); c.putArray("layer_types").add("full_attention").add("chunked_attention"); });
+        String m2 = assertThrows(HfException.class, () -> AutoModelForCausalLM.fromPretrained(bad)).getMessage();
+        assertTrue(m2.contains(bad.resolve("config.json").toString()) && m2.contains("chunked_attention"), m2);
     }
 
     @Test
     void unknownModelTypeListsTheRegistry() throws Exception {
         Path d = withConfig(c -> c.put("model_type", "falcon"));
         String m = assertThrows(HfException.class, () -> AutoModelForCausalLM.fromPretrained(d)).getMessage();
-        assertTrue(m.contains(d.resolve("config.json").toString()) && m.contains("'falcon'") && m.contains("gpt2, llama, qwen2"), m);
+        assertTrue(m.contains(d.resolve("config.json").toString()) && m.contains("'falcon'") && m.contains("gpt2, llama, qwen2, qwen3, mistral"), m);
     }
 }

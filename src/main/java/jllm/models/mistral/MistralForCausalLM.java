@@ -1,0 +1,30 @@
+package jllm.models.mistral;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.hf.HfModelDir;
+import jllm.models.llama.LlamaForCausalLM;
+import jllm.tensor.Generator;
+
+/** MistralForCausalLM: the Llama decoder with a sliding window on every layer (modeling_mistral.py). */
+public class MistralForCausalLM extends LlamaForCausalLM {
+    private final MistralConfig mistral;
+
+    public MistralForCausalLM(MistralConfig c, Generator gen) {
+        super(c.decoder(), new Variant(false, false, false,
+                Variant.windows(c.decoder().numHiddenLayers(), c.slidingWindow() == null ? 0 : c.slidingWindow())), gen);
+        this.mistral = c;
+    }
+
+    @Override
+    public String modelType() { return MistralConfig.MISTRAL.modelType(); }
+
+    @Override
+    public ObjectNode configJson() { return mistral.toJson(); }
+
+    public static MistralForCausalLM fromPretrained(HfModelDir d) {
+        MistralConfig c = checked(d, () -> MistralConfig.fromJson(d.config(), d.configFile()), x -> x.decoder().numParameters());
+        MistralForCausalLM m = new MistralForCausalLM(c, null);
+        m.loadHf(d);
+        return m;
+    }
+}

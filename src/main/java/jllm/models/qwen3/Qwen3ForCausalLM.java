@@ -1,0 +1,29 @@
+package jllm.models.qwen3;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.hf.HfModelDir;
+import jllm.models.llama.LlamaForCausalLM;
+import jllm.tensor.Generator;
+
+/** Qwen3ForCausalLM: the Llama decoder with per-head q_norm/k_norm (modeling_qwen3.py). */
+public class Qwen3ForCausalLM extends LlamaForCausalLM {
+    private final Qwen3Config qwen;
+
+    public Qwen3ForCausalLM(Qwen3Config c, Generator gen) {
+        super(c.decoder(), new Variant(c.decoder().attentionBias(), c.decoder().attentionBias(), true, c.sliding().perLayer()), gen);
+        this.qwen = c;
+    }
+
+    @Override
+    public String modelType() { return Qwen3Config.QWEN3.modelType(); }
+
+    @Override
+    public ObjectNode configJson() { return qwen.toJson(); }
+
+    public static Qwen3ForCausalLM fromPretrained(HfModelDir d) {
+        Qwen3Config c = checked(d, () -> Qwen3Config.fromJson(d.config(), d.configFile()), Qwen3Config::numParameters);
+        Qwen3ForCausalLM m = new Qwen3ForCausalLM(c, null);
+        m.loadHf(d);
+        return m;
+    }
+}

@@ -53,7 +53,7 @@ final class CharShakespeareExample {
         Tensor start = Tensor.zeros(new int[] {1, 1}, jllm.tensor.DType.I64, jllm.tensor.Device.CPU);
         Tensor ids = TextGenerator.generate(model, start, TextGenerator.Options.of(sampleChars).seed(1337));
         out.println("an untrained sample (generate from token 0, '\\n'):");
-        out.println(tok.decode(Sampling.row(ids, 0)));
+        out.println(tok.decode(jllm.generate.TextStream.row(ids, 0)));
         out.println("train it with: ./jllm train --preset seed003   (or the quick CPU recipe: ./jllm train)");
     }
 }

@@ -2,6 +2,7 @@ package jllm.cli;
 
 import jllm.distributed.ProcessGroup;
 import jllm.io.hf.HfHub;
+import jllm.generate.SpecialTokens;
 import jllm.lora.LoraConfig;
 import jllm.lora.PeftModel;
 import jllm.models.AutoModelForCausalLM;
@@ -190,16 +191,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         return TrainConfig.defaults().with(c);
     }
 
-    /**
-     * bos as the tokenizer adds it to a prompt (Llama's tokenizers do, GPT-2's does not) and the
-     * model's eos after every response, so the model learns to stop.
-     */
+    /** bos as the tokenizer adds it to a prompt, and the eos generation stops at after every response, so the model learns to stop. */
     private static FinetuneData.Encoding encoding(HfTokenizer tok, PretrainedModel base) {
-        // whether the tokenizer prepends bos is decided by tokenizer_config.json or, failing that, by
-        // tokenizer.json's post-processor, so it is read off an encoding (which may also append eos)
-        int[] plain = tok.encode("a"), prompt = tok.encodePrompt("a");
-        Integer bos = tok.bosTokenId() != null && prompt.length > plain.length && prompt[0] == tok.bosTokenId() ? tok.bosTokenId() : null;
-        Integer eos = !base.eosTokenIds().isEmpty() ? base.eosTokenIds().get(0) : tok.eosTokenId();
-        return new FinetuneData.Encoding(tok, bos, eos);
+        return new FinetuneData.Encoding(tok, tok.prependedBos(), SpecialTokens.of(base, tok).responseEos());
     }
 }

@@ -1,6 +1,8 @@
 package jllm.cli;
 
+import jllm.generate.SpecialTokens;
 import jllm.generate.TextGenerator;
+import jllm.generate.TextStream;
 import jllm.io.hf.HfHub;
 import jllm.lora.PeftModel;
 import jllm.models.AutoModelForCausalLM;
@@ -8,21 +10,19 @@ import jllm.models.LanguageModel;
 import jllm.models.PretrainedModel;
 import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
-import jllm.tokenizer.StreamDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code jllm generate}: text from a Hugging Face model directory (GPT-2 or Llama), with an optional LoRA adapter. */
+/** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, with an optional LoRA adapter. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Generate text with a Hugging Face model directory (GPT-2 or Llama) and its tokenizer.json, optionally "
+        description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral) and its tokenizer.json, optionally "
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
                 "--model is a directory, or a name (org/name) found in the local Hugging Face cache "
@@ -81,42 +81,15 @@ public final class GenerateCommand implements Callable<Integer> {
             } else {
                 ids = tok.encodePrompt(prompt);
             }
-            if (ids.length == 0) {
-                Integer start = base.bosTokenId() != null ? base.bosTokenId() : tok.bosTokenId() != null ? tok.bosTokenId() : tok.eosTokenId();
-                if (start == null) throw new IllegalArgumentException("the prompt is empty and the model has no bos or eos token to start from");
-                ids = new int[] {start};
-            }
-            List<Long> stops = new ArrayList<>();
-            for (int e : base.eosTokenIds()) stops.add((long) e);
-            if (stops.isEmpty() && tok.eosTokenId() != null) stops.add((long) tok.eosTokenId());
-            run(lm, tok, ids, stops, System.out);
+            SpecialTokens special = SpecialTokens.of(base, tok);
+            ids = special.startIfEmpty(ids);
+            sampling.checkPromptLength(ids.length, lm.blockSize());
+            var opts = TextGenerator.Options.of(maxNewTokens).temperature(sampling.temperature).topK(topK > 0 ? topK : null)
+                    .topP(sampling.topP).seed(sampling.seed).useCache(!sampling.noCache).stopTokens(special.stopTokens());
+            TextStream.Result r = TextStream.run(lm, tok, ids, chat ? null : prompt, opts, System.out);
+            System.err.printf(Locale.ROOT, "%d prompt tokens, %d generated in %.2f s (%.1f tokens/s)%n", r.promptTokens(),
+                    r.generatedTokens(), r.seconds(), r.tokensPerSecond());
         }
         return 0;
-    }
-
-    private void run(LanguageModel lm, HfTokenizer tok, int[] ids, List<Long> stops, PrintStream out) {
-        sampling.checkPromptLength(ids.length, lm.blockSize());
-        if (!chat) out.print(prompt);
-        out.flush();
-        StreamDecoder stream = new StreamDecoder(tok, ids);
-        int[] count = {0};
-        var opts = TextGenerator.Options.of(maxNewTokens).temperature(sampling.temperature).topK(topK > 0 ? topK : null).topP(sampling.topP).seed(sampling.seed)
-                .useCache(!sampling.noCache).stopTokens(stops).listener((row, token) -> {
-                    count[0]++;
-                    if (stops.contains(token)) return; // the eos token ends the text; it is not printed
-                    String s = stream.push((int) token);
-                    if (!s.isEmpty()) {
-                        out.print(s);
-                        out.flush();
-                    }
-                });
-        long t0 = System.nanoTime();
-        TextGenerator.generate(lm, Sampling.promptIds(ids), opts);
-        double secs = (System.nanoTime() - t0) / 1e9;
-        out.print(stream.flush());
-        out.println();
-        out.flush();
-        System.err.printf(Locale.ROOT, "%d prompt tokens, %d generated in %.2f s (%.1f tokens/s)%n", ids.length, count[0], secs,
-                count[0] / secs);
     }
 }

@@ -61,11 +61,11 @@ final class Gpt2Example {
         out.println("########## sampling: 5 sequences of 30 tokens, top-k 50 ##########");
         out.println("(this model has seen " + steps * 4 * 32 + " tokens, so expect Shakespeare-flavoured noise; the seed's fluent text comes from OpenAI's weights)");
         int[] prompt = tok.encode("Hello, I'm a language model,");
-        Tensor idx = Sampling.promptIds(prompt);
+        Tensor idx = jllm.generate.TextStream.ids(prompt);
         var opts = TextGenerator.Options.of(30).topK(50).seed(42).numReturnSequences(5);
         Tensor outIds = TextGenerator.generate(model, idx, opts);
         for (int r = 0; r < 5; r++) {
-            out.println("> " + tok.decode(Sampling.row(outIds, r)).replace("\n", " "));
+            out.println("> " + tok.decode(jllm.generate.TextStream.row(outIds, r)).replace("\n", " "));
         }
     }
 }

@@ -1,5 +1,8 @@
 package jllm.cli;
 
+import jllm.generate.SpecialTokens;
+import jllm.generate.TextGenerator;
+import jllm.generate.TextStream;
 import jllm.train.SavedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,9 +44,13 @@ public final class SampleCommand implements Callable<Integer> {
         sampling.validate(spec);
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());
-        double[] r = Sampling.run(m.model(), m.tokenizer(), new Sampling.Settings(prompt, numSamples, maxNewTokens, sampling.temperature,
-                topK > 0 ? topK : null, sampling.topP, sampling.seed, !sampling.noCache, sampling), System.out);
-        System.err.printf(Locale.ROOT, "%.0f tokens in %.2f s (%.1f tokens/s)%n", r[0], r[1], r[0] / r[1]);
+        int[] ids = SpecialTokens.of(m.tokenizer()).startIfEmpty(m.tokenizer().encode(prompt));
+        sampling.checkPromptLength(ids.length, m.model().blockSize());
+        // no stop tokens: nanoGPT's sample.py writes max_new_tokens whatever it samples
+        var opts = TextGenerator.Options.of(maxNewTokens).temperature(sampling.temperature).topK(topK > 0 ? topK : null)
+                .topP(sampling.topP).seed(sampling.seed).useCache(!sampling.noCache).numReturnSequences(numSamples);
+        TextStream.Result r = TextStream.run(m.model(), m.tokenizer(), ids, prompt, opts, System.out);
+        System.err.printf(Locale.ROOT, "%d tokens in %.2f s (%.1f tokens/s)%n", r.generatedTokens(), r.seconds(), r.tokensPerSecond());
         return 0;
     }
 }

@@ -1,6 +1,8 @@
 package jllm.cli;
 
 import jllm.distributed.ProcessGroup;
+import jllm.generate.TextGenerator;
+import jllm.generate.TextStream;
 import jllm.models.LanguageModel;
 import jllm.models.ModelFactory;
 import jllm.nn.Module;
@@ -103,7 +105,9 @@ public final class TrainCommand implements Callable<Integer> {
         if (!trainer.isWriter()) return 0;
         if (sampleTokens > 0) {
             out.println("---------------- sample ----------------");
-            Sampling.run(model, data.tokenizer(), new Sampling.Settings("\n", 1, sampleTokens, 0.8, 200, null, 1337, true, null), out);
+            // nanoGPT's sample.py settings: a newline prompt, temperature 0.8, top-k 200, seed 1337
+            TextStream.run(model, data.tokenizer(), data.tokenizer().encode("\n"), "\n",
+                    TextGenerator.Options.of(sampleTokens).temperature(0.8).topK(200).seed(1337), out);
             out.println("----------------------------------------");
         }
         Path best = outDir.resolve(Checkpoint.BEST), last = outDir.resolve(Checkpoint.LAST);

@@ -134,23 +134,24 @@ public final class ChatTemplate {
 
     /** Values range() may produce in one render: far beyond any real template, far below a runaway one. */
     static final long RANGE_BUDGET = 5_000_000;
-    private static final ThreadLocal<long[]> RANGE_LEFT = new ThreadLocal<>();
+    /** The render's budget; the caller sets it to -1 when it abandons the render, so the loops wind down. */
+    private static final ThreadLocal<java.util.concurrent.atomic.AtomicLong> RANGE_LEFT = new ThreadLocal<>();
 
     /**
-     * jinjava's range() counted against {@link #RANGE_BUDGET}; once spent, every range() is empty,
-     * so nested loops finish at once and the render reports it (the first time, as a render error).
+     * jinjava's range() counted against {@link #RANGE_BUDGET}; once spent (or the render
+     * abandoned), every range() is empty, so nested loops finish at once and the render reports
+     * it (the first time, as a render error).
      */
     public static List<Integer> range(Object arg1, Object... args) {
-        long[] left = RANGE_LEFT.get();
-        if (left != null && left[0] <= 0) {
-            if (left[0] == 0) {
-                left[0] = -1;
+        var left = RANGE_LEFT.get();
+        if (left != null && left.get() <= 0) {
+            if (left.compareAndSet(0, -1)) {
                 throw new IllegalStateException("range() produced more than " + RANGE_BUDGET + " values in one render (a runaway loop?)");
             }
             return List.of();
         }
         List<Integer> r = com.hubspot.jinjava.lib.fn.Functions.range(arg1, args);
-        if (left != null) left[0] = Math.max(0, left[0] - r.size());
+        if (left != null) left.updateAndGet(v -> v < 0 ? v : Math.max(0, v - r.size()));
         return r;
     }
 
@@ -240,18 +241,20 @@ public final class ChatTemplate {
     /**
      * Renders on a daemon thread and waits at most {@link #RENDER_TIMEOUT_MS}: jinjava has no
      * iteration limit, and three nested loops of range(1000) would run for hours. A render that
-     * does not finish is abandoned (interrupted; the daemon thread cannot keep the JVM alive) and
-     * reported.
+     * does not finish is abandoned (its range() budget emptied so that its loops end, and
+     * interrupted; the daemon thread cannot keep the JVM alive) and reported.
      */
     private RenderResult renderWithin(Map<String, Object> vars) {
+        var budget = new java.util.concurrent.atomic.AtomicLong(RANGE_BUDGET);
         var task = new java.util.concurrent.FutureTask<>(() -> {
-            RANGE_LEFT.set(new long[] {RANGE_BUDGET});
+            RANGE_LEFT.set(budget);
             return JINJAVA.renderForResult(source, vars);
         });
         Thread t = Thread.ofPlatform().daemon().name("chat-template").start(task);
         try {
             return task.get(RENDER_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
+            budget.set(-1); // every later range() is empty: the abandoned render's loops end
             t.interrupt();
             throw new TemplateException("chat template did not finish rendering within " + RENDER_TIMEOUT_MS + " ms (a runaway loop?)");
         } catch (java.util.concurrent.ExecutionException e) {

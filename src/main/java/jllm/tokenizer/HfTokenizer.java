@@ -276,6 +276,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         return out;
     }
 
+    /**
+     * The bos id when this tokenizer prepends it to a prompt (Llama's do, GPT-2's does not), else
+     * null. tokenizer_config.json or, failing that, tokenizer.json's post-processor decides, so it
+     * is read off an encoding (which may also append eos).
+     */
+    public Integer prependedBos() {
+        int[] plain = encode("a"), prompt = encodePrompt("a");
+        return bosId != null && prompt.length > plain.length && prompt[0] == bosId ? bosId : null;
+    }
+
     /** A plain (non-chat) generation prompt: the text with BOS as the model expects it. */
     public int[] encodePrompt(String prompt) {
         return encode(prompt, true);

@@ -104,10 +104,6 @@ public final class Engine {
                     if (r != null) g = r;
                 }
             }
-            if (n.retainers != null) {
-                gOwned = false;
-                for (Tensor t : n.retainers) accumulate(t, g, false);
-            }
             if (n instanceof AccumulateGrad acc) {
                 Tensor leaf = acc.variable();
                 accumulate(leaf, g, gOwned);

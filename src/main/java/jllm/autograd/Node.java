@@ -30,7 +30,6 @@ public class Node {
     private int[] savedVersions;
     private boolean released;
     List<UnaryOperator<Tensor>> preHooks;
-    List<Tensor> retainers;
     private AccumulateInto accumulateInto;
 
     public Node(String name, Node[] next, Backward backward, Tensor[] saved) {
@@ -65,11 +64,6 @@ public class Node {
         if (next.length != 1) throw new IllegalArgumentException("accumulateInto needs a node with one input, " + name + " has " + next.length);
         accumulateInto = f;
         return this;
-    }
-
-    void retain(Tensor t) {
-        if (retainers == null) retainers = new ArrayList<>();
-        if (!retainers.contains(t)) retainers.add(t);
     }
 
     /** Adds this node's input gradient into target when the node supports it; false when it does not. */

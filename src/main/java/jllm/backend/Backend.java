@@ -8,8 +8,10 @@ import jllm.tensor.Tensor;
 import java.util.List;
 
 /**
- * The kernel set of one device. Tensor ops check their operands, then call these; autograd and nn
- * never see a kernel. Inputs may be arbitrary strided views on this backend's device; outputs are
+ * The kernel set of one device. Tensor ops check their operands, then call these; so do the fused
+ * functions of {@code nn.functional.F} (a fused forward and its backward kernel, recorded together)
+ * and the optimizers' fused updates. The autograd engine itself calls none: it runs the backward
+ * functions ops recorded. Inputs may be arbitrary strided views on this backend's device; outputs are
  * new contiguous tensors unless a method says it writes into an argument. A new device (CUDA)
  * implements this interface and registers itself with {@link Backends}.
  */

@@ -1,24 +1,35 @@
 package jllm.backend;
 
-import jllm.backend.cpu.CpuBackend;
 import jllm.tensor.Device;
 
 import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntFunction;
 
-/** The registry that maps a device type ("cpu", "cuda") to the backend that runs its kernels. */
+/**
+ * The registry that maps a device type ("cpu", "cuda") to the backend that runs its kernels. The
+ * backends on the class path are discovered with {@link ServiceLoader} ({@link BackendProvider});
+ * {@link #register} adds one by hand (tests' fake devices).
+ */
 public final class Backends {
-    private static final Map<String, java.util.function.IntFunction<Backend>> FACTORIES = new ConcurrentHashMap<>();
+    private static final Map<String, IntFunction<Backend>> FACTORIES = new ConcurrentHashMap<>();
     private static final Map<Device, Backend> INSTANCES = new ConcurrentHashMap<>();
 
     static {
-        INSTANCES.put(Device.CPU, CpuBackend.INSTANCE);
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader())) {
+            FACTORIES.putIfAbsent(p.deviceType(), p::create);
+        }
+        if (!FACTORIES.containsKey(Device.CPU.type())) {
+            throw new IllegalStateException("no cpu backend found: META-INF/services/" + BackendProvider.class.getName() + " is missing from the class path");
+        }
     }
 
     private Backends() {}
 
     /** Registers the backend for a device type; factory receives the device index. */
-    public static void register(String deviceType, java.util.function.IntFunction<Backend> factory) {
+    public static void register(String deviceType, IntFunction<Backend> factory) {
         FACTORIES.put(deviceType, factory);
     }
 
@@ -31,8 +42,8 @@ public final class Backends {
         if (b != null) return b;
         var f = FACTORIES.get(device.type());
         if (f == null) {
-            throw new IllegalStateException("no backend for device " + device + ": jllm was built with "
-                    + INSTANCES.keySet() + " only (register one with Backends.register(\"" + device.type() + "\", ...))");
+            throw new IllegalStateException("no backend for device " + device + ": the class path has backends for " + new TreeSet<>(FACTORIES.keySet())
+                    + " only (a backend jar lists its " + BackendProvider.class.getSimpleName() + " in META-INF/services)");
         }
         return INSTANCES.computeIfAbsent(device, d -> f.apply(d.index()));
     }

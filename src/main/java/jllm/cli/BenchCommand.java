@@ -70,6 +70,19 @@ public final class BenchCommand implements Runnable {
         }
     }
 
+    /** Checks the cases (an unknown one is bad usage, exit 2), sets the thread count, then runs the benchmark. */
+    private static int runCases(List<String> cases, List<String> known, Integer threads, java.util.function.Consumer<jllm.bench.ModelBench> body) {
+        try {
+            jllm.bench.ModelBench.checkCases(cases, known);
+        } catch (IllegalArgumentException e) {
+            System.err.println("jllm bench: " + e.getMessage());
+            return 2;
+        }
+        if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
+        body.accept(new jllm.bench.ModelBench(System.out));
+        return 0;
+    }
+
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = {"Training-step time (forward, backward, AdamW), with PyTorch side by side on the same shapes. Cases:",
                     "  gpt2: GPT-2 124M, B=4, T=64.",
@@ -95,15 +108,7 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            try {
-                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.TRAIN_CASES);
-            } catch (IllegalArgumentException e) {
-                System.err.println("jllm bench: " + e.getMessage());
-                return 2;
-            }
-            if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
-            new jllm.bench.ModelBench(System.out).runTrain(cases, warmup, repeats, !noTorch);
-            return 0;
+            return runCases(cases, jllm.bench.ModelBench.TRAIN_CASES, threads, b -> b.runTrain(cases, warmup, repeats, !noTorch));
         }
     }
 
@@ -134,15 +139,7 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
-            try {
-                jllm.bench.ModelBench.checkCases(cases, jllm.bench.ModelBench.GENERATE_CASES);
-            } catch (IllegalArgumentException e) {
-                System.err.println("jllm bench: " + e.getMessage());
-                return 2;
-            }
-            if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
-            new jllm.bench.ModelBench(System.out).runGenerate(cases, tokens, warmup, repeats, !noTorch);
-            return 0;
+            return runCases(cases, jllm.bench.ModelBench.GENERATE_CASES, threads, b -> b.runGenerate(cases, tokens, warmup, repeats, !noTorch));
         }
     }
 

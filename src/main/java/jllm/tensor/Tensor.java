@@ -292,12 +292,18 @@ public final class Tensor {
 
     public static Tensor fullLike(Tensor t, double v) { return full(t.shape, v, t.dtype(), t.device()); }
 
-    public static Tensor randLike(Tensor t) { return rand(t.shape, Generator.defaultGenerator()).to(t.device()); }
+    public static Tensor randLike(Tensor t) { return rand(t.shape, Generator.defaultGenerator(), t.device()); }
 
-    public static Tensor randnLike(Tensor t) { return randn(t.shape, Generator.defaultGenerator()).to(t.device()); }
+    public static Tensor randnLike(Tensor t) { return randn(t.shape, Generator.defaultGenerator(), t.device()); }
 
     /** [0, end) as I64, like {@code torch.arange(end)}. */
     public static Tensor arange(long end) { return arange(0, end, 1); }
+
+    /** arange on a device (positions for a device model). */
+    public static Tensor arange(long start, long end, long step, Device device) {
+        Tensor t = arange(start, end, step);
+        return device.equals(Device.CPU) ? t : t.to(device);
+    }
 
     public static Tensor arange(long start, long end, long step) {
         if (step == 0) throw new IllegalArgumentException("arange: step must be nonzero");
@@ -336,16 +342,22 @@ public final class Tensor {
     /** Uniform [0,1) from the default generator. */
     public static Tensor rand(int... shape) { return rand(shape, Generator.defaultGenerator()); }
 
-    public static Tensor rand(int[] shape, Generator gen) {
-        Tensor t = zeros(shape);
+    public static Tensor rand(int[] shape, Generator gen) { return rand(shape, gen, Device.CPU); }
+
+    /** Uniform [0,1) F32 drawn by the device's own kernel, so a mask for a device tensor never crosses from the host. */
+    public static Tensor rand(int[] shape, Generator gen, Device device) {
+        Tensor t = zeros(shape, DType.F32, device);
         t.backend().uniform(t, 0, 1, gen);
         return t;
     }
 
     public static Tensor randn(int... shape) { return randn(shape, Generator.defaultGenerator()); }
 
-    public static Tensor randn(int[] shape, Generator gen) {
-        Tensor t = zeros(shape);
+    public static Tensor randn(int[] shape, Generator gen) { return randn(shape, gen, Device.CPU); }
+
+    /** Standard normal F32 drawn by the device's own kernel. */
+    public static Tensor randn(int[] shape, Generator gen, Device device) {
+        Tensor t = zeros(shape, DType.F32, device);
         t.backend().normal(t, 0, 1, gen);
         return t;
     }

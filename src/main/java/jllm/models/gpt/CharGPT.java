@@ -90,7 +90,7 @@ public class CharGPT extends CausalLM {
     @Override
     protected Tensor hiddenStates(Tensor idx, KVCache cache) {
         int t = idx.size(1), past = cache == null ? 0 : cache.length();
-        Tensor x = tokenEmbeddingTable.forward(idx).add(positionEmbeddingTable.forward(Tensor.arange(past, past + t, 1).to(idx.device())));
+        Tensor x = tokenEmbeddingTable.forward(idx).add(positionEmbeddingTable.forward(Tensor.arange(past, past + t, 1, idx.device())));
         if (cache == null) {
             x = blocks.forward(x);
         } else {

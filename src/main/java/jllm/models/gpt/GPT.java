@@ -150,7 +150,7 @@ public class GPT extends PretrainedCausalLM {
     @Override
     protected Tensor hiddenStates(Tensor idx, KVCache cache) {
         int t = idx.size(1), past = cache == null ? 0 : cache.length();
-        Tensor pos = Tensor.arange(past, past + t, 1).to(idx.device());
+        Tensor pos = Tensor.arange(past, past + t, 1, idx.device());
         Tensor x = wte.forward(idx).add(wpe.forward(pos));
         if (drop != null) x = drop.forward(x);
         int layer = 0;

@@ -293,11 +293,20 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         public String extraRepr() { return super.extraRepr().replace(", elementwise_affine=True", ""); }
     }
 
-    /** Rotary position embedding: cos/sin of position * inv_freq; inv_freq is a non-persistent buffer as in transformers. */
+    /**
+     * Rotary position embedding: cos/sin of position * inv_freq; inv_freq is a non-persistent
+     * buffer as in transformers. The cos/sin tables are computed once per length (doubling as
+     * positions grow) and kept on the buffer's device, so decoding a token costs no host round
+     * trip; moving the model to another device recomputes them there.
+     */
     public static class LlamaRotaryEmbedding extends Module {
+        private final int maxPositions;
+        private Tensor cosTable, sinTable;
+
         LlamaRotaryEmbedding(LlamaConfig c) {
             float[] inv = c.ropeInvFreq();
             registerBuffer("inv_freq", Tensor.of(inv, inv.length), false);
+            maxPositions = c.maxPositionEmbeddings();
         }
 
         /**
@@ -305,11 +314,21 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
          * float32 (one rounding, like transformers' float32 matmul), emb = cat(freqs, freqs).
          */
         public Tensor[] cosSin(int start, int t, jllm.tensor.Device device) {
-            float[] inv = buffer("inv_freq").toFloatArray();
+            Tensor inv = buffer("inv_freq");
+            if (cosTable == null || cosTable.size(0) < start + t || !cosTable.device().equals(inv.device())) {
+                int have = cosTable == null ? 0 : cosTable.size(0);
+                table(Math.min(maxPositions, Math.max(start + t, Math.max(64, 2 * have))), inv);
+            }
+            Tensor c = cosTable.narrow(0, start, t), s = sinTable.narrow(0, start, t);
+            return device.equals(c.device()) ? new Tensor[] {c, s} : new Tensor[] {c.to(device), s.to(device)};
+        }
+
+        private void table(int n, Tensor invFreq) {
+            float[] inv = invFreq.toFloatArray();
             int half = inv.length, d = 2 * half;
-            float[] cos = new float[t * d], sin = new float[t * d];
-            for (int p = 0; p < t; p++) {
-                float pos = start + p;
+            float[] cos = new float[n * d], sin = new float[n * d];
+            for (int p = 0; p < n; p++) {
+                float pos = p;
                 for (int j = 0; j < half; j++) {
                     float f = pos * inv[j];
                     float c = (float) Math.cos(f), s = (float) Math.sin(f);
@@ -319,7 +338,8 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
                     sin[p * d + half + j] = s;
                 }
             }
-            return new Tensor[] {Tensor.of(cos, t, d).to(device), Tensor.of(sin, t, d).to(device)};
+            cosTable = Tensor.of(cos, n, d).to(invFreq.device());
+            sinTable = Tensor.of(sin, n, d).to(invFreq.device());
         }
     }
 }

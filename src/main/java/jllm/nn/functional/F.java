@@ -66,7 +66,7 @@ public final class F {
         if (p < 0 || p > 1) throw new IllegalArgumentException("dropout probability has to be between 0 and 1, but got " + p);
         if (!training || p == 0) return x;
         if (p == 1) return x.mul(0);
-        Tensor keep = Tensor.rand(x.shape(), gen).to(x.device()).ge(p);
+        Tensor keep = Tensor.rand(x.shape(), gen, x.device()).ge(p);
         return x.mul(keep.to(x.dtype())).mul(1.0 / (1.0 - p));
     }
 

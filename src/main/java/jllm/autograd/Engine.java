@@ -11,6 +11,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import java.util.Objects;
 
 /**
  * The backward sweep: counts how many consumers each reachable node has, then processes nodes in
@@ -34,7 +35,7 @@ public final class Engine {
     public static void queueCallback(Runnable callback) {
         List<Runnable> q = CALLBACKS.get();
         if (q == null) throw new IllegalStateException("queueCallback can only be called during a backward pass");
-        q.add(java.util.Objects.requireNonNull(callback, "callback"));
+        q.add(Objects.requireNonNull(callback, "callback"));
     }
 
     public static void backward(Tensor root, Tensor grad, boolean retainGraph) {
@@ -127,7 +128,7 @@ public final class Engine {
                     if (cur == null) {
                         grads.put(m, gi);
                         if (isFresh(gi, g, gOwned, in, i) && !n.sharesStorageWithSaved(gi)) owned.add(gi);
-                    } else if (owned.contains(cur) && java.util.Arrays.equals(cur.shape(), gi.shape()) && cur.dtype() == gi.dtype()) {
+                    } else if (owned.contains(cur) && Arrays.equals(cur.shape(), gi.shape()) && cur.dtype() == gi.dtype()) {
                         cur.add_(gi);
                     } else {
                         owned.remove(cur);

@@ -5,6 +5,7 @@ import jllm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
+import java.util.Arrays;
 
 /**
  * One recorded operation of the graph: the function that turns the gradient of its output into
@@ -91,7 +92,7 @@ public class Node {
             if (s[i] != null && s[i].version() != savedVersions[i]) {
                 throw new IllegalStateException("one of the variables needed for gradient computation has been modified by "
                         + "an inplace operation: [" + s[i].dtype().torchName() + " tensor of shape "
-                        + java.util.Arrays.toString(s[i].shape()) + "], which is saved by " + name + ", is at version "
+                        + Arrays.toString(s[i].shape()) + "], which is saved by " + name + ", is at version "
                         + s[i].version() + "; expected version " + savedVersions[i] + " instead.");
             }
         }

@@ -7,6 +7,7 @@ import jllm.bench.GemmBench;
 import jllm.bench.PoolBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.util.ArrayList;
 
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -191,7 +192,7 @@ public final class BenchCommand implements Runnable {
                 return 0;
             }
             System.out.println("== all-reduce between 2 ranks (median of " + repeats + ", slowest rank)");
-            List<String> ar = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", "allreduce", "--sizes-mb", sizes));
+            List<String> ar = new ArrayList<>(List.of("bench", "ddp", "--role", "allreduce", "--sizes-mb", sizes));
             ar.addAll(common);
             DataParallel.launch(2, "bench", ar, "off");
             if (!noPeers) peer(List.of("mpirun", "-np", "2"), "mpi_allreduce.py", List.of("--sizes-mb", sizes, "--warmup",
@@ -200,7 +201,7 @@ public final class BenchCommand implements Runnable {
                 System.out.println("== training step, " + c + ", same global batch: 1 process vs 2 ranks with DDP");
                 jllm.bench.DdpBench.step(jllm.distributed.ProcessGroup.single(), jllm.bench.ModelBench.CASES.get(c), warmup, repeats, System.out);
                 for (String r : List.of("step-nosync", "step")) {
-                    List<String> st = new java.util.ArrayList<>(List.of("bench", "ddp", "--role", r, "--case", c));
+                    List<String> st = new ArrayList<>(List.of("bench", "ddp", "--role", r, "--case", c));
                     st.addAll(common);
                     DataParallel.launch(2, "bench", st, "off");
                 }
@@ -221,7 +222,7 @@ public final class BenchCommand implements Runnable {
                 System.out.println("(peer " + script + " not run: needs /usr/bin/python3 and " + p + ")");
                 return;
             }
-            List<String> cmd = new java.util.ArrayList<>(prefix);
+            List<String> cmd = new ArrayList<>(prefix);
             if (!prefix.isEmpty()) {
                 cmd.add("--oversubscribe");
                 if ("root".equals(System.getProperty("user.name"))) cmd.add("--allow-run-as-root");

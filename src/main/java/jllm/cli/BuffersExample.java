@@ -18,6 +18,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import java.util.Arrays;
 
 /**
  * {@code jllm examples buffers}: seed 000 ("understanding PyTorch buffers") step by step with
@@ -182,7 +183,7 @@ final class BuffersExample {
         }
     }
 
-    private static String shape(Tensor t) { return java.util.Arrays.toString(t.shape()); }
+    private static String shape(Tensor t) { return Arrays.toString(t.shape()); }
 
     private static void deleteTree(Path dir) {
         try (Stream<Path> s = Files.walk(dir)) {

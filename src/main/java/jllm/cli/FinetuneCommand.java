@@ -122,9 +122,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         TrainConfig.Share share = cfg.share(group.worldSize());
         Generator.manualSeed(cfg.seed() + group.rank()); // LoRA's init is broadcast from rank 0; dropout differs per rank
 
-        LoraConfig lora = new LoraConfig(loraR, loraAlpha, loraDropout,
-                targetModules == null ? null : LoraConfig.TargetModules.parse(targetModules), "none",
-                false /* set from the model's family by PeftModel */, useRslora, null, "CAUSAL_LM", dir.toString(), false);
+        // fan_in_fan_out and the default target modules come from the model's family (ModelRegistry), as PEFT sets them
+        LoraConfig lora = LoraConfig.of(loraR, loraAlpha).withDropout(loraDropout).withRslora(useRslora).withBaseModelNameOrPath(dir.toString());
+        if (targetModules != null) lora = lora.withTargetModules(LoraConfig.TargetModules.parse(targetModules));
         PeftModel peft = PeftModel.getPeftModel(base.asModule(), lora);
         o.println(peft.trainableParametersLine());
 

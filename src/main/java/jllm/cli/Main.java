@@ -2,6 +2,8 @@ package jllm.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Entry point of the {@code jllm} command line. */
 @Command(name = "jllm", mixinStandardHelpOptions = true, version = "jllm 0.1.0",
@@ -35,7 +37,7 @@ public final class Main implements Runnable {
      * top-level help and succeed, and a script could not tell).
      */
     static int run(String... args) {
-        java.util.List<String> rest = new java.util.ArrayList<>();
+        List<String> rest = new ArrayList<>();
         boolean options = true;
         for (String a : args) {
             if (options && a.equals("--")) options = false;

@@ -5,6 +5,9 @@ import jllm.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Map;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * A group of processes that run the same program on their share of the data and agree through
@@ -99,12 +102,12 @@ public interface ProcessGroup extends AutoCloseable {
      * Every rank's text, in rank order; the texts may differ in length (the lengths are gathered
      * first, then the texts padded to the longest).
      */
-    default java.util.List<String> allGather(String value, String what) {
+    default List<String> allGather(String value, String what) {
         byte[] mine = value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         long[] lengths = allGather(mine.length, "all-gather of the sizes of " + what);
-        int max = (int) java.util.Arrays.stream(lengths).max().orElse(0);
-        byte[] all = allGatherBytes(java.util.Arrays.copyOf(mine, max), "all-gather of " + what);
-        java.util.List<String> out = new java.util.ArrayList<>(lengths.length);
+        int max = (int) Arrays.stream(lengths).max().orElse(0);
+        byte[] all = allGatherBytes(Arrays.copyOf(mine, max), "all-gather of " + what);
+        List<String> out = new ArrayList<>(lengths.length);
         for (int r = 0; r < lengths.length; r++) out.add(new String(all, r * max, (int) lengths[r], java.nio.charset.StandardCharsets.UTF_8));
         return out;
     }

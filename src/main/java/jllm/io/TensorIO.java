@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Arrays;
 
 /**
  * The bridge between {@link Tensor}s and safetensors files: {@code safetensors.torch.save_file}
@@ -207,6 +208,6 @@ public final class TensorIO {
 
     private static SafeTensorsException fail(Path file, TensorEntry e, String msg) {
         return new SafeTensorsException(file + ": tensor '" + e.name() + "' (" + e.dtype() + ", shape "
-                + java.util.Arrays.toString(e.shape()) + "): " + msg);
+                + Arrays.toString(e.shape()) + "): " + msg);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.LinkedHashMap;
 
 /**
  * A causal language model that loads from and saves to a Hugging Face model directory
@@ -24,7 +25,7 @@ public interface PretrainedModel extends CachedLanguageModel {
     }
 
     /** The tensors save_pretrained writes: Hugging Face key names and orientation. */
-    java.util.LinkedHashMap<String, jllm.tensor.Tensor> hfStateDict();
+    LinkedHashMap<String, jllm.tensor.Tensor> hfStateDict();
 
     /** This model as the {@link jllm.nn.Module} it is (parameters, train/eval, LoRA injection). */
     default jllm.nn.Module asModule() { return (jllm.nn.Module) this; }

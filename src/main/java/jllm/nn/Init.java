@@ -5,6 +5,7 @@ import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
 import java.util.Locale;
+import java.util.Arrays;
 
 /**
  * Weight initialisation, PyTorch's {@code torch.nn.init}, with the same formulas and defaults.
@@ -46,7 +47,7 @@ public final class Init {
     public static long[] calculateFanInAndFanOut(Tensor t) {
         if (t.dim() < 2) {
             throw new IllegalArgumentException("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape "
-                    + java.util.Arrays.toString(t.shape()) + ")");
+                    + Arrays.toString(t.shape()) + ")");
         }
         long receptive = 1;
         for (int d = 2; d < t.dim(); d++) receptive *= t.size(d);

@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
+import java.util.Locale;
 
 /**
  * An n-dimensional array on a device, with PyTorch's semantics: a view (offset, shape, strides) into
@@ -1468,7 +1469,7 @@ public final class Tensor {
      * CopySlices): the base's gradient flows to the op's result inside the view's region and to the
      * base's old history elsewhere.
      */
-    private Tensor inPlace(Tensor other, java.util.function.UnaryOperator<Tensor> outOfPlace, boolean savesSelf, Runnable kernel) {
+    private Tensor inPlace(Tensor other, UnaryOperator<Tensor> outOfPlace, boolean savesSelf, Runnable kernel) {
         checkInplaceAllowed();
         if (!needsGrad(this, other) && !(base != null && needsGrad(base, other))) {
             kernel.run();
@@ -1680,9 +1681,9 @@ public final class Tensor {
             String c;
             if (Double.isNaN(x)) c = "nan";
             else if (Double.isInfinite(x)) c = x > 0 ? "inf" : "-inf";
-            else if (sci) c = String.format(java.util.Locale.ROOT, "%.4e", x);
-            else if (intMode) c = String.format(java.util.Locale.ROOT, "%.0f", x) + ".";
-            else c = String.format(java.util.Locale.ROOT, "%.4f", x);
+            else if (sci) c = String.format(Locale.ROOT, "%.4e", x);
+            else if (intMode) c = String.format(Locale.ROOT, "%.0f", x) + ".";
+            else c = String.format(Locale.ROOT, "%.4f", x);
             if (x == 0 && 1 / x < 0 && !c.startsWith("-")) c = "-" + c;
             out[i] = c;
         }

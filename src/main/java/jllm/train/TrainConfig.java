@@ -19,6 +19,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Locale;
 
 /**
  * The settings of one training run, named as nanoGPT's {@code train.py} globals (Java casing here,
@@ -303,7 +304,7 @@ public record TrainConfig(
 
     private static String canonical(String key) {
         if (KEYS.containsKey(key)) return key;
-        String snake = key.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
+        String snake = key.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
         return KEYS.containsKey(snake) ? snake : key;
     }
 

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * The token streams of a training run and the tokenizer that made them. A dataset is named as in
@@ -60,7 +61,7 @@ public record TrainData(String name, Tokenizer tokenizer, TokenSource train, Tok
     /** nanoGPT's get_batch: B random windows of T+1 tokens from the split, drawn with the trainer's generator. */
     public BatchSource batches(int batchSize, int blockSize) {
         RandomBatcher tr = new RandomBatcher(train), va = new RandomBatcher(val);
-        for (var e : java.util.Map.of("train", train, "val", val).entrySet()) {
+        for (var e : Map.of("train", train, "val", val).entrySet()) {
             if (e.getValue().length() <= blockSize) {
                 throw new IllegalArgumentException("dataset " + name + ": the " + e.getKey() + " split has " + e.getValue().length()
                         + " tokens, not enough for block_size " + blockSize);

@@ -6,6 +6,7 @@ import static jllm.backend.cpu.FusedKernels.S;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import java.util.Arrays;
 
 /**
  * Scaled dot-product attention, forward and backward, on contiguous float buffers.
@@ -132,7 +133,7 @@ public final class AttentionKernels {
                     float m = scoreRow(q, qo, k, kBase, kT, D, scale, jEnd, scratch, sOff,
                             mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY || jEnd == 0) {
-                        java.util.Arrays.fill(out, o, o + Dv, 0f);
+                        Arrays.fill(out, o, o + Dv, 0f);
                         if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
                         continue;
                     }
@@ -159,7 +160,7 @@ public final class AttentionKernels {
                 for (int r = 0; r < R; r++) {
                     int so = sOff + r * TkP;
                     if (r >= nr) {
-                        java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                        Arrays.fill(scratch, so, so + jEndB, 0f);
                         f[r] = 0f;
                         continue;
                     }
@@ -167,7 +168,7 @@ public final class AttentionKernels {
                     int lim = causal ? Math.min(Tk, i + 1) : Tk;
                     float m = limitAndMask(scratch, so, lim, nP, mask, mBase + i * msI, msJ);
                     if (m == Float.NEGATIVE_INFINITY) {
-                        java.util.Arrays.fill(scratch, so, so + jEndB, 0f);
+                        Arrays.fill(scratch, so, so + jEndB, 0f);
                         f[r] = 0f;
                         if (lse != null) lse[lseOff + bh * Tq + i] = Float.NEGATIVE_INFINITY;
                         continue;
@@ -263,7 +264,7 @@ public final class AttentionKernels {
                         int i = i0 + r;
                         float l = r < nr ? lse[lseOff + bh * Tq + i] : Float.NEGATIVE_INFINITY;
                         if (l == Float.NEGATIVE_INFINITY) {
-                            java.util.Arrays.fill(scratch, so, so + nP, 0f);
+                            Arrays.fill(scratch, so, so + nP, 0f);
                         } else {
                             limitAndMask(scratch, so, causal ? Math.min(Tk, i + 1) : Tk, nP, mask, mBase + i * msI, msJ);
                             expShift(scratch, so, nP, l);
@@ -288,7 +289,7 @@ public final class AttentionKernels {
                                     float[] mask, int mRow, int msJ, float[] scratch, int sOff, int dpOff, int TkP) {
         float l = lse[lseIdx];
         if (l == Float.NEGATIVE_INFINITY || jEnd == 0) {
-            java.util.Arrays.fill(dq, dqo, dqo + D, 0f);
+            Arrays.fill(dq, dqo, dqo + D, 0f);
             return;
         }
         scoreRow(q, qo, k, kBase, kT, D, scale, jEnd, scratch, sOff, mask, mRow, msJ);
@@ -339,7 +340,7 @@ public final class AttentionKernels {
             for (int d = 0; d < D; d++) dst[dOff + d * TkP + j] = src[so + d];
         }
         if (TkP > Tk) {
-            for (int d = 0; d < D; d++) java.util.Arrays.fill(dst, dOff + d * TkP + Tk, dOff + d * TkP + TkP, 0f);
+            for (int d = 0; d < D; d++) Arrays.fill(dst, dOff + d * TkP + Tk, dOff + d * TkP + TkP, 0f);
         }
     }
 
@@ -486,7 +487,7 @@ public final class AttentionKernels {
      * mask over [0, lim), and returns the max, over [0, n) so that whole vectors are compared.
      */
     private static float limitAndMask(float[] s, int so, int lim, int n, float[] mask, int mRow, int msJ) {
-        if (lim < n) java.util.Arrays.fill(s, so + lim, so + n, Float.NEGATIVE_INFINITY);
+        if (lim < n) Arrays.fill(s, so + lim, so + n, Float.NEGATIVE_INFINITY);
         if (mask != null) {
             if (msJ == 1) {
                 int j = 0;

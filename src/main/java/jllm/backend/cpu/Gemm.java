@@ -2,6 +2,7 @@ package jllm.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
+import java.util.Arrays;
 
 /**
  * Row-major single-precision GEMM: {@code C = alpha * op(A) * op(B) + beta * C}.
@@ -172,7 +173,7 @@ public final class Gemm {
         if (beta == 1f) return;
         for (int i = 0; i < M; i++) {
             int c = cOff + i * ldc;
-            if (beta == 0f) java.util.Arrays.fill(C, c, c + N, 0f);
+            if (beta == 0f) Arrays.fill(C, c, c + N, 0f);
             else for (int j = 0; j < N; j++) C[c + j] *= beta;
         }
     }
@@ -360,7 +361,7 @@ public final class Gemm {
     /** Packs the mr < MR rows i0.. of op(A) (columns pc..pc+kc) times alpha, zero-padded, as one strip at {@code ap[dst..]}. */
     private static void packAPadded(boolean transA, float[] A, int aOff, int lda, int pc, int kc, int i0, int mr,
                                     float alpha, float[] ap, int dst) {
-        java.util.Arrays.fill(ap, dst, dst + MR * kc, 0f);
+        Arrays.fill(ap, dst, dst + MR * kc, 0f);
         for (int r = 0; r < mr; r++) {
             for (int p = 0; p < kc; p++) {
                 int s = transA ? aOff + (pc + p) * lda + i0 + r : aOff + (i0 + r) * lda + pc + p;
@@ -400,7 +401,7 @@ public final class Gemm {
     /** Packs the nr < NR columns j0.. of op(B) (rows pc..pc+kc), zero-padded, as one strip at {@code bp[dst..]}. */
     private static void packBPadded(boolean transB, float[] B, int bOff, int ldb, int pc, int kc, int j0, int nr,
                                     float[] bp, int dst) {
-        java.util.Arrays.fill(bp, dst, dst + NR * kc, 0f);
+        Arrays.fill(bp, dst, dst + NR * kc, 0f);
         for (int p = 0; p < kc; p++) {
             for (int j = 0; j < nr; j++) {
                 int s = transB ? bOff + (j0 + j) * ldb + pc + p : bOff + (pc + p) * ldb + j0 + j;
@@ -423,7 +424,7 @@ public final class Gemm {
             }
             int c = cOff + i * ldc;
             if (!transB) {
-                if (beta == 0f) java.util.Arrays.fill(C, c, c + N, 0f);
+                if (beta == 0f) Arrays.fill(C, c, c + N, 0f);
                 else if (beta != 1f) for (int j = 0; j < N; j++) C[c + j] *= beta;
                 int nv = N - N % VL;
                 for (int p = 0; p < K; p++) {

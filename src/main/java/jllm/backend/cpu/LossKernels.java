@@ -5,6 +5,7 @@ import static jllm.backend.cpu.FusedKernels.S;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import java.util.Arrays;
 
 /**
  * Cross-entropy over logits [N, V] (row-major, row r at {@code off + r*V}) with int class targets,
@@ -68,7 +69,7 @@ public final class LossKernels {
             int t = targets[tOff + r];
             int xo = lOff + r * V, dxo = dOff + r * V;
             if (t == ignoreIndex) {
-                java.util.Arrays.fill(dlogits, dxo, dxo + V, 0f);
+                Arrays.fill(dlogits, dxo, dxo + V, 0f);
                 continue;
             }
             checkTarget(r, t, V);

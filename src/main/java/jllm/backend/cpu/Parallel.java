@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import java.util.Arrays;
 
 /**
  * The one shared worker pool of the CPU backend.
@@ -138,7 +139,7 @@ public final class Parallel {
         synchronized (LOCK) {
             Worker[] ws = workers;
             if (ws.length >= n) return ws;
-            Worker[] nw = java.util.Arrays.copyOf(ws, n);
+            Worker[] nw = Arrays.copyOf(ws, n);
             for (int i = ws.length; i < n; i++) {
                 Worker w = new Worker(i);
                 nw[i] = w;

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import java.util.Arrays;
 
 /**
  * Resolves a model reference to a local directory without any network access: an existing path,
@@ -46,7 +47,7 @@ public final class HfHub {
         if (Files.exists(local)) throw new HfException(ref + " is a file; a model is a directory holding config.json and the weights");
         String[] parts = ref.split("/", -1);
         boolean hubName = parts.length <= 2 && !ref.startsWith(".") && !ref.startsWith("~")
-                && java.util.Arrays.stream(parts).allMatch(s -> s.matches("[A-Za-z0-9][A-Za-z0-9._-]*"));
+                && Arrays.stream(parts).allMatch(s -> s.matches("[A-Za-z0-9][A-Za-z0-9._-]*"));
         if (!hubName) throw new HfException("model directory " + local.toAbsolutePath() + " does not exist");
         Path repo = cacheRoot.resolve("models--" + String.join("--", parts));
         String where = "looked for the directory " + local.toAbsolutePath() + " and for the Hugging Face cache entry " + repo

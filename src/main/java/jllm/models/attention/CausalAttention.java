@@ -4,6 +4,7 @@ import jllm.nn.Dropout;
 import jllm.nn.Linear;
 import jllm.tensor.DType;
 import jllm.tensor.Tensor;
+import java.util.Arrays;
 
 /** The forward pass both seed-000 modules share; only the mask's home differs between them. */
 final class CausalAttention {
@@ -20,7 +21,7 @@ final class CausalAttention {
     /** The seed's forward, line by line; mask is 1 (or any non-zero) where a query must not see a key. */
     static Tensor forward(Tensor x, Linear wQuery, Linear wKey, Linear wValue, Dropout dropout, Tensor mask, int contextLength) {
         if (x.dim() != 3) {
-            throw new IllegalArgumentException("expected input of shape [batch, num_tokens, d_in], got " + java.util.Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("expected input of shape [batch, num_tokens, d_in], got " + Arrays.toString(x.shape()));
         }
         int numTokens = x.size(1);
         if (numTokens > contextLength) {

@@ -13,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Collections;
+import java.util.Set;
 
 /**
  * Hyper-parameters of {@link GPT}, seed 002's {@code GPTConfig} plus nanoGPT's {@code dropout} and
@@ -67,7 +69,7 @@ public record GPTConfig(
         return c;
     }
 
-    public static java.util.Set<String> presetNames() { return java.util.Collections.unmodifiableSet(PRESETS.keySet()); }
+    public static Set<String> presetNames() { return Collections.unmodifiableSet(PRESETS.keySet()); }
 
     public static GPTConfig gpt2() { return of("gpt2"); }
 

@@ -64,7 +64,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         /** Every layer with the same window. */
         public static int[] windows(int layers, int window) {
             int[] w = new int[layers];
-            java.util.Arrays.fill(w, window);
+            Arrays.fill(w, window);
             return w;
         }
     }

@@ -3,6 +3,7 @@ package jllm.models.transformer;
 import jllm.nn.Module;
 import jllm.nn.UnaryModule;
 import jllm.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * The seed's own layer norm, {@code a_2 * (x - mean) / (std + eps) + b_2} over the last dim. It is
@@ -31,7 +32,7 @@ public class LayerNorm extends Module implements UnaryModule {
     public Tensor forward(Tensor x) {
         if (x.dim() == 0 || x.size(-1) != features) {
             throw new IllegalArgumentException("LayerNorm(" + features + ") expects a last dim of " + features + ", got shape "
-                    + java.util.Arrays.toString(x.shape()));
+                    + Arrays.toString(x.shape()));
         }
         Tensor mean = x.mean(-1, true);
         Tensor std = x.std(-1, true);

@@ -14,6 +14,7 @@ import jllm.tensor.Tensor;
 
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * The seed-001 encoder-decoder Transformer. Children, with the seed's names: {@code transformer}
@@ -93,7 +94,7 @@ public class Transformer extends Module implements LanguageModel {
 
     /** The line the seed's constructor prints, e.g. {@code number of parameters: 13.00M}. */
     public String parameterCountLine() {
-        return String.format(java.util.Locale.ROOT, "number of parameters: %.2fM", getNumParams() / 1e6);
+        return String.format(Locale.ROOT, "number of parameters: %.2fM", getNumParams() / 1e6);
     }
 
     @Override

@@ -4,13 +4,14 @@ import jllm.optim.Optimizer;
 
 import java.util.List;
 import java.util.function.LongToDoubleFunction;
+import java.util.Collections;
 
 /** {@code torch.optim.lr_scheduler.LambdaLR}: lr = base lr * factor(step), one function for all groups or one per group. */
 public final class LambdaLR extends LRScheduler {
     private final List<LongToDoubleFunction> factors;
 
     public LambdaLR(Optimizer optimizer, LongToDoubleFunction factor) {
-        this(optimizer, java.util.Collections.nCopies(optimizer.paramGroups().size(), factor));
+        this(optimizer, Collections.nCopies(optimizer.paramGroups().size(), factor));
     }
 
     public LambdaLR(Optimizer optimizer, List<LongToDoubleFunction> perGroup) {

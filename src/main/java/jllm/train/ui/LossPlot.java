@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Locale;
 
 /**
  * Writes a PNG line chart of training curves (loss vs iteration) with XChart.
@@ -169,7 +170,7 @@ public final class LossPlot {
             st.setAntiAlias(true);
             st.setYAxisDecimalPattern("0.###");
             st.setXAxisDecimalPattern("0");
-            st.setLocale(java.util.Locale.ROOT); // same tick labels on every machine
+            st.setLocale(Locale.ROOT); // same tick labels on every machine
             for (Series s : series) {
                 var xs = chart.addSeries(s.name(), s.x(), s.y());
                 xs.setXYSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Line);

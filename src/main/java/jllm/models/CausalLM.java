@@ -17,8 +17,11 @@ import java.util.Arrays;
  */
 public abstract class CausalLM extends Module implements CachedLanguageModel {
 
-    /** What a KV cache for this model holds per position: layers x kv heads x head dim. */
-    public record CacheShape(int layers, int kvHeads, int headDim) {}
+    /**
+     * The sizes the spine needs: the longest sequence, the vocabulary, and what a KV cache holds
+     * per position (layers x kv heads x head dim).
+     */
+    public record Geometry(int blockSize, int vocabSize, int layers, int kvHeads, int headDim) {}
 
     /**
      * Hidden states [B, T, C] for idx [B, T] (already checked) at positions past .. past + T - 1,
@@ -30,8 +33,14 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
     /** config.json's model_type ("gpt2", "llama"), or jllm's name for a family without one; {@link ModelRegistry} knows each. */
     public abstract String modelType();
 
-    /** The cache geometry. */
-    protected abstract CacheShape cacheShape();
+    /** This model's sizes. */
+    protected abstract Geometry geometry();
+
+    @Override
+    public final int blockSize() { return geometry().blockSize(); }
+
+    @Override
+    public final int vocabSize() { return geometry().vocabSize(); }
 
     /** Logits [B, T, V] from hidden states: the lm_head (whatever module is registered under it). */
     protected Tensor logits(Tensor hidden) {
@@ -69,7 +78,7 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
         if (capacity <= 0 || capacity > blockSize()) {
             throw new IllegalArgumentException(typeName() + ": cache capacity must be in [1, " + blockSize() + "], got " + capacity);
         }
-        CacheShape s = cacheShape();
+        Geometry s = geometry();
         Tensor w = parameters().get(0); // the cache lives where the weights live, in their dtype
         return new KVCache(s.layers(), batchSize, s.kvHeads(), capacity, s.headDim(), w.dtype(), w.device());
     }
@@ -77,7 +86,7 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
     @Override
     public Tensor forward(Tensor idx, KVCache cache, boolean lastPositionOnly) {
         if (cache == null) throw new IllegalArgumentException(typeName() + ".forward: cache is null (use forward(idx, targets) without a cache)");
-        CacheShape s = cacheShape();
+        Geometry s = geometry();
         if (cache.numLayers() != s.layers() || idx.dim() < 1 || cache.batchSize() != idx.size(0) || cache.numHeads() != s.kvHeads()
                 || cache.headDim() != s.headDim()) {
             throw new IllegalArgumentException(typeName() + ".forward: cache geometry (layers " + cache.numLayers() + ", batch "

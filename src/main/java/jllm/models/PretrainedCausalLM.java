@@ -41,6 +41,20 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
         }
     }
 
+    /**
+     * A family's from_pretrained: config.json parsed and checked ({@link #checked}), the model
+     * built without its random init, the weights loaded ({@link #loadHf}).
+     */
+    protected static <C, M extends PretrainedCausalLM> M load(jllm.io.hf.HfModelDir d,
+                                                              java.util.function.BiFunction<com.fasterxml.jackson.databind.JsonNode, Object, C> parse,
+                                                              java.util.function.ToLongFunction<C> numParameters,
+                                                              java.util.function.Function<C, M> build) {
+        C c = checked(d, () -> parse.apply(d.config(), d.configFile()), numParameters);
+        M m = build.apply(c);
+        m.loadHf(d);
+        return m;
+    }
+
     /** Every parameter under its Hugging Face key, in checkpoint order; a tied tensor once. */
     protected abstract List<HfTensor> hfTensors();
 

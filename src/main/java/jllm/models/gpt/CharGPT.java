@@ -78,13 +78,7 @@ public class CharGPT extends CausalLM {
     }
 
     @Override
-    public int blockSize() { return config.blockSize(); }
-
-    @Override
-    public int vocabSize() { return config.vocabSize(); }
-
-    @Override
-    protected CacheShape cacheShape() { return new CacheShape(config.nLayer(), config.nHead(), config.headSize()); }
+    protected Geometry geometry() { return config.geometry(); }
 
     /** Token plus position embeddings, the blocks, ln_f (the seed's forward before lm_head). */
     @Override

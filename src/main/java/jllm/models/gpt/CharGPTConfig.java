@@ -16,7 +16,7 @@ public record CharGPTConfig(
         @JsonProperty("n_embd") int nEmbd,
         @JsonProperty("n_head") int nHead,
         @JsonProperty("n_layer") int nLayer,
-        @JsonProperty("dropout") double dropout) {
+        @JsonProperty("dropout") double dropout) implements GptSizes {
 
     /** The seed's published run on tiny Shakespeare (65 characters): 10,788,929 parameters. */
     public static final CharGPTConfig SEED003 = new CharGPTConfig(64, 256, 65, 384, 6, 6, 0.2);
@@ -36,5 +36,4 @@ public record CharGPTConfig(
     /** The same model for another vocabulary (the seed derives vocab_size from the text). */
     public CharGPTConfig withVocabSize(int v) { return new CharGPTConfig(batchSize, blockSize, v, nEmbd, nHead, nLayer, dropout); }
 
-    public int headSize() { return nEmbd / nHead; }
 }

@@ -126,12 +126,6 @@ public class GPT extends PretrainedCausalLM {
         loadHf(jllm.io.WeightSource.of(hf, "the Hugging Face GPT-2 state dict"));
     }
 
-    @Override
-    public int blockSize() { return config.blockSize(); }
-
-    @Override
-    public int vocabSize() { return config.vocabSize(); }
-
     /**
      * nanoGPT's {@code get_num_params}: all parameters, the tied embedding/lm_head weight once;
      * nonEmbedding subtracts the position embedding (the token embedding is kept because it is
@@ -144,7 +138,7 @@ public class GPT extends PretrainedCausalLM {
     }
 
     @Override
-    protected CacheShape cacheShape() { return new CacheShape(config.nLayer(), config.nHead(), config.headSize()); }
+    protected Geometry geometry() { return config.geometry(); }
 
     /** Embeddings, blocks and ln_f: hidden states [B, T, C]. */
     @Override

@@ -29,7 +29,7 @@ public record GPTConfig(
         @JsonProperty("n_head") int nHead,
         @JsonProperty("n_embd") int nEmbd,
         @JsonProperty("dropout") double dropout,
-        @JsonProperty("bias") boolean bias) {
+        @JsonProperty("bias") boolean bias) implements GptSizes {
 
     /** Defaults of seed 002: GPT-2 small (124M). */
     public static final GPTConfig DEFAULT = new GPTConfig(1024, 50257, 12, 12, 768, 0.0, true);
@@ -73,7 +73,6 @@ public record GPTConfig(
 
     public static GPTConfig gpt2() { return of("gpt2"); }
 
-    public int headSize() { return nEmbd / nHead; }
 
     public GPTConfig withDropout(double p) { return new GPTConfig(blockSize, vocabSize, nLayer, nHead, nEmbd, p, bias); }
 

@@ -106,13 +106,9 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     public LlamaDecoderLayer layer(int i) { return (LlamaDecoderLayer) model.layers.get(i); }
 
     @Override
-    public int blockSize() { return config.maxPositionEmbeddings(); }
-
-    @Override
-    public int vocabSize() { return config.vocabSize(); }
-
-    @Override
-    protected CacheShape cacheShape() { return new CacheShape(config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim()); }
+    protected Geometry geometry() {
+        return new Geometry(config.maxPositionEmbeddings(), config.vocabSize(), config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim());
+    }
 
     @Override
     protected Tensor hiddenStates(Tensor idx, KVCache cache) { return model.forward(idx, cache); }
@@ -151,10 +147,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     public static LlamaForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
 
     public static LlamaForCausalLM fromPretrained(HfModelDir d) {
-        LlamaConfig config = checked(d, () -> LlamaConfig.fromJson(d.config(), d.configFile()), LlamaConfig::numParameters);
-        LlamaForCausalLM m = new LlamaForCausalLM(config, null);
-        m.loadHf(d);
-        return m;
+        return load(d, LlamaConfig::fromJson, LlamaConfig::numParameters, c -> new LlamaForCausalLM(c, null));
     }
 
     // ------------------------------------------------------------------------------- modules

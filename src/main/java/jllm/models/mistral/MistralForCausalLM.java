@@ -22,9 +22,6 @@ public class MistralForCausalLM extends LlamaForCausalLM {
     public ObjectNode configJson() { return mistral.toJson(); }
 
     public static MistralForCausalLM fromPretrained(HfModelDir d) {
-        MistralConfig c = checked(d, () -> MistralConfig.fromJson(d.config(), d.configFile()), x -> x.decoder().numParameters());
-        MistralForCausalLM m = new MistralForCausalLM(c, null);
-        m.loadHf(d);
-        return m;
+        return load(d, MistralConfig::fromJson, c -> c.decoder().numParameters(), c -> new MistralForCausalLM(c, null));
     }
 }

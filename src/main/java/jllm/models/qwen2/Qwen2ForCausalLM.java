@@ -29,9 +29,6 @@ public class Qwen2ForCausalLM extends LlamaForCausalLM {
     public static Qwen2ForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
 
     public static Qwen2ForCausalLM fromPretrained(HfModelDir d) {
-        Qwen2Config c = checked(d, () -> Qwen2Config.fromJson(d.config(), d.configFile()), Qwen2Config::numParameters);
-        Qwen2ForCausalLM m = new Qwen2ForCausalLM(c, null);
-        m.loadHf(d);
-        return m;
+        return load(d, Qwen2Config::fromJson, Qwen2Config::numParameters, c -> new Qwen2ForCausalLM(c, null));
     }
 }

@@ -21,9 +21,6 @@ public class Qwen3ForCausalLM extends LlamaForCausalLM {
     public ObjectNode configJson() { return qwen.toJson(); }
 
     public static Qwen3ForCausalLM fromPretrained(HfModelDir d) {
-        Qwen3Config c = checked(d, () -> Qwen3Config.fromJson(d.config(), d.configFile()), Qwen3Config::numParameters);
-        Qwen3ForCausalLM m = new Qwen3ForCausalLM(c, null);
-        m.loadHf(d);
-        return m;
+        return load(d, Qwen3Config::fromJson, Qwen3Config::numParameters, c -> new Qwen3ForCausalLM(c, null));
     }
 }

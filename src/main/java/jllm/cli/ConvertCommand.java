@@ -125,7 +125,7 @@ public final class ConvertCommand implements Runnable {
     }
 
     @Command(name = "hf", mixinStandardHelpOptions = true,
-            description = "Re-save a Hugging Face directory (GPT-2 or Llama) as float32, in one file or in shards.")
+            description = "Re-save a Hugging Face directory (any family jllm loads) as float32, in one file or in shards.")
     static final class Hf implements Callable<Integer> {
         @Mixin
         HfInOut io = new HfInOut();

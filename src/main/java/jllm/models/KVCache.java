@@ -120,20 +120,29 @@ public final class KVCache {
      * Gemma 2's sliding layers.
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int past, boolean enableGqa, int window) {
+        return attention(q, k, v, past, enableGqa, window, null);
+    }
+
+    /** As above with the attention's scale (null: 1/sqrt(head_dim)). */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, int past, boolean enableGqa, int window, Double scale) {
         int tq = q.size(-2), tk = k.size(-2);
         if (tk != past + tq) {
             throw new IllegalArgumentException("KVCache.attention: " + tq + " queries at position " + past + " need " + (past + tq)
                     + " keys, got " + tk);
         }
-        if (window > 0 && tk > window) {
-            // row i sits at position past + i: keys j with past + i - window < j <= past + i
-            Tensor ones = Tensor.ones(new int[] {tq, tk}, DType.BOOL, q.device());
-            Tensor band = ones.tril(past).logicalAnd(ones.triu(past - window + 1));
-            return F.scaledDotProductAttention(q, k, v, band, 0.0, false, null, enableGqa);
-        }
-        if (past == 0) return F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, enableGqa);
-        if (tq == 1) return F.scaledDotProductAttention(q, k, v, null, 0.0, false, null, enableGqa);
-        Tensor mask = Tensor.ones(new int[] {tq, tk}, DType.BOOL, q.device()).tril(past);
-        return F.scaledDotProductAttention(q, k, v, mask, 0.0, false, null, enableGqa);
+        if (window > 0 && tk > window) return F.scaledDotProductAttention(q, k, v, allowed(tq, tk, past, window, q.device()), 0.0, false, scale, enableGqa);
+        if (past == 0) return F.scaledDotProductAttention(q, k, v, null, 0.0, true, scale, enableGqa);
+        if (tq == 1) return F.scaledDotProductAttention(q, k, v, null, 0.0, false, scale, enableGqa);
+        return F.scaledDotProductAttention(q, k, v, allowed(tq, tk, past, 0, q.device()), 0.0, false, scale, enableGqa);
+    }
+
+    /**
+     * Which keys each query may see, BOOL [tq, tk]: row i sits at position past + i and sees keys
+     * j <= past + i, and with a window (> 0) only j > past + i - window.
+     */
+    public static Tensor allowed(int tq, int tk, int past, int window, Device device) {
+        Tensor ones = Tensor.ones(new int[] {tq, tk}, DType.BOOL, device);
+        Tensor causal = ones.tril(past);
+        return window > 0 ? causal.logicalAnd(ones.triu(past - window + 1)) : causal;
     }
 }

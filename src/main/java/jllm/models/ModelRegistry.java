@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
+import jllm.models.gemma.Gemma2ForCausalLM;
+import jllm.models.gemma.GemmaForCausalLM;
 import jllm.models.gpt.CharGPT;
 import jllm.models.gpt.GPT;
 import jllm.models.llama.LlamaForCausalLM;
@@ -68,6 +70,8 @@ public final class ModelRegistry {
             new Family("qwen2", List.of("Qwen2ForCausalLM"), Qwen2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family("qwen3", List.of("Qwen3ForCausalLM"), Qwen3ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family("mistral", List.of("MistralForCausalLM"), MistralForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+            new Family("gemma", List.of("GemmaForCausalLM"), GemmaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+            new Family("gemma2", List.of("Gemma2ForCausalLM"), Gemma2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family(CharGPT.MODEL_TYPE, List.of(), null, List.of(), false, ModelFactory.CHAR_GPT_TYPE, ModelFactory::charGpt));
 
     /** All families, in table order. */

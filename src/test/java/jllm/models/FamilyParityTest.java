@@ -40,7 +40,9 @@ class FamilyParityTest {
                 Arguments.of("llama_gqa", jllm.models.llama.LlamaForCausalLM.class, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"),
                 Arguments.of("qwen2_tiny", Qwen2ForCausalLM.class, "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"),
                 Arguments.of("qwen3_tiny", jllm.models.qwen3.Qwen3ForCausalLM.class, "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"),
-                Arguments.of("mistral_tiny", jllm.models.mistral.MistralForCausalLM.class, "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"));
+                Arguments.of("mistral_tiny", jllm.models.mistral.MistralForCausalLM.class, "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"),
+                Arguments.of("gemma_tiny", jllm.models.gemma.GemmaForCausalLM.class, "base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight"),
+                Arguments.of("gemma2_tiny", jllm.models.gemma.Gemma2ForCausalLM.class, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"));
     }
 
     private static PretrainedModel load(String name) throws Exception {

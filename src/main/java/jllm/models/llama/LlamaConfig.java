@@ -119,9 +119,18 @@ public record LlamaConfig(
      *
      * @param kvHeadsDefault num_key_value_heads when absent; null: num_attention_heads
      * @param headDimDefault head_dim when absent; null: hidden_size / num_attention_heads
+     * @param tieDefault     tie_word_embeddings when absent
+     * @param actField       the config field naming the MLP's activation (Gemma reads hidden_activation)
+     * @param act            the activation the family computes (transformers' name); the field must say it or be absent
      */
     public record Family(String modelType, String architecture, int maxPositionsDefault, Integer bosDefault, List<Integer> eosDefault,
-                         Integer kvHeadsDefault, Integer headDimDefault) {}
+                         Integer kvHeadsDefault, Integer headDimDefault, boolean tieDefault, String actField, String act) {
+        /** A family with Llama's untied embeddings and SiLU MLP. */
+        public Family(String modelType, String architecture, int maxPositionsDefault, Integer bosDefault, List<Integer> eosDefault,
+                      Integer kvHeadsDefault, Integer headDimDefault) {
+            this(modelType, architecture, maxPositionsDefault, bosDefault, eosDefault, kvHeadsDefault, headDimDefault, false, "hidden_act", "silu");
+        }
+    }
 
     public static final Family LLAMA = new Family("llama", "LlamaForCausalLM", 2048, 1, List.of(2), null, null);
 
@@ -144,8 +153,10 @@ public record LlamaConfig(
                             + fam.architecture() + ")");
                 }
             }
-            String act = text(n, "hidden_act", "silu");
-            if (!act.equals("silu")) throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (" + fam.modelType() + " uses silu)");
+            String act = text(n, fam.actField(), fam.act());
+            if (!act.equals(fam.act())) {
+                throw new IllegalArgumentException("unsupported " + fam.actField() + " '" + act + "' (" + fam.modelType() + " uses " + fam.act() + ")");
+            }
             // the model's sizes must be given: transformers would build its 7B defaults, which is never what a file meant
             for (String key : List.of("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")) {
                 if (!n.hasNonNull(key)) throw new IllegalArgumentException("missing '" + key + "' (the model's sizes must be given)");
@@ -179,7 +190,7 @@ public record LlamaConfig(
             else if (!e.isNull()) throw new IllegalArgumentException("eos_token_id must be an int, a list of ints or null");
             return new LlamaConfig(integer(n, "vocab_size", 0), hidden, integer(n, "intermediate_size", 0),
                     integer(n, "num_hidden_layers", 0), heads, kv, headDim, number(n, "rms_norm_eps", 1e-6), theta, rs,
-                    integer(n, "max_position_embeddings", fam.maxPositionsDefault()), bool(n, "tie_word_embeddings", false),
+                    integer(n, "max_position_embeddings", fam.maxPositionsDefault()), bool(n, "tie_word_embeddings", fam.tieDefault()),
                     bool(n, "attention_bias", false), bool(n, "mlp_bias", false), number(n, "initializer_range", 0.02), bos, eos);
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException(where + ": " + stripPrefix(ex.getMessage()), ex);

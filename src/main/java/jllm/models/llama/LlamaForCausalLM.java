@@ -8,6 +8,7 @@ import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
 import jllm.models.PretrainedModel;
 import jllm.nn.Embedding;
+import jllm.nn.GELU;
 import jllm.nn.Init;
 import jllm.nn.Linear;
 import jllm.nn.Module;
@@ -44,19 +45,39 @@ import java.util.Set;
  */
 public class LlamaForCausalLM extends PretrainedCausalLM {
     private final LlamaConfig config;
+    private final double finalSoftcap;
     public final LlamaModel model;
 
     /**
-     * What a family built on this decoder changes in it: which projections have biases (Llama's
-     * attention_bias: all four; Qwen2: q, k and v), an RMSNorm over each head of q and k before
-     * RoPE (Qwen3), and each layer's sliding window (Mistral; Qwen's sliding layers), 0 = none.
+     * What a family built on this decoder changes in it, each switch as transformers' modeling file
+     * of that family has it:
+     *
+     * @param qkvBias        biases on q, k and v (Llama's attention_bias; Qwen2 always)
+     * @param oBias          a bias on o_proj (Llama's attention_bias)
+     * @param qkNorm         an RMSNorm over each head of q and k before RoPE (Qwen3)
+     * @param slidingWindows each layer's sliding window, 0 = full causal attention (Mistral, Qwen, Gemma 2)
+     * @param gemma          Gemma's RMSNorm scaled by (1 + weight) with zero init, embeddings times
+     *                       sqrt(hidden_size), and a tanh-GELU MLP
+     * @param sandwichNorms  Gemma 2's norms after attention and around the MLP (pre- and post-feedforward)
+     * @param attnScale      the attention's scale; null = 1/sqrt(head_dim) (Gemma 2: query_pre_attn_scalar^-0.5)
+     * @param attnSoftcap    attention logits become tanh(s / cap) * cap (Gemma 2); 0 = off
+     * @param finalSoftcap   the same on the output logits (Gemma 2); 0 = off
      */
-    public record Variant(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows) {
+    public record Variant(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows, boolean gemma, boolean sandwichNorms,
+                          Double attnScale, double attnSoftcap, double finalSoftcap) {
         public Variant {
             slidingWindows = slidingWindows.clone();
         }
 
-        public static Variant llama(LlamaConfig c) { return new Variant(c.attentionBias(), c.attentionBias(), false, new int[c.numHiddenLayers()]); }
+        /** Llama's own decoder. */
+        public static Variant llama(LlamaConfig c) {
+            return new Variant(c.attentionBias(), c.attentionBias(), false, new int[c.numHiddenLayers()], false, false, null, 0, 0);
+        }
+
+        /** Llama's switches for biases, q/k norms and windows, the rest Llama's. */
+        public static Variant of(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows) {
+            return new Variant(qkvBias, oBias, qkNorm, slidingWindows, false, false, null, 0, 0);
+        }
 
         /** The window of layer i (0 = full causal attention). */
         public int window(int layer) { return slidingWindows[layer]; }
@@ -78,6 +99,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     /** A decoder of another Llama-style family. */
     protected LlamaForCausalLM(LlamaConfig config, Variant variant, Generator gen) {
         this.config = config;
+        this.finalSoftcap = variant.finalSoftcap();
         model = registerModule("model", new LlamaModel(config, variant));
         Linear lmHead = registerModule("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false));
         // tie_word_embeddings: one tensor under both names, as transformers' tie_weights
@@ -99,6 +121,8 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
                 if (done.add(e.weight())) Init.normal_(e.weight(), 0.0, std, gen);
             } else if (m instanceof RMSNorm n) {
                 n.resetParameters();
+            } else if (m instanceof GemmaRMSNorm n) {
+                Init.zeros_(n.weight());
             }
         });
     }
@@ -112,6 +136,16 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
 
     @Override
     protected Tensor hiddenStates(Tensor idx, KVCache cache) { return model.forward(idx, cache); }
+
+    /** The lm_head, then Gemma 2's final soft-capping when set. */
+    @Override
+    protected Tensor logits(Tensor hidden) {
+        Tensor l = super.logits(hidden);
+        return finalSoftcap > 0 ? softcap(l, finalSoftcap) : l;
+    }
+
+    /** tanh(x / cap) * cap. */
+    static Tensor softcap(Tensor x, double cap) { return x.div(cap).tanh().mul(cap); }
 
     // ------------------------------------------------------------------------------- Hugging Face
 
@@ -158,19 +192,24 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         public final ModuleList layers;
         public final LlamaRotaryEmbedding rotaryEmb;
 
+        private final double embedScale;
+
         LlamaModel(LlamaConfig c, Variant variant) {
             embedTokens = registerModule("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize()));
             LlamaDecoderLayer[] ls = new LlamaDecoderLayer[c.numHiddenLayers()];
             for (int i = 0; i < ls.length; i++) ls[i] = new LlamaDecoderLayer(c, i, variant);
             layers = registerModule("layers", new ModuleList(ls));
-            registerModule("norm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
+            registerModule("norm", norm(c.hiddenSize(), c.rmsNormEps(), variant));
             rotaryEmb = registerModule("rotary_emb", new LlamaRotaryEmbedding(c));
+            // Gemma: the embeddings times sqrt(hidden_size), rounded to the activations' dtype (F32 here) as transformers does
+            embedScale = variant.gemma() ? (float) Math.sqrt(c.hiddenSize()) : 0;
         }
 
         /** Hidden states [B, T, C] after the final norm; positions continue at the cache's length. */
         public Tensor forward(Tensor idx, KVCache cache) {
             int past = cache == null ? 0 : cache.length();
             Tensor x = forwardChild("embed_tokens", idx);
+            if (embedScale != 0) x = x.mul(embedScale);
             Tensor[] cs = rotaryEmb.cosSin(past, idx.size(1), x.device());
             int i = 0;
             for (Module l : layers) x = ((LlamaDecoderLayer) l).forward(x, cs[0], cs[1], cache, i++, past);
@@ -178,23 +217,43 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         }
     }
 
-    /** Pre-norm block: x + self_attn(input_layernorm(x)), then x + mlp(post_attention_layernorm(x)). */
+    /** The family's RMSNorm: Llama's, or Gemma's (1 + weight). */
+    static Module norm(int width, double eps, Variant variant) {
+        return variant.gemma() ? new GemmaRMSNorm(width, eps) : new LlamaRMSNorm(width, eps);
+    }
+
+    /**
+     * Pre-norm block: x + self_attn(input_layernorm(x)), then x + mlp(post_attention_layernorm(x)).
+     * Gemma 2's sandwich: x + post_attention_layernorm(self_attn(input_layernorm(x))), then
+     * x + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(x))).
+     */
     public static class LlamaDecoderLayer extends Module {
         public final LlamaAttention selfAttn;
         public final LlamaMLP mlp;
         public final int layerIdx;
+        private final boolean sandwich;
 
         LlamaDecoderLayer(LlamaConfig c, int layerIdx, Variant variant) {
             this.layerIdx = layerIdx;
+            sandwich = variant.sandwichNorms();
             selfAttn = registerModule("self_attn", new LlamaAttention(c, variant, variant.window(layerIdx)));
-            mlp = registerModule("mlp", new LlamaMLP(c));
-            registerModule("input_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
-            registerModule("post_attention_layernorm", new LlamaRMSNorm(c.hiddenSize(), c.rmsNormEps()));
+            mlp = registerModule("mlp", new LlamaMLP(c, variant));
+            registerModule("input_layernorm", norm(c.hiddenSize(), c.rmsNormEps(), variant));
+            registerModule("post_attention_layernorm", norm(c.hiddenSize(), c.rmsNormEps(), variant));
+            if (sandwich) {
+                registerModule("pre_feedforward_layernorm", norm(c.hiddenSize(), c.rmsNormEps(), variant));
+                registerModule("post_feedforward_layernorm", norm(c.hiddenSize(), c.rmsNormEps(), variant));
+            }
         }
 
         public Tensor forward(Tensor x, Tensor cos, Tensor sin, KVCache cache, int layer, int past) {
-            x = x.add(selfAttn.forward(forwardChild("input_layernorm", x), cos, sin, cache, layer, past));
-            return x.add(forwardChild("mlp", forwardChild("post_attention_layernorm", x)));
+            Tensor a = selfAttn.forward(forwardChild("input_layernorm", x), cos, sin, cache, layer, past);
+            if (!sandwich) {
+                x = x.add(a);
+                return x.add(forwardChild("mlp", forwardChild("post_attention_layernorm", x)));
+            }
+            x = x.add(forwardChild("post_attention_layernorm", a));
+            return x.add(forwardChild("post_feedforward_layernorm", forwardChild("mlp", forwardChild("pre_feedforward_layernorm", x))));
         }
     }
 
@@ -205,6 +264,8 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     public static class LlamaAttention extends Module {
         private final int nHeads, nKv, headDim, window;
         private final boolean qkNorm;
+        private final Double scale;
+        private final double softcap;
 
         LlamaAttention(LlamaConfig c, Variant variant, int window) {
             nHeads = c.numAttentionHeads();
@@ -212,6 +273,8 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
             headDim = c.headDim();
             this.window = window;
             qkNorm = variant.qkNorm();
+            scale = variant.attnScale();
+            softcap = variant.attnSoftcap();
             boolean b = variant.qkvBias();
             registerModule("q_proj", new Linear(c.hiddenSize(), nHeads * headDim, b));
             registerModule("k_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
@@ -240,16 +303,37 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
             }
             q = applyRotary(q.transpose(1, 2), cos, sin);
             k = applyRotary(k.transpose(1, 2), cos, sin);
-            Tensor y;
-            if (cache == null) {
-                y = window > 0 && t > window ? KVCache.attention(q, k, v, 0, true, window)
-                        : F.scaledDotProductAttention(q, k, v, null, 0.0, true, null, true);
-            } else {
+            if (cache != null) {
                 Tensor[] kv = cache.update(layer, k, v);
-                y = KVCache.attention(q, kv[0], kv[1], past, true, window);
+                k = kv[0];
+                v = kv[1];
+            } else {
+                past = 0;
             }
+            Tensor y = softcap > 0 ? softcappedAttention(q, k, v, past) : KVCache.attention(q, k, v, past, true, window, scale);
             y = y.transpose(1, 2).contiguous().view(b, t, nHeads * headDim);
             return forwardChild("o_proj", y);
+        }
+
+        /**
+         * Gemma 2's eager attention: scores q k^T * scale soft-capped (tanh(s / cap) * cap) before
+         * the causal (and sliding-window) mask and the softmax; k and v heads repeated for GQA.
+         */
+        private Tensor softcappedAttention(Tensor q, Tensor k, Tensor v, int past) {
+            int rep = nHeads / nKv, tq = q.size(2), tk = k.size(2);
+            k = repeatKv(k, rep);
+            v = repeatKv(v, rep);
+            double sc = scale != null ? scale : 1.0 / Math.sqrt(headDim);
+            Tensor s = softcap(q.matmul(k.transpose(-2, -1)).mul(sc), softcap);
+            Tensor allowed = KVCache.allowed(tq, tk, past, window, q.device());
+            return s.maskedFill(allowed.logicalNot(), Double.NEGATIVE_INFINITY).softmax(-1).matmul(v);
+        }
+
+        /** repeat_kv: [B, Hkv, T, D] -> [B, Hkv * rep, T, D], each kv head rep times in a row. */
+        static Tensor repeatKv(Tensor x, int rep) {
+            if (rep == 1) return x;
+            int b = x.size(0), h = x.size(1), t = x.size(2), d = x.size(3);
+            return x.unsqueeze(2).expand(b, h, rep, t, d).reshape(b, h * rep, t, d);
         }
 
         /** apply_rotary_pos_emb: x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1). */
@@ -260,13 +344,13 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         }
     }
 
-    /** SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x)). */
+    /** SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x)); Gemma's GeGLU has the tanh GELU as act_fn. */
     public static class LlamaMLP extends Module implements UnaryModule {
-        LlamaMLP(LlamaConfig c) {
+        LlamaMLP(LlamaConfig c, Variant variant) {
             registerModule("gate_proj", new Linear(c.hiddenSize(), c.intermediateSize(), c.mlpBias()));
             registerModule("up_proj", new Linear(c.hiddenSize(), c.intermediateSize(), c.mlpBias()));
             registerModule("down_proj", new Linear(c.intermediateSize(), c.hiddenSize(), c.mlpBias()));
-            registerModule("act_fn", new SiLU());
+            registerModule("act_fn", variant.gemma() ? new GELU("tanh") : new SiLU());
         }
 
         @Override
@@ -284,6 +368,28 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
 
         @Override
         public String extraRepr() { return super.extraRepr().replace(", elementwise_affine=True", ""); }
+    }
+
+    /**
+     * GemmaRMSNorm: x / sqrt(mean(x^2) + eps) * (1 + weight), in float32, weight initialised to 0.
+     */
+    public static class GemmaRMSNorm extends Module implements UnaryModule {
+        private final int width;
+        private final double eps;
+
+        GemmaRMSNorm(int width, double eps) {
+            this.width = width;
+            this.eps = eps;
+            registerParameter("weight", Tensor.zeros(width));
+        }
+
+        public Tensor weight() { return parameter("weight"); }
+
+        @Override
+        public Tensor forward(Tensor x) { return F.rmsNorm(x, new int[] {width}, weight().add(1.0), eps); }
+
+        @Override
+        public String extraRepr() { return "(" + width + ",), eps=" + eps; }
     }
 
     /**

@@ -10,7 +10,7 @@ public class MistralForCausalLM extends LlamaForCausalLM {
     private final MistralConfig mistral;
 
     public MistralForCausalLM(MistralConfig c, Generator gen) {
-        super(c.decoder(), new Variant(false, false, false,
+        super(c.decoder(), Variant.of(false, false, false,
                 Variant.windows(c.decoder().numHiddenLayers(), c.slidingWindow() == null ? 0 : c.slidingWindow())), gen);
         this.mistral = c;
     }

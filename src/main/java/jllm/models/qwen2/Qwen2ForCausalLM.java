@@ -14,7 +14,7 @@ public class Qwen2ForCausalLM extends LlamaForCausalLM {
 
     /** Builds and initialises as transformers' _init_weights; gen null skips it (the weights are about to be loaded). */
     public Qwen2ForCausalLM(Qwen2Config config, Generator gen) {
-        super(config.decoder(), new Variant(true, false, false, config.sliding().perLayer()), gen);
+        super(config.decoder(), Variant.of(true, false, false, config.sliding().perLayer()), gen);
         this.qwen = config;
     }
 

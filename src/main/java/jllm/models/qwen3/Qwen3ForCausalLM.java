@@ -10,7 +10,7 @@ public class Qwen3ForCausalLM extends LlamaForCausalLM {
     private final Qwen3Config qwen;
 
     public Qwen3ForCausalLM(Qwen3Config c, Generator gen) {
-        super(c.decoder(), new Variant(c.decoder().attentionBias(), c.decoder().attentionBias(), true, c.sliding().perLayer()), gen);
+        super(c.decoder(), Variant.of(c.decoder().attentionBias(), c.decoder().attentionBias(), true, c.sliding().perLayer()), gen);
         this.qwen = c;
     }
 

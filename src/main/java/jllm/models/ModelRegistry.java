@@ -10,6 +10,7 @@ import jllm.models.gpt.CharGPT;
 import jllm.models.gpt.GPT;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.models.mistral.MistralForCausalLM;
+import jllm.models.phi3.Phi3ForCausalLM;
 import jllm.models.qwen2.Qwen2ForCausalLM;
 import jllm.models.qwen3.Qwen3ForCausalLM;
 import jllm.nn.Module;
@@ -72,6 +73,8 @@ public final class ModelRegistry {
             new Family("mistral", List.of("MistralForCausalLM"), MistralForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family("gemma", List.of("GemmaForCausalLM"), GemmaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
             new Family("gemma2", List.of("Gemma2ForCausalLM"), Gemma2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+            // PEFT has no default for phi3 (its projections are fused): target_modules must be given, e.g. qkv_proj
+            new Family("phi3", List.of("Phi3ForCausalLM"), Phi3ForCausalLM::fromPretrained, List.of(), false, null, null),
             new Family(CharGPT.MODEL_TYPE, List.of(), null, List.of(), false, ModelFactory.CHAR_GPT_TYPE, ModelFactory::charGpt));
 
     /** All families, in table order. */

@@ -42,7 +42,9 @@ class FamilyParityTest {
                 Arguments.of("qwen3_tiny", jllm.models.qwen3.Qwen3ForCausalLM.class, "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"),
                 Arguments.of("mistral_tiny", jllm.models.mistral.MistralForCausalLM.class, "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"),
                 Arguments.of("gemma_tiny", jllm.models.gemma.GemmaForCausalLM.class, "base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight"),
-                Arguments.of("gemma2_tiny", jllm.models.gemma.Gemma2ForCausalLM.class, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"));
+                Arguments.of("gemma2_tiny", jllm.models.gemma.Gemma2ForCausalLM.class, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"),
+                // PEFT has no default targets for phi3: the fused layers are named
+                Arguments.of("phi3_tiny", jllm.models.phi3.Phi3ForCausalLM.class, "base_model.model.model.layers.1.mlp.gate_up_proj.lora_A.weight"));
     }
 
     private static PretrainedModel load(String name) throws Exception {
@@ -93,12 +95,43 @@ class FamilyParityTest {
     @ParameterizedTest
     @MethodSource("families")
     void loraAdapterKeysAreNamedAsPeftNamesThem(String name, Class<?> cls, String key) throws Exception {
-        PeftModel p = PeftModel.getPeftModel(load(name).asModule(), LoraConfig.of(2, 4));
+        LoraConfig cfg = LoraConfig.of(2, 4);
+        if (ModelRegistry.byModelType(load(name).modelType()).orElseThrow().loraTargets().isEmpty()) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> PeftModel.getPeftModel(load(name).asModule(), LoraConfig.of(2, 4)));
+            assertTrue(e.getMessage().contains("Please specify `target_modules`"), e.getMessage());
+            cfg = cfg.withTargetModules("qkv_proj", "gate_up_proj");
+        }
+        PeftModel p = PeftModel.getPeftModel(load(name).asModule(), cfg);
         assertTrue(p.adapterStateDict().containsKey(key), p.adapterStateDict().keySet().toString());
         assertEquals(ModelRegistry.of(p.getBaseModel()).orElseThrow().fanInFanOut(), p.peftConfig().fanInFanOut());
         Path dir = tmp.resolve(name + "_adapter");
         p.savePretrained(dir);
         List<String> saved = List.copyOf(TensorIO.load(dir.resolve("adapter_model.safetensors")).keySet());
         assertTrue(saved.contains(key), saved.toString());
+    }
+
+    /** SmolLM2 and TinyLlama are Llama configs: their config.json files read as such, with the parameter counts they publish. */
+    @org.junit.jupiter.api.Test
+    void smolLm2AndTinyLlamaReadAsLlama() throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var smol = jllm.models.llama.LlamaConfig.fromJson(json.readTree("""
+                {"architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 0, "eos_token_id": 0, "hidden_act": "silu",
+                 "hidden_size": 576, "initializer_range": 0.041666666666666664, "intermediate_size": 1536, "is_llama_config": true,
+                 "max_position_embeddings": 8192, "model_type": "llama", "num_attention_heads": 9, "num_hidden_layers": 30,
+                 "num_key_value_heads": 3, "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_interleaved": false, "rope_scaling": null,
+                 "rope_theta": 100000, "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true, "vocab_size": 49152}"""),
+                "SmolLM2-135M/config.json");
+        assertEquals(134_515_008L, smol.numParameters());
+        assertEquals(64, smol.headDim());
+        assertTrue(smol.tieWordEmbeddings());
+        var tiny = jllm.models.llama.LlamaConfig.fromJson(json.readTree("""
+                {"architectures": ["LlamaForCausalLM"], "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 2048,
+                 "initializer_range": 0.02, "intermediate_size": 5632, "max_position_embeddings": 2048, "model_type": "llama",
+                 "num_attention_heads": 32, "num_hidden_layers": 22, "num_key_value_heads": 4, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+                 "rope_scaling": null, "rope_theta": 10000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "use_cache": true,
+                 "vocab_size": 32000}"""), "TinyLlama-1.1B/config.json");
+        assertEquals(1_100_048_384L, tiny.numParameters());
+        assertEquals(4, tiny.numKeyValueHeads());
     }
 }

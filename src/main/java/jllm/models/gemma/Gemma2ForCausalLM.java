@@ -12,7 +12,7 @@ public class Gemma2ForCausalLM extends LlamaForCausalLM {
     public Gemma2ForCausalLM(Gemma2Config c, Generator gen) {
         super(c.decoder(), new Variant(c.decoder().attentionBias(), c.decoder().attentionBias(), false, c.windows(), true, true,
                 Math.pow(c.queryPreAttnScalar(), -0.5), c.attnLogitSoftcapping() == null ? 0 : c.attnLogitSoftcapping(),
-                c.finalLogitSoftcapping() == null ? 0 : c.finalLogitSoftcapping()), gen);
+                c.finalLogitSoftcapping() == null ? 0 : c.finalLogitSoftcapping(), false), gen);
         this.gemma2 = c;
     }
 

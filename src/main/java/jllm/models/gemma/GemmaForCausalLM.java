@@ -11,7 +11,7 @@ public class GemmaForCausalLM extends LlamaForCausalLM {
 
     public GemmaForCausalLM(GemmaConfig c, Generator gen) {
         super(c.decoder(), new Variant(c.decoder().attentionBias(), c.decoder().attentionBias(), false,
-                new int[c.decoder().numHiddenLayers()], true, false, null, 0, 0), gen);
+                new int[c.decoder().numHiddenLayers()], true, false, null, 0, 0, false), gen);
         this.gemma = c;
     }
 

@@ -62,21 +62,22 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
      * @param attnScale      the attention's scale; null = 1/sqrt(head_dim) (Gemma 2: query_pre_attn_scalar^-0.5)
      * @param attnSoftcap    attention logits become tanh(s / cap) * cap (Gemma 2); 0 = off
      * @param finalSoftcap   the same on the output logits (Gemma 2); 0 = off
+     * @param fused          q, k, v in one qkv_proj and gate, up in one gate_up_proj, rows in that order (Phi-3)
      */
     public record Variant(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows, boolean gemma, boolean sandwichNorms,
-                          Double attnScale, double attnSoftcap, double finalSoftcap) {
+                          Double attnScale, double attnSoftcap, double finalSoftcap, boolean fused) {
         public Variant {
             slidingWindows = slidingWindows.clone();
         }
 
         /** Llama's own decoder. */
         public static Variant llama(LlamaConfig c) {
-            return new Variant(c.attentionBias(), c.attentionBias(), false, new int[c.numHiddenLayers()], false, false, null, 0, 0);
+            return new Variant(c.attentionBias(), c.attentionBias(), false, new int[c.numHiddenLayers()], false, false, null, 0, 0, false);
         }
 
         /** Llama's switches for biases, q/k norms and windows, the rest Llama's. */
         public static Variant of(boolean qkvBias, boolean oBias, boolean qkNorm, int[] slidingWindows) {
-            return new Variant(qkvBias, oBias, qkNorm, slidingWindows, false, false, null, 0, 0);
+            return new Variant(qkvBias, oBias, qkNorm, slidingWindows, false, false, null, 0, 0, false);
         }
 
         /** The window of layer i (0 = full causal attention). */
@@ -263,7 +264,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
      */
     public static class LlamaAttention extends Module {
         private final int nHeads, nKv, headDim, window;
-        private final boolean qkNorm;
+        private final boolean qkNorm, fused;
         private final Double scale;
         private final double softcap;
 
@@ -276,9 +277,14 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
             scale = variant.attnScale();
             softcap = variant.attnSoftcap();
             boolean b = variant.qkvBias();
-            registerModule("q_proj", new Linear(c.hiddenSize(), nHeads * headDim, b));
-            registerModule("k_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
-            registerModule("v_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
+            fused = variant.fused();
+            if (fused) {
+                registerModule("qkv_proj", new Linear(c.hiddenSize(), (nHeads + 2 * nKv) * headDim, b));
+            } else {
+                registerModule("q_proj", new Linear(c.hiddenSize(), nHeads * headDim, b));
+                registerModule("k_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
+                registerModule("v_proj", new Linear(c.hiddenSize(), nKv * headDim, b));
+            }
             registerModule("o_proj", new Linear(nHeads * headDim, c.hiddenSize(), variant.oBias()));
             if (qkNorm) {
                 registerModule("q_norm", new LlamaRMSNorm(headDim, c.rmsNormEps()));
@@ -294,9 +300,18 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
 
         public Tensor forward(Tensor x, Tensor cos, Tensor sin, KVCache cache, int layer, int past) {
             int b = x.size(0), t = x.size(1);
-            Tensor q = forwardChild("q_proj", x).view(b, t, nHeads, headDim);
-            Tensor k = forwardChild("k_proj", x).view(b, t, nKv, headDim);
-            Tensor v = forwardChild("v_proj", x).view(b, t, nKv, headDim).transpose(1, 2);
+            Tensor q, k, v;
+            if (fused) { // Phi-3: one projection, rows q | k | v
+                Tensor qkv = forwardChild("qkv_proj", x);
+                int nq = nHeads * headDim, nk = nKv * headDim;
+                q = qkv.narrow(2, 0, nq).reshape(b, t, nHeads, headDim);
+                k = qkv.narrow(2, nq, nk).reshape(b, t, nKv, headDim);
+                v = qkv.narrow(2, nq + nk, nk).reshape(b, t, nKv, headDim).transpose(1, 2);
+            } else {
+                q = forwardChild("q_proj", x).view(b, t, nHeads, headDim);
+                k = forwardChild("k_proj", x).view(b, t, nKv, headDim);
+                v = forwardChild("v_proj", x).view(b, t, nKv, headDim).transpose(1, 2);
+            }
             if (qkNorm) { // Qwen3: per-head RMSNorm over head_dim, before RoPE
                 q = forwardChild("q_norm", q);
                 k = forwardChild("k_norm", k);
@@ -344,18 +359,40 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         }
     }
 
-    /** SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x)); Gemma's GeGLU has the tanh GELU as act_fn. */
+    /**
+     * SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x)); Gemma's GeGLU has the tanh GELU as
+     * act_fn; Phi-3 computes gate and up in one gate_up_proj (rows gate | up).
+     */
     public static class LlamaMLP extends Module implements UnaryModule {
+        private final int inner;
+        private final boolean fused;
+
         LlamaMLP(LlamaConfig c, Variant variant) {
-            registerModule("gate_proj", new Linear(c.hiddenSize(), c.intermediateSize(), c.mlpBias()));
-            registerModule("up_proj", new Linear(c.hiddenSize(), c.intermediateSize(), c.mlpBias()));
-            registerModule("down_proj", new Linear(c.intermediateSize(), c.hiddenSize(), c.mlpBias()));
+            inner = c.intermediateSize();
+            fused = variant.fused();
+            if (fused) {
+                registerModule("gate_up_proj", new Linear(c.hiddenSize(), 2 * inner, c.mlpBias()));
+            } else {
+                registerModule("gate_proj", new Linear(c.hiddenSize(), inner, c.mlpBias()));
+                registerModule("up_proj", new Linear(c.hiddenSize(), inner, c.mlpBias()));
+            }
+            registerModule("down_proj", new Linear(inner, c.hiddenSize(), c.mlpBias()));
             registerModule("act_fn", variant.gemma() ? new GELU("tanh") : new SiLU());
         }
 
         @Override
         public Tensor forward(Tensor x) {
-            return forwardChild("down_proj", forwardChild("act_fn", forwardChild("gate_proj", x)).mul(forwardChild("up_proj", x)));
+            Tensor gate, up;
+            if (fused) {
+                Tensor gu = forwardChild("gate_up_proj", x);
+                int last = gu.dim() - 1;
+                gate = gu.narrow(last, 0, inner);
+                up = gu.narrow(last, inner, inner);
+            } else {
+                gate = forwardChild("gate_proj", x);
+                up = forwardChild("up_proj", x);
+            }
+            return forwardChild("down_proj", forwardChild("act_fn", gate).mul(up));
         }
     }
 

@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
 
 /** {@code jllm finetune}: LoRA fine-tuning of a Hugging Face model directory, saving a PEFT adapter. */
 @Command(name = "finetune", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"LoRA fine-tuning (as Hugging Face PEFT does it) of a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral) on plain "
+        description = {"LoRA fine-tuning (as Hugging Face PEFT does it) of a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Phi-3) on plain "
                 + "text or JSONL instruction data ({\"prompt\": ..., \"response\": ...} per line; the loss counts only the response).",
                 "Writes the adapter as PEFT does (OUT/adapter: adapter_config.json + adapter_model.safetensors) whenever the "
                         + "validation loss improves, training checkpoints (OUT/ckpt_last, ckpt_best: adapter weights and optimizer), "

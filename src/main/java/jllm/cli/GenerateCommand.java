@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
 
 /** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, with an optional LoRA adapter. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral) and its tokenizer.json, optionally "
+        description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Phi-3) and its tokenizer.json, optionally "
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
                 "--model is a directory, or a name (org/name) found in the local Hugging Face cache "

@@ -39,6 +39,10 @@ SPECIALS = {
     "controls": {"bos_token": "<s>", "eos_token": "</s>"},
     "inline_tags": {"bos_token": "<s>", "eos_token": "</s>"},
     "string_methods": {"bos_token": "<s>", "eos_token": "</s>"},
+    "qwen3_style": {"bos_token": "", "eos_token": "<|im_end|>"},
+    "gemma_style": {"bos_token": "<bos>", "eos_token": "<eos>"},
+    "mistral_style": {"bos_token": "<s>", "eos_token": "</s>"},
+    "phi3_style": {"bos_token": "<s>", "eos_token": "<|endoftext|>"},
 }
 
 S = {"role": "system", "content": "You are a pirate. Answer in one line."}
@@ -53,10 +57,14 @@ CASES = {
     "multi_turn": [S, U1, A1, U2],
     "long": [S, U1, A1, U2, A2, U3],
     "no_system_multi": [U1, A1, U2],
+    "thinking": [S, U1, {"role": "assistant", "content": "<think>\nFrance... Paris.\n</think>\n\nParis."}, U2,
+                 {"role": "assistant", "content": "<think>\nJapan: Tokyo\n</think>\nTokyo."}],
 }
 BAD = {
     "llama3_style": [{"role": "tool", "content": "x"}],
     "inst_style": [U1, U2],
+    "gemma_style": [U1, U2],
+    "mistral_style": [S, A1],
 }
 
 out = sys.argv[1]

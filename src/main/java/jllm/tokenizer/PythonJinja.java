@@ -13,14 +13,21 @@ import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.el.ext.ExtendedParser;
+import com.hubspot.jinjava.el.ext.AdditionOperator;
 import com.hubspot.jinjava.el.ext.ExtendedScanner;
+import com.hubspot.jinjava.el.ext.NamedParameterOperator;
 import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.tree.TreeBuilder;
+import jinjava.de.odysseus.el.tree.impl.Builder;
 import jinjava.de.odysseus.el.tree.impl.Parser;
+import jinjava.de.odysseus.el.tree.impl.Parser.ExtensionPoint;
+import jinjava.de.odysseus.el.tree.impl.Parser.ParseException;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
+import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.de.odysseus.el.tree.impl.Scanner;
 import jinjava.javax.el.CompositeELResolver;
 import jinjava.javax.el.ELContext;
@@ -29,8 +36,8 @@ import jinjava.javax.el.ExpressionFactory;
 
 /**
  * What jinjava needs to read chat templates as Python's Jinja does: binary {@code +} between
- * operands without spaces, the Python {@code str} methods real templates call, and booleans
- * printed as Python prints them.
+ * operands without spaces, keyword arguments whose value is a whole expression, the Python
+ * {@code str} methods real templates call, and booleans printed as Python prints them.
  */
 final class PythonJinja {
 
@@ -97,7 +104,150 @@ final class PythonJinja {
                 protected Scanner createScanner(String input) {
                     return new BinaryPlusScanner(input);
                 }
+
+                /**
+                 * jinjava's postfix level (attribute, call, subscript, slice) with Python's
+                 * extended slice {@code [start:stop:step]} (Qwen's templates walk
+                 * {@code messages[::-1]}); the rest as jinjava parses it.
+                 */
+                @Override
+                protected AstNode value() throws Scanner.ScanException, ParseException {
+                    boolean lvalue = true;
+                    AstNode v = nonliteral();
+                    if (v == null) {
+                        v = literal();
+                        if (v == null) return null;
+                        lvalue = false;
+                    }
+                    while (true) {
+                        switch (getToken().getSymbol()) {
+                            case DOT -> {
+                                consumeToken();
+                                String name = consumeToken(Scanner.Symbol.IDENTIFIER).getImage();
+                                var dot = createAstDot(v, name, lvalue);
+                                v = getToken().getSymbol() == Scanner.Symbol.LPAREN && context.isEnabled(Builder.Feature.METHOD_INVOCATIONS)
+                                        ? createAstMethod(dot, params()) : dot;
+                            }
+                            case LBRACK -> {
+                                consumeToken();
+                                AstNode start = expr(false);
+                                boolean strict = !context.isEnabled(Builder.Feature.NULL_PROPERTIES);
+                                Scanner.Token next = consumeToken();
+                                if (next.getSymbol() == Scanner.Symbol.COLON) {
+                                    AstNode stop = expr(false);
+                                    if (getToken().getSymbol() == Scanner.Symbol.COLON) {
+                                        consumeToken();
+                                        AstNode step = expr(false);
+                                        consumeToken(Scanner.Symbol.RBRACK);
+                                        v = new SteppedSlice(v, start, stop, step, lvalue, strict);
+                                    } else {
+                                        consumeToken(Scanner.Symbol.RBRACK);
+                                        v = createAstRangeBracket(v, start, stop, lvalue, strict);
+                                    }
+                                } else if (next.getSymbol() == Scanner.Symbol.RBRACK) {
+                                    var bracket = createAstBracket(v, start, lvalue, strict);
+                                    v = getToken().getSymbol() == Scanner.Symbol.LPAREN && context.isEnabled(Builder.Feature.METHOD_INVOCATIONS)
+                                            ? createAstMethod(bracket, params()) : bracket;
+                                } else {
+                                    fail(Scanner.Symbol.RBRACK);
+                                }
+                            }
+                            default -> {
+                                return v; // filters bind at the multiplicative level (natural operator precedence)
+                            }
+                        }
+                    }
+                }
+
+                /**
+                 * jinjava's additive level, except that a keyword argument's value is a whole
+                 * expression: jinjava parses {@code f(n=xs|length - 1)} as {@code (n=xs|length) - 1}
+                 * (Qwen's templates call {@code namespace(last_query_index=messages|length - 1)}).
+                 */
+                @Override
+                protected AstNode add(boolean required) throws Scanner.ScanException, ParseException {
+                    AstNode v = mul(required);
+                    if (v == null) return null;
+                    while (true) {
+                        Scanner.Token t = getToken();
+                        switch (t.getSymbol()) {
+                            case PLUS -> {
+                                consumeToken();
+                                v = createAstBinary(v, mul(true), AdditionOperator.OP);
+                            }
+                            case MINUS -> {
+                                consumeToken();
+                                v = createAstBinary(v, mul(true), AstBinary.SUB);
+                            }
+                            case EXTENSION -> {
+                                if (getExtensionHandler(t).getExtensionPoint() != ExtensionPoint.ADD) return v;
+                                boolean keyword = t == NamedParameterOperator.TOKEN;
+                                v = getExtensionHandler(consumeToken()).createAstNode(v, keyword ? expr(true) : mul(true));
+                            }
+                            default -> {
+                                return v;
+                            }
+                        }
+                    }
+                }
             };
+        }
+    }
+
+    /** Python's {@code seq[start:stop:step]} over a list (or any iterable) or a string; None parts take Python's defaults. */
+    static final class SteppedSlice extends com.hubspot.jinjava.el.ext.AstRangeBracket {
+        private final AstNode start, stop, step;
+
+        SteppedSlice(AstNode base, AstNode start, AstNode stop, AstNode step, boolean lvalue, boolean strict) {
+            super(base, start, stop, lvalue, strict, false);
+            this.start = start;
+            this.stop = stop;
+            this.step = step;
+        }
+
+        @Override
+        public Object eval(jinjava.de.odysseus.el.tree.Bindings bindings, ELContext context) {
+            Object base = prefix.eval(bindings, context);
+            if (base == null) return null;
+            List<Object> items = new ArrayList<>();
+            if (base instanceof CharSequence cs) cs.codePoints().forEach(c -> items.add(new String(Character.toChars(c))));
+            else if (base instanceof Iterable<?> it) it.forEach(items::add);
+            else if (base instanceof Object[] arr) items.addAll(java.util.Arrays.asList(arr));
+            else throw new IllegalStateException("cannot slice a " + base.getClass().getSimpleName());
+            int n = items.size();
+            int st = step == null ? 1 : intOf(step.eval(bindings, context), 1);
+            if (st == 0) throw new IllegalStateException("slice step cannot be zero");
+            int lo, hi;
+            if (st > 0) {
+                lo = bound(start, bindings, context, 0, n, 0, n);
+                hi = bound(stop, bindings, context, n, n, 0, n);
+            } else {
+                lo = bound(start, bindings, context, n - 1, n, -1, n - 1);
+                hi = bound(stop, bindings, context, -1, n, -1, n - 1);
+            }
+            List<Object> out = new ArrayList<>();
+            for (int i = lo; st > 0 ? i < hi : i > hi; i += st) out.add(items.get(i));
+            if (base instanceof CharSequence) {
+                StringBuilder sb = new StringBuilder();
+                out.forEach(sb::append);
+                return sb.toString();
+            }
+            return out;
+        }
+
+        /** An index as Python's slice resolves it: negative counts from the end, then clamped to [min, max]. */
+        private static int bound(AstNode node, jinjava.de.odysseus.el.tree.Bindings b, ELContext c, int dflt, int n, int min, int max) {
+            Object v = node == null ? null : node.eval(b, c);
+            if (v == null) return dflt;
+            int i = intOf(v, dflt);
+            if (i < 0) i += n;
+            return Math.max(min, Math.min(max, i));
+        }
+
+        private static int intOf(Object v, int dflt) {
+            if (v == null) return dflt;
+            if (v instanceof Number num) return (int) num.longValue();
+            throw new IllegalStateException("slice indices must be integers, got " + v);
         }
     }
 

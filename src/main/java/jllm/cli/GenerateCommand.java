@@ -58,6 +58,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
         Path dir = HfHub.resolve(model);

@@ -41,6 +41,7 @@ public final class SampleCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         CliErrors.check(spec, numSamples >= 1, "--num-samples must be >= 1, got " + numSamples);
         CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         sampling.validate(spec);
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());

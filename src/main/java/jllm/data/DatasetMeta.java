@@ -33,7 +33,7 @@ public record DatasetMeta(String tokenizer, int vocabSize, List<String> chars) {
 
     public static final String FILE_NAME = "meta.json";
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files().enable(SerializationFeature.INDENT_OUTPUT);
 
     public DatasetMeta {
         chars = chars == null ? null : List.copyOf(chars);

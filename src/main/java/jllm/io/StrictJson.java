@@ -17,6 +17,16 @@ public final class StrictJson {
     public static final ObjectMapper MAPPER = JsonMapper.builder()
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
+
+    /**
+     * A mapper for every JSON file jllm reads: what follows the document ({@code {...}{}}, a second
+     * object, garbage after a truncated edit) is an error, not silently ignored as Jackson does by
+     * default.
+     */
+    public static ObjectMapper files() {
+        return JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    }
 }

@@ -181,7 +181,7 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
 
     // ------------------------------------------------------------------ adapter_config.json
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files().enable(SerializationFeature.INDENT_OUTPUT);
 
     /**
      * PEFT's file: every LoraConfig field PEFT has had since 0.10 (so that old and new PEFT versions
@@ -266,9 +266,9 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, TargetModu
                 if (!ms.isArray()) throw new IllegalArgumentException(source + ": modules_to_save must be a list, got " + ms);
                 mts = strings((ArrayNode) ms, "modules_to_save", source);
             }
-            return new LoraConfig(r, alpha, dropout, t, text(n, "bias", source), n.path("fan_in_fan_out").asBoolean(false),
-                    n.path("use_rslora").asBoolean(false), mts, text(n, "task_type", source), text(n, "base_model_name_or_path", source),
-                    n.path("inference_mode").asBoolean(false));
+            return new LoraConfig(r, alpha, dropout, t, text(n, "bias", source), jllm.io.ConfigFields.bool(n, "fan_in_fan_out", false),
+                    jllm.io.ConfigFields.bool(n, "use_rslora", false), mts, text(n, "task_type", source), text(n, "base_model_name_or_path", source),
+                    jllm.io.ConfigFields.bool(n, "inference_mode", false));
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith(source)) throw e;
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);

@@ -33,7 +33,7 @@ import java.util.regex.Pattern;
  * and gets no state. Updates go through the parameter's backend, so they run on its device.
  */
 public abstract class Optimizer {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
     private static final Pattern STATE_KEY = Pattern.compile("state\\.(0|[1-9][0-9]{0,9})\\.([A-Za-z_][A-Za-z0-9_]*)");
     /** State key of the per-parameter step counter. */
     public static final String STEP = "step";

@@ -24,7 +24,7 @@ public final class CharTokenizer implements Tokenizer {
 
     public static final String TYPE = "char";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
     // Vocabularies whose code points all fit in the BMP use a flat lookup table.
     private static final int TABLE_LIMIT = 1 << 16;
 

@@ -76,7 +76,49 @@ public final class ChatTemplate {
         if (source == null || source.isEmpty()) throw new IllegalArgumentException("chat template is empty");
         // Jinja's default keep_trailing_newline=False drops one final newline of the template source.
         String src = source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+        checkTagsClosed(src);
         this.source = lstripBlocks(src);
+    }
+
+    /**
+     * Every {@code {{}, {@code {%} and {@code {#} is closed, as Jinja's lexer requires ("unexpected
+     * end of template"); jinjava would print an unclosed one as text. Quoted strings inside a tag
+     * may hold the closing characters; {@code {% raw %}} blocks are text.
+     */
+    static void checkTagsClosed(String src) {
+        int i = 0, n = src.length();
+        while (i < n - 1) {
+            char c = src.charAt(i), d = src.charAt(i + 1);
+            if (c != '{' || (d != '{' && d != '%' && d != '#')) {
+                i++;
+                continue;
+            }
+            String close = d == '{' ? "}}" : d == '%' ? "%}" : "#}";
+            int j = i + 2;
+            char quote = 0;
+            while (j < n - 1 && !(quote == 0 && src.startsWith(close, j))) {
+                char x = src.charAt(j);
+                if (d != '#') {
+                    if (quote == 0 && (x == '\'' || x == '"')) quote = x;
+                    else if (quote != 0 && x == '\\') j++;
+                    else if (x == quote) quote = 0;
+                }
+                j++;
+            }
+            if (j >= n - 1) {
+                int line = 1;
+                for (int k = 0; k < i; k++) if (src.charAt(k) == '\n') line++;
+                throw new TemplateException("chat template failed at line " + line + ": '" + src.substring(i, i + 2) + "' is never closed by '"
+                        + close + "' (unexpected end of template)");
+            }
+            String tag = src.substring(i + 2, j).trim().replaceFirst("^-", "").replaceFirst("-$", "").trim();
+            i = j + 2;
+            if (d == '%' && tag.equals("raw")) { // text up to endraw
+                int end = src.indexOf("endraw", i);
+                if (end < 0) throw new TemplateException("chat template: {% raw %} is never closed by {% endraw %}");
+                i = end;
+            }
+        }
     }
 
     private static final java.util.regex.Pattern LINE_START_BEFORE_TAG = java.util.regex.Pattern.compile("(?m)^[ \\t]+(?=\\{[%#](?!\\+))");
@@ -91,6 +133,8 @@ public final class ChatTemplate {
         return LINE_START_BEFORE_TAG.matcher(src).replaceAll("").replace("{%+", "{%").replace("{#+", "{#");
     }
 
+    static final int MAX_MACRO_DEPTH = 200;
+
     /** Limits for templates from untrusted files: the render's time, its output, and each range()/string/list. */
     static final long RENDER_TIMEOUT_MS = 2_000, MAX_OUTPUT_CHARS = 4 << 20;
 
@@ -104,6 +148,9 @@ public final class ChatTemplate {
                 .withTrimBlocks(true)
                 .withLstripBlocks(false) // done on the source by lstripBlocks, as Jinja does it
                 .withFailOnUnknownTokens(false) // undefined renders as "", as in Jinja
+                // recursive macros work as in Jinja, to a depth where Python would long have given up
+                .withEnableRecursiveMacroCalls(true)
+                .withMaxMacroRecursionDepth(MAX_MACRO_DEPTH)
                 // Jinja semantics jinjava keeps off by default for old HubSpot templates: "-}}" trims
                 // after expressions too, "{%-"/"-%}" parse strictly, and + - * / bind as in Python.
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
@@ -132,6 +179,35 @@ public final class ChatTemplate {
         return j;
     }
 
+    /** jinja2's sandbox MAX_RANGE: a longer range() is an error there (jinjava would cap it silently). */
+    static final int MAX_RANGE = 100_000;
+
+    /** A template that hits one of the render's limits. */
+    static final class TemplateLimit extends IllegalStateException {
+        TemplateLimit(String message) {
+            super(message);
+        }
+    }
+
+    /** The length Python's range(start, stop, step) would have; non-numbers count 0 (jinjava reports them). */
+    private static long rangeLength(Object arg1, Object... args) {
+        try {
+            long start = 0, stop, step = 1;
+            if (args == null || args.length == 0) {
+                stop = ((Number) arg1).longValue();
+            } else {
+                start = ((Number) arg1).longValue();
+                stop = ((Number) args[0]).longValue();
+                if (args.length > 1 && args[1] != null) step = ((Number) args[1]).longValue();
+            }
+            if (step == 0) return 0;
+            long span = step > 0 ? stop - start : start - stop;
+            return span <= 0 ? 0 : (span + Math.abs(step) - 1) / Math.abs(step);
+        } catch (ClassCastException | NullPointerException e) {
+            return 0;
+        }
+    }
+
     /** Values range() may produce in one render: far beyond any real template, far below a runaway one. */
     static final long RANGE_BUDGET = 5_000_000;
     /** The render's budget; the caller sets it to -1 when it abandons the render, so the loops wind down. */
@@ -143,10 +219,14 @@ public final class ChatTemplate {
      * it (the first time, as a render error).
      */
     public static List<Integer> range(Object arg1, Object... args) {
+        long n = rangeLength(arg1, args);
+        if (n > MAX_RANGE) {
+            throw new TemplateLimit("range() of " + n + " values: the sandbox blocks ranges larger than " + MAX_RANGE + " (as Jinja's does)");
+        }
         var left = RANGE_LEFT.get();
         if (left != null && left.get() <= 0) {
             if (left.compareAndSet(0, -1)) {
-                throw new IllegalStateException("range() produced more than " + RANGE_BUDGET + " values in one render (a runaway loop?)");
+                throw new TemplateLimit("range() produced more than " + RANGE_BUDGET + " values in one render (a runaway loop?)");
             }
             return List.of();
         }
@@ -226,14 +306,16 @@ public final class ChatTemplate {
         vars.put("add_generation_prompt", addGenerationPrompt);
         RenderResult r = renderWithin(vars);
         for (TemplateError e : r.getErrors()) {
-            if (e.getSeverity() != TemplateError.ErrorType.FATAL && !(e.getException() instanceof Raised)
-                    && !(rootCause(e.getException()) instanceof Raised)) {
-                continue;
-            }
             Throwable root = rootCause(e.getException());
+            boolean cycle = e.getMessage() != null && e.getMessage().startsWith("Max recursion limit of ");
+            if (e.getSeverity() != TemplateError.ErrorType.FATAL && !(root instanceof Raised) && !cycle) continue;
             if (root instanceof Raised) throw new TemplateException("chat template raised an exception: " + root.getMessage());
-            String why = root != null && root.getMessage() != null && !e.getMessage().contains(root.getMessage()) ? ": " + root.getMessage() : "";
-            throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + e.getMessage() + why);
+            // our own checks say it plainly; jinjava's messages lose their wrapper's class name
+            String what = root instanceof PythonJinja.UnknownName || root instanceof TemplateLimit ? root.getMessage()
+                    : e.getMessage().replaceFirst("^InterpretException: ", "");
+            String why = !(root instanceof PythonJinja.UnknownName || root instanceof TemplateLimit) && root != null && root.getMessage() != null
+                    && !what.contains(root.getMessage()) ? ": " + root.getMessage() : "";
+            throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + what + why);
         }
         return r.getOutput();
     }

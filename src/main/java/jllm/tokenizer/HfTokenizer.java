@@ -52,7 +52,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     static {
         // DJL pings a usage tracker on first load unless opted out; a library must not phone home.
@@ -105,17 +105,28 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             if (id >= 0) idToToken[id] = t;
         });
 
+        Path configFile = file.resolveSibling("tokenizer_config.json");
         specialTokens = new HashMap<>();
         for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
-            String v = tokenString(config.get(key));
+            String v = tokenString(config.get(key), configFile, key);
             if (v != null) specialTokens.put(key, v);
         }
         if (!config.has("bos_token") && !config.has("eos_token")) guessSpecials(tok);
+        for (String key : List.of("bos_token", "eos_token")) {
+            String v = specialTokens.get(key);
+            if (v != null && !tokenToId.containsKey(v)) {
+                throw new IllegalArgumentException(configFile + ": " + key + " '" + v + "' is not a token of " + file);
+            }
+        }
         bosId = idOf(specialTokens.get("bos_token"));
         eosId = idOf(specialTokens.get("eos_token"));
-        addBos = config.has("add_bos_token") && !config.get("add_bos_token").isNull() ? config.get("add_bos_token").asBoolean() : null;
-        addEos = config.has("add_eos_token") && !config.get("add_eos_token").isNull() ? config.get("add_eos_token").asBoolean() : null;
-        chatTemplate = chatTemplateOverride != null ? chatTemplateOverride : chatTemplateOf(config.get("chat_template"));
+        try {
+            addBos = config.hasNonNull("add_bos_token") ? jllm.io.ConfigFields.bool(config, "add_bos_token", false) : null;
+            addEos = config.hasNonNull("add_eos_token") ? jllm.io.ConfigFields.bool(config, "add_eos_token", false) : null;
+            chatTemplate = chatTemplateOverride != null ? chatTemplateOverride : chatTemplateOf(config.get("chat_template"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
+        }
         // transformers writes a huge sentinel (1e30) for "no limit"; treat anything beyond int as none.
         JsonNode mml = config.get("model_max_length");
         modelMaxLength = mml != null && mml.isNumber() && mml.asDouble() > 0 && mml.asDouble() < Integer.MAX_VALUE
@@ -225,26 +236,33 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         }
     }
 
-    private static String tokenString(JsonNode n) {
+    private static String tokenString(JsonNode n, Path configFile, String key) {
         if (n == null || n.isNull()) return null;
         if (n.isTextual()) return n.asText();
-        if (n.isObject() && n.has("content")) return n.get("content").asText(); // AddedToken form
-        return null;
+        if (n.isObject() && n.path("content").isTextual()) return n.get("content").asText(); // AddedToken form
+        throw new IllegalArgumentException(configFile + ": " + key + " must be a string or an AddedToken object with \"content\", got " + n);
     }
 
     /** A string, or transformers' list of {name, template} (the "default" one, else the first). */
+    /**
+     * chat_template: one template, or transformers' list of {name, template} of which jllm uses the
+     * one named "default" (transformers refuses a list without one when no name is asked for).
+     */
     private static String chatTemplateOf(JsonNode n) {
         if (n == null || n.isNull()) return null;
         if (n.isTextual()) return n.asText();
         if (n.isArray()) {
-            String first = null;
+            List<String> names = new java.util.ArrayList<>();
             for (JsonNode t : n) {
-                if (first == null) first = t.path("template").asText(null);
-                if ("default".equals(t.path("name").asText())) return t.path("template").asText();
+                if (!t.path("name").isTextual() || !t.path("template").isTextual()) {
+                    throw new IllegalArgumentException("chat_template list entries must be {\"name\": ..., \"template\": ...}, got " + t);
+                }
+                if (t.get("name").asText().equals("default")) return t.get("template").asText();
+                names.add(t.get("name").asText());
             }
-            return first;
+            throw new IllegalArgumentException("chat_template lists templates " + names + " but none named \"default\"");
         }
-        return null;
+        throw new IllegalArgumentException("chat_template must be a string or a list of {name, template}, got " + n.getNodeType());
     }
 
     private Integer idOf(String token) {

@@ -56,7 +56,7 @@ final class PythonJinja {
 
             @Override
             public JinjavaInterpreter newInstance(Jinjava application, Context context, JinjavaConfig renderConfig) {
-                return new PyInterpreter(application, context, renderConfig);
+                return new PyInterpreter(application, new KnownNamesOnly(context), renderConfig);
             }
         }).build();
         Properties props = new Properties();
@@ -68,6 +68,38 @@ final class PythonJinja {
                 return factory;
             }
         };
+    }
+
+    /**
+     * A render's top context: a filter or test that does not exist is an error, as Jinja's
+     * compiler reports it ("No filter named 'x'"); jinjava would give null and print nothing.
+     * Loops and macros open child contexts whose lookups end here.
+     */
+    static final class KnownNamesOnly extends Context {
+        KnownNamesOnly(Context parent) {
+            super(parent);
+        }
+
+        @Override
+        public com.hubspot.jinjava.lib.filter.Filter getFilter(String name) {
+            var f = super.getFilter(name);
+            if (f == null) throw new UnknownName("no filter named '" + name + "'");
+            return f;
+        }
+
+        @Override
+        public com.hubspot.jinjava.lib.exptest.ExpTest getExpTest(String name) {
+            var t = super.getExpTest(name);
+            if (t == null) throw new UnknownName("no test named '" + name + "'");
+            return t;
+        }
+    }
+
+    /** A template names a filter or test that does not exist. */
+    static final class UnknownName extends RuntimeException {
+        UnknownName(String message) {
+            super(message);
+        }
     }
 
     /** Prints booleans as Python does ({@code True}/{@code False}; jinjava prints Java's true/false). */

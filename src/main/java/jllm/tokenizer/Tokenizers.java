@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 /** Tokenizers by name, and to/from the JSON form that checkpoints and {@code meta.json} store. */
 public final class Tokenizers {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     private Tokenizers() {}
 

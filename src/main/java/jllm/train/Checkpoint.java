@@ -54,7 +54,7 @@ public final class Checkpoint {
     public static final String RNG_DEFAULT = "default", RNG_BATCH = "batch";
 
     static final int FORMAT_VERSION = 1;
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files().enable(SerializationFeature.INDENT_OUTPUT);
     private static final String TMP = ".tmp-", OLD = ".old-";
 
     private Checkpoint() {}

@@ -99,7 +99,7 @@ public final class FinetuneData implements BatchSource {
     }
 
     private static FinetuneData instructions(Path file, String text, Encoding enc, int batchSize, int blockSize, long seed) {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = jllm.io.StrictJson.files();
         List<long[][]> all = new ArrayList<>();
         String[] lines = text.split("\n", -1);
         int truncated = 0;

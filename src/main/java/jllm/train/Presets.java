@@ -18,7 +18,7 @@ public final class Presets {
 
     public static final String DEFAULT = "shakespeare-char-cpu";
     public static final List<String> NAMES = List.of("shakespeare-char-cpu", "shakespeare-char", "seed003", "gpt2-shakespeare");
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     public static TrainConfig load(String name) {
         return TrainConfig.fromJson(tree(name), TrainConfig.defaults());

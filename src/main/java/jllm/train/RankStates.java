@@ -12,7 +12,7 @@ import java.util.Map;
 
 /** Per-rank pieces of a data-parallel checkpoint: gathering them to rank 0, and picking a rank's own on resume. */
 final class RankStates {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     private RankStates() {}
 

@@ -19,7 +19,7 @@ import java.nio.file.Path;
  */
 public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer tokenizer, Checkpoint.State state) {
     public static final String TOKENIZER = "tokenizer.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     public LanguageModel model() { return (LanguageModel) module; }
 

@@ -73,7 +73,7 @@ public record TrainConfig(
     /** Prefix of override keys that go into the model section: {@code model.n_layer=4}. */
     public static final String MODEL_PREFIX = "model.";
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files().enable(SerializationFeature.INDENT_OUTPUT);
     /** JSON name -> record component, in declaration order. */
     private static final Map<String, RecordComponent> KEYS = keys();
 

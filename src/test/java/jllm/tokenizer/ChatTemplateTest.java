@@ -130,4 +130,21 @@ class ChatTemplateTest {
         assertEquals("3|3|4|2", new ChatTemplate("{% set x = 2 %}{{ x+1 }}|{{ (1)+2 }}|{{ [3][0]+1 }}|{{ +2 }}")
                 .render(List.of(), false, Map.of()));
     }
+
+    @Test
+    void whatJinjaRejectsIsAnErrorNotText() {
+        for (String[] c : new String[][] {
+                {"{{ messages[0]['content'] ", "'{{' is never closed by '}}'"},
+                {"hello {# note", "'{#' is never closed"},
+                {"{{ messages | frobnicate }}", "no filter named 'frobnicate'"},
+                {"{% if 3 is frob %}x{% endif %}", "no test named 'frob'"},
+                {"{% for i in range(10**9) %}{% endfor %}", "the sandbox blocks ranges larger than 100000"},
+                {"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "Max recursion limit of 200 reached for macro 'f'"}}) {
+            var e = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate(c[0]).render(List.of(), false, Map.of()), c[0]);
+            assertTrue(e.getMessage().contains(c[1]), c[0] + " -> " + e.getMessage());
+        }
+        // what Jinja accepts still renders: a closing sequence inside a string, raw blocks, bounded recursion
+        assertEquals("}}|{{ x|321", new ChatTemplate("{{ '}}' }}|{% raw %}{{ x{% endraw %}|"
+                + "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}").render(List.of(), false, Map.of()));
+    }
 }

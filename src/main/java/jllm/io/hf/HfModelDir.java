@@ -42,7 +42,7 @@ public final class HfModelDir implements jllm.io.WeightSource {
     public static final String WEIGHTS = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = jllm.io.StrictJson.files();
 
     private final Path dir;
     private final ObjectNode config;

@@ -50,7 +50,7 @@ public record Gemma2Config(LlamaConfig decoder, double queryPreAttnScalar, Doubl
             }
             return new Gemma2Config(d, number(n, "query_pre_attn_scalar", 256.0), optional(n, "attn_logit_softcapping", 50.0),
                     optional(n, "final_logit_softcapping", 30.0),
-                    n.has("sliding_window") && n.get("sliding_window").isNull() ? null : LlamaConfig.integer(n, "sliding_window", 4096), types);
+                    n.has("sliding_window") && n.get("sliding_window").isNull() ? null : jllm.io.ConfigFields.integer(n, "sliding_window", 4096), types);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }

@@ -4,6 +4,7 @@ import jllm.autograd.Grad;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import jllm.io.ConfigFields;
 import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
 import jllm.models.PretrainedCausalLM;
@@ -251,44 +252,48 @@ public class GPT extends PretrainedCausalLM {
     public static GPT fromPretrained(HfModelDir d) {
         ObjectNode c = d.config();
         Path cf = d.configFile();
-        String type = c.path("model_type").asText("gpt2");
-        List<String> arch = new ArrayList<>();
-        c.path("architectures").forEach(a -> arch.add(a.asText()));
-        if (!type.equals("gpt2") || (!arch.isEmpty() && !arch.contains("GPT2LMHeadModel") && !arch.contains("GPT2Model"))) {
-            throw new HfException(cf + ": unsupported architecture " + arch + " with model_type '" + type + "' (GPT loads GPT2LMHeadModel)");
-        }
-        String act = c.path("activation_function").asText("gelu_new");
-        if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
-            throw new HfException(cf + ": unsupported activation_function '" + act + "' (GPT uses the tanh GELU, gelu_new)");
-        }
-        if (c.path("layer_norm_epsilon").asDouble(1e-5) != 1e-5) {
-            throw new HfException(cf + ": unsupported layer_norm_epsilon " + c.get("layer_norm_epsilon") + " (GPT uses 1e-05)");
-        }
-        if (c.path("scale_attn_by_inverse_layer_idx").asBoolean(false) || !c.path("scale_attn_weights").asBoolean(true)) {
-            throw new HfException(cf + ": unsupported attention scaling (scale_attn_by_inverse_layer_idx / scale_attn_weights)");
-        }
-        int nEmbd = c.path("n_embd").asInt(768);
-        JsonNode inner = c.get("n_inner");
-        if (inner != null && !inner.isNull() && inner.asInt() != 4 * nEmbd) {
-            throw new HfException(cf + ": unsupported n_inner " + inner + " (GPT's MLP is 4 * n_embd = " + 4 * nEmbd + ")");
-        }
-        int nPos = c.hasNonNull("n_positions") ? c.get("n_positions").asInt() : c.path("n_ctx").asInt(1024);
         GPTConfig cfg;
+        Integer bos;
+        List<Integer> eos;
         try {
-            cfg = new GPTConfig(nPos, c.path("vocab_size").asInt(50257), c.path("n_layer").asInt(12), c.path("n_head").asInt(12), nEmbd,
-                    0.0, true);
+            String type = ConfigFields.text(c, "model_type", "gpt2");
+            List<String> arch = new ArrayList<>();
+            c.path("architectures").forEach(a -> arch.add(a.asText()));
+            if (!type.equals("gpt2") || (!arch.isEmpty() && !arch.contains("GPT2LMHeadModel") && !arch.contains("GPT2Model"))) {
+                throw new IllegalArgumentException("unsupported architecture " + arch + " with model_type '" + type + "' (GPT loads GPT2LMHeadModel)");
+            }
+            String act = ConfigFields.text(c, "activation_function", "gelu_new");
+            if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
+                throw new IllegalArgumentException("unsupported activation_function '" + act + "' (GPT uses the tanh GELU, gelu_new)");
+            }
+            if (ConfigFields.number(c, "layer_norm_epsilon", 1e-5) != 1e-5) {
+                throw new IllegalArgumentException("unsupported layer_norm_epsilon " + c.get("layer_norm_epsilon") + " (GPT uses 1e-05)");
+            }
+            if (ConfigFields.bool(c, "scale_attn_by_inverse_layer_idx", false) || !ConfigFields.bool(c, "scale_attn_weights", true)
+                    || ConfigFields.bool(c, "reorder_and_upcast_attn", false)) {
+                throw new IllegalArgumentException("unsupported attention scaling (scale_attn_by_inverse_layer_idx / scale_attn_weights / reorder_and_upcast_attn)");
+            }
+            // the sizes must be given: GPT2Config's defaults would build GPT-2 small, which is never what a file meant
+            for (String key : List.of("vocab_size", "n_embd", "n_layer", "n_head")) {
+                if (!c.hasNonNull(key)) throw new IllegalArgumentException("missing '" + key + "' (the model's sizes must be given)");
+            }
+            int nEmbd = ConfigFields.integer(c, "n_embd", 0);
+            if (c.hasNonNull("n_inner") && ConfigFields.integer(c, "n_inner", 0) != 4 * nEmbd) {
+                throw new IllegalArgumentException("unsupported n_inner " + c.get("n_inner") + " (GPT's MLP is 4 * n_embd = " + 4 * nEmbd + ")");
+            }
+            int nPos = c.hasNonNull("n_positions") ? ConfigFields.integer(c, "n_positions", 0) : ConfigFields.integer(c, "n_ctx", 1024);
+            cfg = new GPTConfig(nPos, ConfigFields.integer(c, "vocab_size", 0), ConfigFields.integer(c, "n_layer", 0),
+                    ConfigFields.integer(c, "n_head", 0), nEmbd, 0.0, true);
+            bos = c.hasNonNull("bos_token_id") ? ConfigFields.integer(c, "bos_token_id", 0) : null;
+            eos = ConfigFields.tokenIds(c, "eos_token_id", List.of());
             jllm.models.MemoryBudget.requireFits(cfg.numParameters(false), cf);
         } catch (IllegalArgumentException e) {
             throw new HfException(cf + ": " + e.getMessage(), e);
         }
         GPT m = new GPT(cfg);
         m.loadHf(d);
-        m.bosTokenId = c.hasNonNull("bos_token_id") ? c.get("bos_token_id").asInt() : null;
-        List<Integer> eos = new ArrayList<>();
-        JsonNode e = c.get("eos_token_id");
-        if (e != null && e.isArray()) e.forEach(x -> eos.add(x.asInt()));
-        else if (e != null && e.isIntegralNumber()) eos.add(e.asInt());
-        m.eosTokenIds = List.copyOf(eos);
+        m.bosTokenId = bos;
+        m.eosTokenIds = eos;
         return m;
     }
 

@@ -1,6 +1,10 @@
 package jllm.models.llama;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import static jllm.io.ConfigFields.bool;
+import static jllm.io.ConfigFields.integer;
+import static jllm.io.ConfigFields.number;
+import static jllm.io.ConfigFields.text;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -182,12 +186,7 @@ public record LlamaConfig(
                 };
             }
             Integer bos = n.hasNonNull("bos_token_id") ? Integer.valueOf(integer(n, "bos_token_id", 0)) : n.has("bos_token_id") ? null : fam.bosDefault();
-            List<Integer> eos = new ArrayList<>();
-            JsonNode e = n.get("eos_token_id");
-            if (e == null) eos.addAll(fam.eosDefault());
-            else if (e.isArray()) e.forEach(x -> eos.add(tokenId(x)));
-            else if (e.isIntegralNumber()) eos.add(tokenId(e));
-            else if (!e.isNull()) throw new IllegalArgumentException("eos_token_id must be an int, a list of ints or null");
+            List<Integer> eos = jllm.io.ConfigFields.tokenIds(n, "eos_token_id", fam.eosDefault());
             return new LlamaConfig(integer(n, "vocab_size", 0), hidden, integer(n, "intermediate_size", 0),
                     integer(n, "num_hidden_layers", 0), heads, kv, headDim, number(n, "rms_norm_eps", 1e-6), theta, rs,
                     integer(n, "max_position_embeddings", fam.maxPositionsDefault()), bool(n, "tie_word_embeddings", fam.tieDefault()),
@@ -214,38 +213,6 @@ public record LlamaConfig(
         JsonNode v = n.get(key);
         if (v == null || !v.isNumber()) throw new IllegalArgumentException(type + " rope scaling needs a number '" + key + "'");
         return v.asDouble();
-    }
-
-    public static int integer(JsonNode n, String key, int dflt) {
-        JsonNode v = n.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isIntegralNumber()) throw new IllegalArgumentException(key + " must be an integer, got " + v);
-        if (!v.canConvertToInt()) throw new IllegalArgumentException(key + " must fit in 32 bits, got " + v);
-        return v.asInt();
-    }
-
-    private static int tokenId(JsonNode v) {
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new IllegalArgumentException("eos_token_id must hold 32-bit integers, got " + v);
-        return v.asInt();
-    }
-
-    public static double number(JsonNode n, String key, double dflt) {
-        JsonNode v = n.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isNumber()) throw new IllegalArgumentException(key + " must be a number, got " + v);
-        return v.asDouble();
-    }
-
-    public static boolean bool(JsonNode n, String key, boolean dflt) {
-        JsonNode v = n.get(key);
-        if (v == null || v.isNull()) return dflt;
-        if (!v.isBoolean()) throw new IllegalArgumentException(key + " must be true or false, got " + v);
-        return v.asBoolean();
-    }
-
-    public static String text(JsonNode n, String key, String dflt) {
-        JsonNode v = n.get(key);
-        return v == null || v.isNull() ? dflt : v.asText();
     }
 
     /** config.json as transformers' LlamaConfig writes it (weights saved as float32). */

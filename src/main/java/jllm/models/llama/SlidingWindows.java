@@ -29,8 +29,8 @@ public record SlidingWindows(boolean use, Integer window, int maxWindowLayers, L
     /** Reads the fields for a model of layers layers; a layer_types list of another length is an error. */
     public static SlidingWindows fromJson(JsonNode n, int layers) {
         boolean use = n.hasNonNull("use_sliding_window") && n.get("use_sliding_window").asBoolean();
-        Integer window = use ? LlamaConfig.integer(n, "sliding_window", 4096) : null;
-        int maxWindowLayers = LlamaConfig.integer(n, "max_window_layers", 28);
+        Integer window = use ? jllm.io.ConfigFields.integer(n, "sliding_window", 4096) : null;
+        int maxWindowLayers = jllm.io.ConfigFields.integer(n, "max_window_layers", 28);
         List<String> types = new ArrayList<>();
         JsonNode t = n.get("layer_types");
         if (t != null && !t.isNull()) {

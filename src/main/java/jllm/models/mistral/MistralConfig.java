@@ -22,7 +22,7 @@ public record MistralConfig(LlamaConfig decoder, Integer slidingWindow) {
         LlamaConfig d = LlamaConfig.fromJson(n, source, MISTRAL);
         try {
             if (d.attentionBias() || d.mlpBias()) throw new IllegalArgumentException("attention_bias / mlp_bias are not Mistral options (its layers have no biases)");
-            return new MistralConfig(d, n.hasNonNull("sliding_window") ? LlamaConfig.integer(n, "sliding_window", 0) : null);
+            return new MistralConfig(d, n.hasNonNull("sliding_window") ? jllm.io.ConfigFields.integer(n, "sliding_window", 0) : null);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }

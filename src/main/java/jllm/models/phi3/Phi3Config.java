@@ -23,7 +23,7 @@ public record Phi3Config(LlamaConfig decoder, Integer slidingWindow) {
                 throw new IllegalArgumentException("partial_rotary_factor " + f + " is not implemented (jllm rotates the whole head)");
             }
             if (d.attentionBias() || d.mlpBias()) throw new IllegalArgumentException("attention_bias / mlp_bias are not Phi-3 options");
-            return new Phi3Config(d, n.hasNonNull("sliding_window") ? LlamaConfig.integer(n, "sliding_window", 0) : null);
+            return new Phi3Config(d, n.hasNonNull("sliding_window") ? jllm.io.ConfigFields.integer(n, "sliding_window", 0) : null);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }

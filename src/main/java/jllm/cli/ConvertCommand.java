@@ -73,6 +73,22 @@ public final class ConvertCommand implements Runnable {
         @Option(names = "--max-shard-size", description = "Split the weights into shards of at most this size (e.g. 2GB; default: one file).")
         String maxShardSize = "0";
 
+        @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
+        CommandLine.Model.CommandSpec mixee;
+
+        /**
+         * The --model directory, after the checks that come before any work: a bad size is bad
+         * usage, and --out must not be the directory being read (its files are memory-mapped while
+         * the new ones are written).
+         */
+        Path source() throws IOException {
+            CliErrors.usage(mixee, () -> parseSize(maxShardSize));
+            Path dir = HfHub.resolve(model);
+            boolean same = Files.exists(out) && Files.isSameFile(out, dir);
+            CliErrors.check(mixee, !same, "--out " + out + " is the --model directory " + dir + "; write to another directory");
+            return dir;
+        }
+
         /** Writes m to --out (sharded as asked) with the tokenizer and generation files of the source directory. */
         void save(PretrainedModel m, Path sourceDir) throws IOException {
             m.savePretrained(out, parseSize(maxShardSize));
@@ -114,8 +130,7 @@ public final class ConvertCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            parseSize(io.maxShardSize); // a bad size fails before the model is loaded
-            Path dir = HfHub.resolve(io.model);
+            Path dir = io.source(); // options checked before the model is loaded
             PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(dir).asModule(), adapter);
             int layers = peft.loraLayerNames().size();
             io.save((PretrainedModel) peft.mergeAndUnload(), dir);
@@ -132,8 +147,7 @@ public final class ConvertCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            parseSize(io.maxShardSize);
-            Path dir = HfHub.resolve(io.model);
+            Path dir = io.source();
             io.save(AutoModelForCausalLM.fromPretrained(dir), dir);
             return 0;
         }

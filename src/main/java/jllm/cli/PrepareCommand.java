@@ -2,10 +2,6 @@ package jllm.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -67,7 +63,7 @@ public final class PrepareCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--val-fraction must be in [0, 1), got " + valFraction);
         }
         String text = input == null ? Datasets.tinyShakespeare() : readText(input);
-        if (text.isEmpty()) throw new ParameterException(spec.commandLine(), "input " + input + " is empty");
+        if (text.isEmpty()) throw new IllegalArgumentException("--input " + input + " is empty");
         Path dir = out != null ? out : Path.of("data", baseName() + "_" + tok);
 
         int chars = text.codePointCount(0, text.length());
@@ -82,6 +78,11 @@ public final class PrepareCommand implements Callable<Integer> {
         int[] val = t.encode(split.val());
         o.printf(Locale.US, "train has %,d tokens%n", train.length);
         o.printf(Locale.US, "val has %,d tokens%n", val.length);
+        // training reads windows of block_size + 1 tokens from each split: two tokens are the least that makes one
+        if (train.length < 2 || (valFraction > 0 && val.length < 2)) {
+            throw new IllegalArgumentException("--input " + input + " is too short: " + train.length + " train and " + val.length
+                    + " val tokens after the split (each split needs at least 2)");
+        }
 
         Files.createDirectories(dir);
         TokenFile.write(dir.resolve("train.bin"), train);
@@ -99,18 +100,9 @@ public final class PrepareCommand implements Callable<Integer> {
         return dot > 0 ? name.substring(0, dot) : name;
     }
 
-    private String readText(Path p) throws IOException {
-        if (!Files.isRegularFile(p)) throw new ParameterException(spec.commandLine(), "--input " + p + ": no such file");
-        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(p));
-        try {
-            return StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(bytes).toString();
-        } catch (CharacterCodingException e) {
-            // On failure the decoder leaves the buffer at the offending byte.
-            throw new ParameterException(spec.commandLine(), "--input " + p + " is not valid UTF-8: bad byte sequence at byte offset "
-                    + bytes.position());
-        }
+    private static String readText(Path p) throws IOException {
+        if (!Files.exists(p)) throw new IllegalArgumentException("--input " + p + " does not exist");
+        if (!Files.isRegularFile(p)) throw new IllegalArgumentException("--input " + p + " is not a regular file (a directory, device or pipe)");
+        return jllm.io.TextFiles.readUtf8(p);
     }
 }

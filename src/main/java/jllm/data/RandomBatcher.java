@@ -14,9 +14,22 @@ import jllm.tensor.Tensor;
 public final class RandomBatcher {
 
     private final TokenSource data;
+    private final int vocabSize;
+    private final String name;
 
     public RandomBatcher(TokenSource data) {
+        this(data, 0, "the data");
+    }
+
+    /**
+     * Windows checked against the vocabulary: a token id outside [0, vocabSize) is an error naming
+     * the data (a token file of another tokenizer would otherwise fail deep inside the embedding).
+     * vocabSize 0 checks nothing.
+     */
+    public RandomBatcher(TokenSource data, int vocabSize, String name) {
         this.data = Objects.requireNonNull(data, "data");
+        this.vocabSize = vocabSize;
+        this.name = name;
     }
 
     public RandomBatcher(int[] data) {
@@ -51,6 +64,14 @@ public final class RandomBatcher {
         long[] row = new long[T + 1];
         for (int b = 0; b < B; b++) {
             data.read(ix[b], T + 1, row, 0);
+            if (vocabSize > 0) {
+                for (int k = 0; k <= T; k++) {
+                    if (row[k] < 0 || row[k] >= vocabSize) {
+                        throw new IllegalArgumentException(name + ": token id " + row[k] + " at position " + (ix[b] + k)
+                                + " is outside the tokenizer's vocabulary of " + vocabSize);
+                    }
+                }
+            }
             System.arraycopy(row, 0, x, b * T, T);
             System.arraycopy(row, 1, y, b * T, T);
         }

@@ -74,6 +74,13 @@ public final class ModelFactory {
         try {
             return JSON.convertValue(fields, cls);
         } catch (IllegalArgumentException e) {
+            // name the field Jackson stopped at, with its own words minus the source location
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()) {
+                    String field = m.getPath().get(m.getPath().size() - 1).getFieldName();
+                    throw new IllegalArgumentException("invalid model section for type '" + type + "': " + field + ": " + m.getOriginalMessage(), e);
+                }
+            }
             Throwable c = e;
             while (c.getCause() != null) c = c.getCause();
             throw new IllegalArgumentException("invalid model section for type '" + type + "': " + c.getMessage(), e);

@@ -347,8 +347,14 @@ public abstract class Module {
     /** Loads a safetensors file written by {@link #save} (or PyTorch) into this module, strictly. */
     public LoadResult load(Path file) throws IOException { return load(file, true); }
 
+    /** Loads a safetensors file written by {@link #save}; a tensor that does not fit is an error naming the file. */
     public LoadResult load(Path file, boolean strict) throws IOException {
-        return loadStateDict(TensorIO.load(file), strict);
+        var sd = TensorIO.load(file);
+        try {
+            return loadStateDict(sd, strict);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
     }
 
     // ------------------------------------------------------------------ device, dtype, modes

@@ -69,7 +69,8 @@ public final class FinetuneData implements BatchSource {
         if (batchSize < 1 || blockSize < 1) {
             throw new IllegalArgumentException("finetune data: batch size and block size must be >= 1, got " + batchSize + " and " + blockSize);
         }
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such data file");
+        if (!Files.exists(file)) throw new NoSuchFileException(file.toString(), null, "no such data file");
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": the data is not a regular file (a directory, device or pipe)");
         String text = jllm.io.TextFiles.readUtf8(file);
         if (file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".jsonl")) {
             return instructions(file, text, enc, batchSize, blockSize, seed);

@@ -26,11 +26,18 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
     public static SavedModel load(Path path) throws IOException {
         Path dir = resolve(path);
         TrainConfig cfg = Checkpoint.readConfig(dir);
-        Tokenizer tok = readTokenizer(dir);
+        Path tokFile = tokenizerFile(dir);
+        Tokenizer tok = readTokenizer(tokFile);
         Module m = ModelFactory.build(cfg.model(), tok.vocabSize(), cfg.blockSize());
         Path weights = dir.resolve(Checkpoint.MODEL);
         var loaded = TensorIO.load(weights);
-        m.loadStateDict(loaded, true);
+        try {
+            m.loadStateDict(loaded, true);
+        } catch (IllegalArgumentException e) {
+            // the model's vocabulary comes from the tokenizer: a tokenizer of another run shows up as size mismatches
+            throw new IllegalArgumentException(weights + ": " + e.getMessage().replace("\n\t", " ") + " (the model was built for the "
+                    + tok.vocabSize() + " tokens of " + tokFile + ")", e);
+        }
         jllm.nn.LoadChecks.warnNonFinite(loaded, weights);
         m.eval();
         return new SavedModel(dir, cfg, m, tok, Checkpoint.readState(dir));
@@ -54,16 +61,21 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
         jllm.io.AtomicFiles.writeString(outDir.resolve(TOKENIZER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Tokenizers.toJson(tok)));
     }
 
-    private static Tokenizer readTokenizer(Path dir) throws IOException {
+    /** tokenizer.json in the checkpoint directory, else in the out_dir above it. */
+    private static Path tokenizerFile(Path dir) throws IOException {
         for (Path p : new Path[] {dir.resolve(TOKENIZER), dir.toAbsolutePath().getParent() == null ? null : dir.toAbsolutePath().getParent().resolve(TOKENIZER)}) {
-            if (p != null && Files.exists(p)) {
-                try {
-                    return Tokenizers.fromJson(JSON.readTree(p.toFile()));
-                } catch (RuntimeException e) {
-                    throw new IOException("invalid tokenizer file " + p + ": " + e.getMessage(), e);
-                }
-            }
+            if (p != null && Files.exists(p)) return p;
         }
         throw new IOException("no " + TOKENIZER + " in " + dir + " or its parent directory");
+    }
+
+    private static Tokenizer readTokenizer(Path p) throws IOException {
+        try {
+            return Tokenizers.fromJson(JSON.readTree(p.toFile()));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException("invalid tokenizer file " + p + ": " + jllm.io.JsonErrors.describe(e), e);
+        } catch (RuntimeException e) {
+            throw new IOException("invalid tokenizer file " + p + ": " + e.getMessage(), e);
+        }
     }
 }

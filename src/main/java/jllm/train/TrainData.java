@@ -60,7 +60,8 @@ public record TrainData(String name, Tokenizer tokenizer, TokenSource train, Tok
 
     /** nanoGPT's get_batch: B random windows of T+1 tokens from the split, drawn with the trainer's generator. */
     public BatchSource batches(int batchSize, int blockSize) {
-        RandomBatcher tr = new RandomBatcher(train), va = new RandomBatcher(val);
+        RandomBatcher tr = new RandomBatcher(train, tokenizer.vocabSize(), describe(train, "train")),
+                va = new RandomBatcher(val, tokenizer.vocabSize(), describe(val, "val"));
         for (var e : Map.of("train", train, "val", val).entrySet()) {
             if (e.getValue().length() <= blockSize) {
                 throw new IllegalArgumentException("dataset " + name + ": the " + e.getKey() + " split has " + e.getValue().length()
@@ -68,6 +69,10 @@ public record TrainData(String name, Tokenizer tokenizer, TokenSource train, Tok
             }
         }
         return (split, g) -> (BatchSource.TRAIN.equals(split) ? tr : va).sample(batchSize, blockSize, g);
+    }
+
+    private String describe(TokenSource s, String split) {
+        return s instanceof TokenFile f ? f.path().toString() : "dataset " + name + " (" + split + " split)";
     }
 
     /** One batch without a trainer, e.g. for benchmarks. */

@@ -105,12 +105,20 @@ class PrepareCommandTest {
         assertNotEquals(0, f.code());
         assertTrue(f.err().contains("--val-fraction"), f.err());
         Run m = run("prepare", "--input", dir.resolve("nope.txt").toString(), "--out", dir.toString());
-        assertNotEquals(0, m.code());
-        assertTrue(m.err().contains("no such file"), m.err());
+        assertEquals(1, m.code());
+        assertTrue(m.err().contains("does not exist"), m.err());
+        Run d = run("prepare", "--input", dir.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(1, d.code());
+        assertTrue(d.err().contains("is not a regular file"), d.err());
+        Path one = dir.resolve("one.txt");
+        Files.writeString(one, "a");
+        Run s1 = run("prepare", "--input", one.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(1, s1.code());
+        assertTrue(s1.err().contains("is too short"), s1.err());
         Path bad = dir.resolve("bad.txt");
         Files.write(bad, new byte[] {'a', 'b', (byte) 0xFF, 'c'});
         Run u = run("prepare", "--input", bad.toString(), "--out", dir.toString());
-        assertNotEquals(0, u.code());
+        assertEquals(1, u.code());
         assertTrue(u.err().contains("not valid UTF-8") && u.err().contains("byte offset 2"), u.err());
     }
 }

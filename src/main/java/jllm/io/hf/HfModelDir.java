@@ -222,12 +222,21 @@ public final class HfModelDir implements jllm.io.WeightSource {
                 }
             }
         }
-        Files.createDirectories(parent);
         String base = target.getFileName().toString();
-        try (Stream<Path> s = Files.list(parent)) { // leftovers of a killed write to the same dir
-            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + base + ".tmp-")).toList()) deleteTree(p);
+        Path tmp;
+        try {
+            Files.createDirectories(parent);
+            try (Stream<Path> s = Files.list(parent)) { // leftovers of a killed write to the same dir
+                for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + base + ".tmp-")).toList()) deleteTree(p);
+            }
+            tmp = jllm.io.AtomicFiles.createTempDir(parent, "." + base + ".tmp-");
+        } catch (java.nio.file.FileSystemException e) {
+            // the directory is written next to its place first: name the place, not the temporary name
+            String why = e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : e.getReason() != null ? e.getReason() : e.getClass().getSimpleName();
+            throw new java.nio.file.FileSystemException(target.toString(), null, "cannot write a model directory there (" + why + " at " + e.getFile() + ")");
         }
-        Path tmp = jllm.io.AtomicFiles.createTempDir(parent, "." + base + ".tmp-");
         boolean done = false;
         try {
             writeInto(tmp, config, tensors, maxShardBytes);

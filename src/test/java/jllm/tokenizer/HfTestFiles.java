@@ -72,6 +72,26 @@ final class HfTestFiles {
 
     static final String LLAMA3_STYLE_TEMPLATE = resourceText("/tokenizers/chat/llama3_style.jinja");
 
+    /** Qwen2's pre-tokenizer regex: cl100k's, except that digits are split one by one. */
+    static final String QWEN2_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+    static final String[] QWEN2_SPECIALS = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+
+    /** cl100k_base's tokens in rank order, as JTokkit bundles them. */
+    static List<byte[]> cl100kRanks() throws IOException {
+        List<byte[]> byRank = new ArrayList<>();
+        try (InputStream in = com.knuddels.jtokkit.Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/cl100k_base.tiktoken")) {
+            for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                if (line.isEmpty()) continue;
+                String[] parts = line.split(" ");
+                if (Integer.parseInt(parts[1]) != byRank.size()) throw new IllegalStateException("ranks not dense at " + parts[1]);
+                byRank.add(Base64.getDecoder().decode(parts[0]));
+            }
+        }
+        return byRank;
+    }
+
     /**
      * A Llama-3-shaped tokenizer.json from the cl100k_base ranks JTokkit bundles: Split(regex,
      * Isolated) + ByteLevel(no regex), BPE with ignore_merges, merges derived from the ranks the way
@@ -79,23 +99,36 @@ final class HfTestFiles {
      * TemplateProcessing that adds {@code <|begin_of_text|>}. Plus a tokenizer_config.json.
      */
     static Path llama3Dir(Path tmp) throws IOException {
+        ObjectNode config = JSON.createObjectNode();
+        config.put("bos_token", "<|begin_of_text|>");
+        config.putObject("eos_token").put("content", "<|eot_id|>").put("special", true); // AddedToken form
+        config.put("model_max_length", 131072);
+        config.put("chat_template", LLAMA3_STYLE_TEMPLATE);
+        return tiktokenDir(tmp.resolve("llama3"), LLAMA3_REGEX, LLAMA3_SPECIALS, "<|begin_of_text|>", false, config);
+    }
+
+    /**
+     * A Qwen2-shaped tokenizer.json on the same cl100k ranks: NFC normalizer, Qwen2's Split regex
+     * (single digits) + ByteLevel, its specials, no bos in the post-processor; tokenizer_config.json
+     * as Qwen2.5's instruct models have it (bos_token null, eos <|im_end|>) with a Qwen-style template.
+     */
+    static Path qwen2Dir(Path tmp) throws IOException {
+        ObjectNode config = JSON.createObjectNode();
+        config.putNull("bos_token");
+        config.put("eos_token", "<|im_end|>");
+        config.put("pad_token", "<|endoftext|>");
+        config.put("model_max_length", 131072);
+        config.put("chat_template", resourceText("/tokenizers/chat/qwen3_style.jinja"));
+        return tiktokenDir(tmp.resolve("qwen2"), QWEN2_REGEX, QWEN2_SPECIALS, null, true, config);
+    }
+
+    private static Path tiktokenDir(Path dir, String regex, String[] specials, String bosSpecial, boolean nfc, ObjectNode config) throws IOException {
+        List<byte[]> byRank = cl100kRanks();
         Map<String, Integer> ranks = new LinkedHashMap<>();
-        List<byte[]> byRank = new ArrayList<>();
-        try (InputStream in = com.knuddels.jtokkit.Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/cl100k_base.tiktoken")) {
-            for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
-                if (line.isEmpty()) continue;
-                String[] parts = line.split(" ");
-                byte[] b = Base64.getDecoder().decode(parts[0]);
-                int rank = Integer.parseInt(parts[1]);
-                if (rank != byRank.size()) throw new IllegalStateException("ranks not dense at " + rank);
-                byRank.add(b);
-                ranks.put(byteLevel(b), rank);
-            }
-        }
+        for (int r = 0; r < byRank.size(); r++) ranks.put(byteLevel(byRank.get(r)), r);
         ObjectNode vocab = JSON.createObjectNode();
         ranks.forEach(vocab::put);
         ArrayNode merges = JSON.createArrayNode();
-        Map<String, Integer> rankOfBytes = ranks; // keys are byte-level strings
         for (int r = 0; r < byRank.size(); r++) {
             byte[] b = byRank.get(r);
             if (b.length < 2) continue;
@@ -105,7 +138,7 @@ final class HfTestFiles {
             while (parts.size() > 2) {
                 int best = -1, bestRank = Integer.MAX_VALUE;
                 for (int i = 0; i + 1 < parts.size(); i++) {
-                    Integer pr = rankOfBytes.get(parts.get(i) + parts.get(i + 1));
+                    Integer pr = ranks.get(parts.get(i) + parts.get(i + 1));
                     if (pr != null && pr < r && pr < bestRank) {
                         bestRank = pr;
                         best = i;
@@ -123,37 +156,45 @@ final class HfTestFiles {
         tok.putNull("truncation");
         tok.putNull("padding");
         ArrayNode added = tok.putArray("added_tokens");
-        for (int i = 0; i < LLAMA3_SPECIALS.length; i++) {
-            added.addObject().put("id", base + i).put("content", LLAMA3_SPECIALS[i]).put("single_word", false)
+        for (int i = 0; i < specials.length; i++) {
+            added.addObject().put("id", base + i).put("content", specials[i]).put("single_word", false)
                     .put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
         }
-        tok.putNull("normalizer");
+        if (nfc) tok.putObject("normalizer").put("type", "NFC");
+        else tok.putNull("normalizer");
         ObjectNode pre = tok.putObject("pre_tokenizer");
         pre.put("type", "Sequence");
         ArrayNode pres = pre.putArray("pretokenizers");
         ObjectNode split = pres.addObject();
         split.put("type", "Split");
-        split.putObject("pattern").put("Regex", LLAMA3_REGEX);
+        split.putObject("pattern").put("Regex", regex);
         split.put("behavior", "Isolated").put("invert", false);
         pres.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", false);
-        ObjectNode post = tok.putObject("post_processor");
-        post.put("type", "Sequence");
-        ArrayNode posts = post.putArray("processors");
-        posts.addObject().put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", false).put("use_regex", true);
-        ObjectNode tp = posts.addObject();
-        tp.put("type", "TemplateProcessing");
-        ArrayNode single = tp.putArray("single");
-        single.addObject().putObject("SpecialToken").put("id", "<|begin_of_text|>").put("type_id", 0);
-        single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
-        ArrayNode pair = tp.putArray("pair");
-        pair.addObject().putObject("SpecialToken").put("id", "<|begin_of_text|>").put("type_id", 0);
-        pair.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
-        pair.addObject().putObject("SpecialToken").put("id", "<|begin_of_text|>").put("type_id", 1);
-        pair.addObject().putObject("Sequence").put("id", "B").put("type_id", 1);
-        ObjectNode st = tp.putObject("special_tokens").putObject("<|begin_of_text|>");
-        st.put("id", "<|begin_of_text|>");
-        st.putArray("ids").add(base);
-        st.putArray("tokens").add("<|begin_of_text|>");
+        ObjectNode byteLevelPost = JSON.createObjectNode().put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", false)
+                .put("use_regex", true);
+        if (bosSpecial == null) {
+            tok.set("post_processor", byteLevelPost);
+        } else {
+            int bosId = base + java.util.Arrays.asList(specials).indexOf(bosSpecial);
+            ObjectNode post = tok.putObject("post_processor");
+            post.put("type", "Sequence");
+            ArrayNode posts = post.putArray("processors");
+            posts.add(byteLevelPost);
+            ObjectNode tp = posts.addObject();
+            tp.put("type", "TemplateProcessing");
+            ArrayNode single = tp.putArray("single");
+            single.addObject().putObject("SpecialToken").put("id", bosSpecial).put("type_id", 0);
+            single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
+            ArrayNode pair = tp.putArray("pair");
+            pair.addObject().putObject("SpecialToken").put("id", bosSpecial).put("type_id", 0);
+            pair.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
+            pair.addObject().putObject("SpecialToken").put("id", bosSpecial).put("type_id", 1);
+            pair.addObject().putObject("Sequence").put("id", "B").put("type_id", 1);
+            ObjectNode st = tp.putObject("special_tokens").putObject(bosSpecial);
+            st.put("id", bosSpecial);
+            st.putArray("ids").add(bosId);
+            st.putArray("tokens").add(bosSpecial);
+        }
         tok.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true).put("use_regex", true);
         ObjectNode model = tok.putObject("model");
         model.put("type", "BPE").putNull("dropout").putNull("unk_token").putNull("continuing_subword_prefix")
@@ -161,13 +202,8 @@ final class HfTestFiles {
         model.set("vocab", vocab);
         model.set("merges", merges);
 
-        Path dir = Files.createDirectories(tmp.resolve("llama3"));
+        Files.createDirectories(dir);
         JSON.writeValue(dir.resolve("tokenizer.json").toFile(), tok);
-        ObjectNode config = JSON.createObjectNode();
-        config.put("bos_token", "<|begin_of_text|>");
-        config.putObject("eos_token").put("content", "<|eot_id|>").put("special", true); // AddedToken form
-        config.put("model_max_length", 131072);
-        config.put("chat_template", LLAMA3_STYLE_TEMPLATE);
         JSON.writeValue(dir.resolve("tokenizer_config.json").toFile(), config);
         return dir;
     }

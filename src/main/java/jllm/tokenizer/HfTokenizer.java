@@ -70,6 +70,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final Boolean addEos;
     private final Map<String, String> specialTokens; // bos_token, eos_token, ... for chat templates
     private final String chatTemplate;
+    private final Path chatTemplateFile; // where the template came from, for its errors
     private final int modelMaxLength;
 
     private HfTokenizer(Path file, JsonNode tok, JsonNode config, String chatTemplateOverride) throws IOException {
@@ -124,6 +125,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             addBos = config.hasNonNull("add_bos_token") ? jllm.io.ConfigFields.bool(config, "add_bos_token", false) : null;
             addEos = config.hasNonNull("add_eos_token") ? jllm.io.ConfigFields.bool(config, "add_eos_token", false) : null;
             chatTemplate = chatTemplateOverride != null ? chatTemplateOverride : chatTemplateOf(config.get("chat_template"));
+            chatTemplateFile = chatTemplateOverride != null ? file.resolveSibling("chat_template.jinja") : configFile;
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
         }
@@ -405,7 +407,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new IllegalStateException("tokenizer " + file + " has no chat template (no \"chat_template\" in"
                     + " tokenizer_config.json and no chat_template.jinja); use a plain prompt instead");
         }
-        return new ChatTemplate(chatTemplate).render(messages, addGenerationPrompt, specialTokens);
+        try {
+            return new ChatTemplate(chatTemplate).render(messages, addGenerationPrompt, specialTokens);
+        } catch (ChatTemplate.TemplateException e) {
+            throw new ChatTemplate.TemplateException(chatTemplateFile + ": " + e.getMessage());
+        }
     }
 
     /**

@@ -189,6 +189,13 @@ public final class Checkpoint {
     }
 
     /** Whether all four files of a checkpoint are present. */
+    /** The files a complete checkpoint has that dir lacks. */
+    public static List<String> missingFiles(Path dir) {
+        List<String> out = new ArrayList<>();
+        for (String f : List.of(CONFIG, MODEL, OPTIMIZER, STATE)) if (!Files.isRegularFile(dir.resolve(f))) out.add(f);
+        return out;
+    }
+
     public static boolean isComplete(Path dir) {
         return Files.isRegularFile(dir.resolve(CONFIG)) && Files.isRegularFile(dir.resolve(MODEL))
                 && Files.isRegularFile(dir.resolve(OPTIMIZER)) && Files.isRegularFile(dir.resolve(STATE));

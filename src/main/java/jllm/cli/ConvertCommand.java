@@ -165,11 +165,12 @@ public final class ConvertCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             SavedModel s = SavedModel.load(checkpoint);
-            if (!(s.model() instanceof GPT gpt)) {
-                throw new IllegalArgumentException(s.dir() + ": only GPT checkpoints (model type gpt) convert to Hugging Face GPT-2; this one is "
-                        + s.model().getClass().getSimpleName());
+            if (!(s.model() instanceof PretrainedModel pm)) {
+                String type = s.model() instanceof jllm.models.CausalLM c ? c.modelType() : s.model().getClass().getSimpleName();
+                throw new IllegalArgumentException(s.dir() + ": a " + type + " checkpoint has no Hugging Face format; the families that have one: "
+                        + String.join(", ", jllm.models.ModelRegistry.huggingFaceTypes()));
             }
-            gpt.savePretrained(out);
+            pm.savePretrained(out);
             String tokenizer;
             if (s.tokenizer() instanceof jllm.tokenizer.CharTokenizer ct) {
                 jllm.io.AtomicFiles.writeString(out.resolve("tokenizer.json"),
@@ -178,8 +179,8 @@ public final class ConvertCommand implements Runnable {
             } else {
                 tokenizer = "tokenizer " + s.tokenizer().name() + ": no tokenizer.json is written (a gpt2-BPE model works with GPT-2's tokenizer files)";
             }
-            System.out.printf(Locale.ROOT, "wrote %s (gpt2%s, %,d parameters); %s%n", out,
-                    gpt.config().bias() ? "" : ", zero biases for the bias-free layers", gpt.numParameters(), tokenizer);
+            String biases = pm instanceof GPT gpt && !gpt.config().bias() ? ", zero biases for the bias-free layers" : "";
+            System.out.printf(Locale.ROOT, "wrote %s (%s%s, %,d parameters); %s%n", out, pm.modelType(), biases, pm.asModule().numParameters(), tokenizer);
             return 0;
         }
     }

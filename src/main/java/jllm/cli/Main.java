@@ -10,7 +10,8 @@ import java.util.List;
         description = {"Large language models from scratch, in Java.",
                 "Errors are one line on stderr (exit 1: bad input, 2: bad usage); --debug or JLLM_DEBUG=1 adds the Java stack trace."},
         subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
-                GenerateCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class})
+                GenerateCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class,
+                WarmupCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -47,7 +48,9 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine();
         String first = rest.isEmpty() ? null : rest.getFirst();
         if (first != null && !first.startsWith("-") && !cl.getSubcommands().containsKey(first)) {
-            System.err.println("jllm: unknown command '" + first + "'; the commands are " + String.join(", ", cl.getSubcommands().keySet()));
+            List<String> names = cl.getSubcommands().entrySet().stream()
+                    .filter(e -> !e.getValue().getCommandSpec().usageMessage().hidden()).map(java.util.Map.Entry::getKey).toList();
+            System.err.println("jllm: unknown command '" + first + "'; the commands are " + String.join(", ", names));
             System.err.println("Try 'jllm --help' for usage.");
             return CliErrors.BAD_USAGE;
         }

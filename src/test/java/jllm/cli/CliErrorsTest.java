@@ -50,6 +50,17 @@ class CliErrorsTest {
     }
 
     @Test
+    void theStartUpWarmupRunsQuietlyAndStaysHidden() {
+        Run w = run("warmup");
+        assertEquals(0, w.rc(), w.err());
+        assertEquals("", w.out(), "the launcher records the start-up cache with it: nothing is printed");
+        Run unknown = run("nope");
+        assertEquals(2, unknown.rc());
+        assertTrue(unknown.err().contains("the commands are help, train, sample") && !unknown.err().contains("warmup"), unknown.err());
+        assertFalse(run("--help").out().contains("warmup"));
+    }
+
+    @Test
     void aMissingCheckpointIsOneLineAndExitOne() {
         Run r = run("info", "--checkpoint", "/nonexistent");
         assertOneLine(r, 1, "jllm info: ", "/nonexistent");

@@ -82,8 +82,11 @@ public final class GemmBench {
         if (useOpenBlas) {
             out.println(blas != null ? "OpenBLAS: " + blas.library() : why[0]);
         }
-        out.printf(Locale.ROOT, "%-14s %-4s %5s %5s %5s %5s  %10s %10s %7s   %s%n",
-                "case", "op", "batch", "M", "N", "K", "jllm GF/s", "BLAS GF/s", "ratio", "(best jllm / BLAS)");
+        MachineLimits limits = MachineLimits.measure(threads, 5);
+        limits.print(out);
+        double peak = limits.peakGflops(threads);
+        out.printf(Locale.ROOT, "%-14s %-4s %5s %5s %5s %5s  %10s %6s %10s %7s   %s%n",
+                "case", "op", "batch", "M", "N", "K", "jllm GF/s", "%peak", "BLAS GF/s", "ratio", "(best jllm / BLAS)");
         jitWarmup();
         for (Shape s : shapes) {
             double[] j = benchJllm(s);
@@ -93,8 +96,8 @@ public final class GemmBench {
                 pause(); // let OpenBLAS threads stop spinning before jllm runs again
             }
             boolean nb = Double.isNaN(b[0]);
-            out.printf(Locale.ROOT, "%-14s %-4s %5d %5d %5d %5d  %10.1f %10s %7s   (%.1f / %s)%n",
-                    s.name(), s.mode(), s.batch(), s.M(), s.N(), s.K(), j[0],
+            out.printf(Locale.ROOT, "%-14s %-4s %5d %5d %5d %5d  %10.1f %5.0f%% %10s %7s   (%.1f / %s)%n",
+                    s.name(), s.mode(), s.batch(), s.M(), s.N(), s.K(), j[0], 100 * j[0] / peak,
                     nb ? "-" : String.format(Locale.ROOT, "%.1f", b[0]),
                     nb ? "-" : String.format(Locale.ROOT, "%.2f", j[0] / b[0]),
                     j[1], nb ? "-" : String.format(Locale.ROOT, "%.1f", b[1]));

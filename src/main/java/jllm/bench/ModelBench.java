@@ -213,7 +213,8 @@ public final class ModelBench {
     List<String> torch(String... args) { return torch("torch_gpt.py", List.of(args), List.of()); }
 
     /**
-     * Runs a PyTorch script with 1 and 2 threads; returns its result lines ("pytorch ...", and the
+     * Runs a PyTorch script with 1 and 2 threads (OMP_WAIT_POLICY=PASSIVE, OpenBLAS's machine
+     * overrides unset); returns its result lines ("pytorch ...", and the
      * "check: ..." lines of the first run, which gets {@code firstRunArgs} too) or an explanation.
      */
     List<String> torch(String name, List<String> args, List<String> firstRunArgs) {
@@ -230,7 +231,14 @@ public final class ModelBench {
             if (threads.equals("1")) cmd.addAll(firstRunArgs);
             cmd.addAll(List.of("--threads", threads));
             try {
-                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+                // the peer at its best: OpenMP threads sleep instead of spinning between regions (spinning makes the
+                // 2-thread column 2-4x slower than 1 thread here), and this machine's overrides for old OpenBLAS
+                // builds, which slow Debian's current one, are unset for the peer only
+                pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+                pb.environment().remove("OPENBLAS_CORETYPE");
+                pb.environment().remove("OPENBLAS_L2_SIZE");
+                Process p = pb.start();
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     String l;
                     while ((l = r.readLine()) != null) if (l.startsWith("pytorch") || l.startsWith("check") || l.contains("Error")) lines.add(l);
@@ -243,7 +251,38 @@ public final class ModelBench {
         return lines;
     }
 
+    /** The machine's limits, measured before the cases of a run and printed with them. */
+    private MachineLimits limits() {
+        MachineLimits m = MachineLimits.measure(jllm.backend.cpu.Parallel.threads(), 5);
+        m.print(out);
+        return m;
+    }
+
+    /**
+     * Training FLOPs of one step as nanoGPT's estimate_mfu counts them: 6 N per token for the
+     * matrix products of forward and backward (N without the position embedding) plus
+     * 12 L C T per token for attention.
+     */
+    static double trainFlops(Case c) {
+        GPTConfig g = c.config();
+        double perToken = 6.0 * g.numParameters(true) + 12.0 * g.nLayer() * g.nEmbd() * c.seqLen();
+        return perToken * c.batch() * c.seqLen();
+    }
+
+    private String ofPeak(double gflops, MachineLimits m) {
+        int t = jllm.backend.cpu.Parallel.threads();
+        return String.format(Locale.ROOT, "%.1f GFLOP/s = %.0f%% of the %d-thread FMA peak", gflops, 100 * gflops / m.peakGflops(t), t);
+    }
+
+    /** Decoding reads every weight once per token: bytes per token times tokens/s against the measured bandwidth. */
+    private String ofBandwidth(long params, double tokensPerSecond, MachineLimits m) {
+        int t = jllm.backend.cpu.Parallel.threads();
+        double gbs = params * 4.0 * tokensPerSecond / 1e9;
+        return String.format(Locale.ROOT, "weights streamed at %.1f GB/s = %.0f%% of the %d-thread bandwidth", gbs, 100 * gbs / m.bandwidthGBs(t), t);
+    }
+
     public void runTrain(List<String> names, int warmup, int repeats, boolean withTorch) {
+        MachineLimits m = limits();
         for (String n : names) {
             if (LLAMA_CASES.containsKey(n)) {
                 runLlamaTrain(LLAMA_CASES.get(n), warmup, repeats, withTorch);
@@ -251,23 +290,24 @@ public final class ModelBench {
             }
             Case c = CASES.get(n);
             double ms = trainStep(c, warmup, repeats);
-            out.printf(Locale.ROOT, "jllm    %s B=%d T=%d threads=%d: median step %.1f ms (%d runs)%n", n, c.batch(), c.seqLen(),
-                    jllm.backend.cpu.Parallel.threads(), ms, repeats);
+            out.printf(Locale.ROOT, "jllm    %s B=%d T=%d threads=%d: median step %.1f ms (%d runs); %s%n", n, c.batch(), c.seqLen(),
+                    jllm.backend.cpu.Parallel.threads(), ms, repeats, ofPeak(trainFlops(c) / ms / 1e6, m));
             if (withTorch) torch("step", "--config", n, "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats))
                     .forEach(out::println);
         }
     }
 
     public void runGenerate(List<String> names, int tokens, int warmup, int repeats, boolean withTorch) {
+        MachineLimits m = limits();
         for (String n : names) {
             if (LLAMA_CASES.containsKey(n)) {
-                runLlamaGenerate(LLAMA_CASES.get(n), tokens, warmup, repeats, withTorch);
+                runLlamaGenerate(LLAMA_CASES.get(n), tokens, warmup, repeats, withTorch, m);
                 continue;
             }
             Case c = CASES.get(n);
             double rate = generate(c, tokens, warmup, repeats);
-            out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s%n", n, tokens,
-                    jllm.backend.cpu.Parallel.threads(), rate);
+            out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s; %s%n", n, tokens,
+                    jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(false), rate, m));
             if (withTorch) torch("generate", "--config", n, "--tokens", String.valueOf(tokens), "--warmup", String.valueOf(warmup),
                     "--repeats", String.valueOf(repeats)).forEach(out::println);
         }
@@ -289,12 +329,12 @@ public final class ModelBench {
         }
     }
 
-    private void runLlamaGenerate(LlamaCase c, int tokens, int warmup, int repeats, boolean withTorch) {
+    private void runLlamaGenerate(LlamaCase c, int tokens, int warmup, int repeats, boolean withTorch, MachineLimits m) {
         Path dir = withTorch ? tempDir() : null;
         try {
             double rate = llamaGenerate(c, tokens, warmup, repeats, dir);
-            out.printf(Locale.ROOT, "jllm    %s generate %d tokens after a %d-token prompt (KV cache, greedy) threads=%d: median %.1f tokens/s%n",
-                    c.name(), tokens, c.promptLen(), jllm.backend.cpu.Parallel.threads(), rate);
+            out.printf(Locale.ROOT, "jllm    %s generate %d tokens after a %d-token prompt (KV cache, greedy) threads=%d: median %.1f tokens/s; %s%n",
+                    c.name(), tokens, c.promptLen(), jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(), rate, m));
             if (withTorch) torch("torch_llama.py", List.of("generate", "--dir", dir.toString(), "--case", c.name(), "--tokens",
                     String.valueOf(tokens), "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check"))
                     .forEach(out::println);

@@ -13,7 +13,7 @@ import java.util.ArrayList;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: SGEMM vs OpenBLAS; GPT and Llama (LoRA) training step and generation vs PyTorch; "
                 + "data-parallel cost vs mpi4py and PyTorch DDP (gloo).",
-        subcommands = {BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class,
+        subcommands = {BenchCommand.MachineCmd.class, BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class,
                 BenchCommand.DdpCmd.class})
 public final class BenchCommand implements Runnable {
 
@@ -48,6 +48,24 @@ public final class BenchCommand implements Runnable {
             List<GemmBench.Shape> shapes = GemmBench.defaultShapes();
             if (only != null) shapes = shapes.stream().filter(s -> s.name().contains(only)).toList();
             new GemmBench(System.out, threads, repeats, warmup).run(shapes, !noBlas);
+            return 0;
+        }
+    }
+
+    @Command(name = "machine", mixinStandardHelpOptions = true,
+            description = {"This machine's limits, measured now: single-precision FMA peak (Vector API, independent FMA chains on "
+                    + "registers) and memory bandwidth (a STREAM triad over 96 MB per thread), on 1 thread and on all cores, "
+                    + "median (min, max) of repeats. The other benchmarks print these too and report against them."})
+    static final class MachineCmd implements Callable<Integer> {
+        @Option(names = "--threads", description = "Threads for the N-thread column (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--repeats", description = "Samples of each probe (default: ${DEFAULT-VALUE}).")
+        int repeats = 5;
+
+        @Override
+        public Integer call() {
+            jllm.bench.MachineLimits.measure(threads, repeats).print(System.out);
             return 0;
         }
     }

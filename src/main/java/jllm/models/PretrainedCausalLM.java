@@ -50,7 +50,7 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
                                                               java.util.function.ToLongFunction<C> numParameters,
                                                               java.util.function.Function<C, M> build) {
         C c = checked(d, () -> parse.apply(d.config(), d.configFile()), numParameters);
-        M m = build.apply(c);
+        M m = jllm.nn.Init.skipInit(() -> build.apply(c));
         m.loadHf(d);
         return m;
     }

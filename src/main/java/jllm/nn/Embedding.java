@@ -26,7 +26,7 @@ public class Embedding extends Module implements UnaryModule {
         this.embeddingDim = embeddingDim;
         this.paddingIdx = paddingIdx;
         registerParameter("weight", Tensor.zeros(numEmbeddings, embeddingDim));
-        resetParameters();
+        if (!Init.skipping()) resetParameters();
     }
 
     public Tensor weight() { return parameter("weight"); }

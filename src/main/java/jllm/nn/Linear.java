@@ -19,7 +19,7 @@ public class Linear extends Module implements UnaryModule {
         this.outFeatures = outFeatures;
         registerParameter("weight", Tensor.zeros(outFeatures, inFeatures));
         registerParameter("bias", bias ? Tensor.zeros(outFeatures) : null);
-        resetParameters();
+        if (!Init.skipping()) resetParameters();
     }
 
     public Tensor weight() { return parameter("weight"); }

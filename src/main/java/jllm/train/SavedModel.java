@@ -30,7 +30,7 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
         TrainConfig cfg = Checkpoint.readConfig(dir);
         Path tokFile = tokenizerFile(dir);
         Tokenizer tok = readTokenizer(tokFile);
-        Module m = ModelFactory.build(cfg.model(), tok.vocabSize(), cfg.blockSize());
+        Module m = jllm.nn.Init.skipInit(() -> ModelFactory.build(cfg.model(), tok.vocabSize(), cfg.blockSize())); // weights loaded below
         Path weights = dir.resolve(Checkpoint.MODEL);
         var loaded = TensorIO.load(weights);
         try {

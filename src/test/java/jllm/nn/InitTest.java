@@ -121,4 +121,18 @@ class InitTest {
         assertEquals(Double.POSITIVE_INFINITY, Init.erfinv(1));
         assertTrue(Double.isNaN(Init.erfinv(1.5)));
     }
+
+    @Test
+    void skipInitLeavesWeightsZeroAndTheGeneratorUntouched() {
+        Generator.manualSeed(5);
+        double before = Tensor.rand(1).item();
+        Generator.manualSeed(5);
+        Linear l = Init.skipInit(() -> new Linear(8, 4));
+        Embedding e = Init.skipInit(() -> new Embedding(10, 4));
+        assertEquals(0.0, l.weight().abs().max().item());
+        assertEquals(0.0, e.weight().abs().max().item());
+        assertEquals(before, Tensor.rand(1).item(), "nothing was drawn");
+        assertTrue(!Init.skipping());
+        assertTrue(new Linear(8, 4).weight().abs().max().item() > 0, "outside skipInit layers initialise as before");
+    }
 }

@@ -84,7 +84,7 @@ public class GPT extends PretrainedCausalLM {
         lmHead = registerModule("lm_head", new Linear(config.nEmbd(), config.vocabSize(), false));
         // weight sharing scheme: one tensor under both names
         wte.setParameter("weight", lmHead.weight());
-        initWeights(gen);
+        if (!Init.skipping()) initWeights(gen);
         bosTokenId = config.vocabSize() > 50256 ? 50256 : null;
         eosTokenIds = config.vocabSize() > 50256 ? List.of(50256) : List.of();
     }
@@ -290,7 +290,8 @@ public class GPT extends PretrainedCausalLM {
         } catch (IllegalArgumentException e) {
             throw new HfException(cf + ": " + e.getMessage(), e);
         }
-        GPT m = new GPT(cfg);
+        GPTConfig c2 = cfg;
+        GPT m = Init.skipInit(() -> new GPT(c2));
         m.loadHf(d);
         m.bosTokenId = bos;
         m.eosTokenIds = eos;

@@ -126,6 +126,33 @@ public final class TensorIO {
     }
 
     /** One tensor of an entry (copied to the heap). */
+    /**
+     * Elements [start, start + n) of a floating tensor, flattened, in its own dtype (F16/BF16 stay
+     * half width; copy_ converts): a loader copies a large tensor into its parameter chunk by chunk
+     * instead of materialising a second full-size copy first.
+     */
+    public static Tensor floatingSlice(Path file, TensorEntry e, long start, int n) {
+        int es = e.dtype().byteSize();
+        MemorySegment d = e.data();
+        if (d.byteSize() != e.expectedByteSize()) throw fail(file, e, "data holds " + d.byteSize() + " bytes but needs " + e.expectedByteSize());
+        if (start < 0 || n < 0 || start + n > e.numel()) throw fail(file, e, "slice [" + start + ", " + (start + n) + ") outside " + e.numel() + " elements");
+        MemorySegment s = d.asSlice(start * es, (long) n * es);
+        DType dt;
+        Object arr;
+        switch (e.dtype()) {
+            case F32 -> { float[] a = new float[n]; MemorySegment.copy(s, LE_F32, 0, a, 0, n); dt = DType.F32; arr = a; }
+            case F64 -> { double[] a = new double[n]; MemorySegment.copy(s, LE_F64, 0, a, 0, n); dt = DType.F64; arr = a; }
+            case F16, BF16 -> {
+                short[] a = new short[n];
+                MemorySegment.copy(s, LE_I16, 0, a, 0, n);
+                dt = e.dtype() == StDType.F16 ? DType.F16 : DType.BF16;
+                arr = a;
+            }
+            default -> throw fail(file, e, "dtype " + e.dtype() + " is not a floating type");
+        }
+        return Tensor.fromStorage(Backends.get(Device.CPU).fromHost(dt, arr), new int[] {n});
+    }
+
     public static Tensor toTensor(Path file, TensorEntry e, boolean asF32) {
         long[] ls = e.shape();
         int[] shape = new int[ls.length];

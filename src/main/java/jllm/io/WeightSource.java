@@ -27,6 +27,16 @@ public interface WeightSource {
     /** The tensor, floating data as F32. */
     Tensor tensor(String key);
 
+    /**
+     * Copies a floating tensor into dst (same number of elements, contiguous) converting to dst's
+     * dtype. The default reads it whole; a file-backed source streams it in chunks, so that loading
+     * a model never holds a second copy of a large weight.
+     */
+    default void copyInto(String key, Tensor dst) {
+        Tensor t = tensor(key);
+        dst.view(-1).copy_(t.reshape(-1));
+    }
+
     /** The file holding key, or where it would be, for messages. */
     String where(String key);
 

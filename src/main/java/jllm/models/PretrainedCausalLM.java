@@ -115,8 +115,12 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
         LinkedHashMap<String, Tensor> loaded = new LinkedHashMap<>();
         try (var g = Grad.off()) {
             for (HfTensor h : want) {
-                Tensor t = src.tensor(fileKeyOf.get(h.key()));
-                h.param().copy_(h.transposed() ? t.t() : t);
+                String f = fileKeyOf.get(h.key());
+                if (h.transposed()) {
+                    h.param().copy_(src.tensor(f).t());
+                } else {
+                    src.copyInto(f, h.param()); // streamed: no second full-size copy of a large weight
+                }
                 loaded.put(h.key(), h.param());
             }
         }

@@ -38,7 +38,12 @@ public final class LoadChecks {
             Tensor t = e.getValue();
             if (t == null || !t.dtype().isFloatingPoint()) continue;
             long bad = 0;
-            for (float v : t.toFloatArray()) if (!Float.isFinite(v)) bad++;
+            // in chunks: a full copy of every weight would double the heap a model load needs
+            Tensor flat = t.reshape(-1);
+            int n = flat.size(0), chunk = 1 << 18;
+            for (int s = 0; s < n; s += chunk) {
+                for (float v : flat.narrow(0, s, Math.min(chunk, n - s)).toFloatArray()) if (!Float.isFinite(v)) bad++;
+            }
             if (bad > 0) {
                 System.err.println("warning: " + source + ": tensor " + e.getKey() + " has " + bad + " NaN or infinite value(s) of "
                         + t.numel() + " (JLLM_CHECK_FINITE=0 skips this check)");

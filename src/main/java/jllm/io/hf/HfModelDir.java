@@ -174,6 +174,25 @@ public final class HfModelDir implements jllm.io.WeightSource {
     public jllm.io.StDType dtype(String key) { return entryFile(key).get(key).dtype(); }
 
     /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
+    /** Streams the tensor into dst in chunks of at most 256K elements (1 MB as F32): no full-size temporary. */
+    @Override
+    public void copyInto(String key, Tensor dst) {
+        SafeTensorsFile f = entryFile(key);
+        TensorEntry e = f.get(key);
+        if (!floating(key) || !dst.isContiguous()) {
+            jllm.io.WeightSource.super.copyInto(key, dst);
+            return;
+        }
+        Tensor flat = dst.view(-1);
+        long n = e.numel();
+        if (n != flat.numel()) throw new HfException("tensor '" + key + "' in " + f.path() + " has " + n + " elements, the parameter " + flat.numel());
+        int chunk = 1 << 18;
+        for (long s = 0; s < n; s += chunk) {
+            int len = (int) Math.min(chunk, n - s);
+            flat.narrow(0, (int) s, len).copy_(TensorIO.floatingSlice(f.path(), e, s, len));
+        }
+    }
+
     @Override
     public Tensor tensor(String key) {
         SafeTensorsFile f = entryFile(key);

@@ -125,7 +125,6 @@ public final class TensorIO {
         }
     }
 
-    /** One tensor of an entry (copied to the heap). */
     /**
      * Elements [start, start + n) of a floating tensor, flattened, in its own dtype (F16/BF16 stay
      * half width; copy_ converts): a loader copies a large tensor into its parameter chunk by chunk
@@ -136,22 +135,33 @@ public final class TensorIO {
         MemorySegment d = e.data();
         if (d.byteSize() != e.expectedByteSize()) throw fail(file, e, "data holds " + d.byteSize() + " bytes but needs " + e.expectedByteSize());
         if (start < 0 || n < 0 || start + n > e.numel()) throw fail(file, e, "slice [" + start + ", " + (start + n) + ") outside " + e.numel() + " elements");
-        MemorySegment s = d.asSlice(start * es, (long) n * es);
-        DType dt;
-        Object arr;
-        switch (e.dtype()) {
-            case F32 -> { float[] a = new float[n]; MemorySegment.copy(s, LE_F32, 0, a, 0, n); dt = DType.F32; arr = a; }
-            case F64 -> { double[] a = new double[n]; MemorySegment.copy(s, LE_F64, 0, a, 0, n); dt = DType.F64; arr = a; }
-            case F16, BF16 -> {
-                short[] a = new short[n];
-                MemorySegment.copy(s, LE_I16, 0, a, 0, n);
-                dt = e.dtype() == StDType.F16 ? DType.F16 : DType.BF16;
-                arr = a;
-            }
-            default -> throw fail(file, e, "dtype " + e.dtype() + " is not a floating type");
-        }
+        DType dt = floatingDType(e.dtype());
+        if (dt == null) throw fail(file, e, "dtype " + e.dtype() + " is not a floating type");
+        Object arr = floatingArray(d.asSlice(start * es, (long) n * es), e.dtype(), n);
         return Tensor.fromStorage(Backends.get(Device.CPU).fromHost(dt, arr), new int[] {n});
     }
+
+    /** jllm's dtype for a floating file dtype (F16/BF16 kept as raw half-width bits); null for the others. */
+    private static DType floatingDType(StDType t) {
+        return switch (t) {
+            case F32 -> DType.F32;
+            case F64 -> DType.F64;
+            case F16 -> DType.F16;
+            case BF16 -> DType.BF16;
+            default -> null;
+        };
+    }
+
+    /** n little-endian floating elements of s as the heap array floatingDType stores them in. */
+    private static Object floatingArray(MemorySegment s, StDType t, int n) {
+        return switch (t) {
+            case F32 -> { float[] a = new float[n]; MemorySegment.copy(s, LE_F32, 0, a, 0, n); yield a; }
+            case F64 -> { double[] a = new double[n]; MemorySegment.copy(s, LE_F64, 0, a, 0, n); yield a; }
+            default -> { short[] a = new short[n]; MemorySegment.copy(s, LE_I16, 0, a, 0, n); yield a; }
+        };
+    }
+
+    /** One tensor of an entry (copied to the heap). */
 
     public static Tensor toTensor(Path file, TensorEntry e, boolean asF32) {
         long[] ls = e.shape();
@@ -170,13 +180,9 @@ public final class TensorIO {
         DType dt;
         Object arr;
         switch (e.dtype()) {
-            case F32 -> { float[] a = new float[n]; MemorySegment.copy(d, LE_F32, 0, a, 0, n); dt = DType.F32; arr = a; }
-            case F64 -> { double[] a = new double[n]; MemorySegment.copy(d, LE_F64, 0, a, 0, n); dt = DType.F64; arr = a; }
-            case F16, BF16 -> {
-                short[] a = new short[n];
-                MemorySegment.copy(d, LE_I16, 0, a, 0, n);
-                dt = e.dtype() == StDType.F16 ? DType.F16 : DType.BF16;
-                arr = a;
+            case F32, F64, F16, BF16 -> {
+                dt = floatingDType(e.dtype());
+                arr = floatingArray(d, e.dtype(), n);
             }
             case I64 -> { long[] a = new long[n]; MemorySegment.copy(d, LE_I64, 0, a, 0, n); dt = DType.I64; arr = a; }
             case I32 -> { int[] a = new int[n]; MemorySegment.copy(d, LE_I32, 0, a, 0, n); dt = DType.I32; arr = a; }

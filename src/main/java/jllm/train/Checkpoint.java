@@ -189,6 +189,16 @@ public final class Checkpoint {
     }
 
     /** Whether all four files of a checkpoint are present. */
+    /** " (ckpt_best lacks model.safetensors; ...)" for the incomplete checkpoint directories of an out_dir, else "". */
+    public static String incompleteIn(Path outDir) {
+        List<String> out = new ArrayList<>();
+        for (String name : new String[] {BEST, LAST}) {
+            Path d = outDir.resolve(name);
+            if (Files.isDirectory(d)) out.add(d + " lacks " + String.join(", ", missingFiles(d)));
+        }
+        return out.isEmpty() ? "" : " (" + String.join("; ", out) + ")";
+    }
+
     /** The files a complete checkpoint has that dir lacks. */
     public static List<String> missingFiles(Path dir) {
         List<String> out = new ArrayList<>();

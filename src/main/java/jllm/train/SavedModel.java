@@ -11,8 +11,6 @@ import jllm.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A trained model read back from a checkpoint: its config, weights, tokenizer and trainer state.
@@ -53,13 +51,8 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
             Path d = Checkpoint.readable(path.resolve(name));
             if (d != null) return d;
         }
-        List<String> missing = new ArrayList<>();
-        for (String name : new String[] {Checkpoint.BEST, Checkpoint.LAST}) {
-            Path d = path.resolve(name);
-            if (Files.isDirectory(d)) missing.add(d + " lacks " + String.join(", ", Checkpoint.missingFiles(d)));
-        }
         throw new IOException("no checkpoint in " + path + ": expected " + Checkpoint.CONFIG + ", or a complete "
-                + Checkpoint.BEST + "/ or " + Checkpoint.LAST + "/ directory inside it" + (missing.isEmpty() ? "" : " (" + String.join("; ", missing) + ")"));
+                + Checkpoint.BEST + "/ or " + Checkpoint.LAST + "/ directory inside it" + Checkpoint.incompleteIn(path));
     }
 
     /** Writes the tokenizer next to a run's checkpoints. */

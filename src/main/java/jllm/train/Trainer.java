@@ -546,13 +546,8 @@ public final class Trainer<M extends Module & LanguageModel> {
     public static TrainConfig resumeConfig(TrainConfig cfg, Consumer<String> report) throws IOException {
         Path latest = latestCheckpoint(Path.of(cfg.outDir()));
         if (latest == null) {
-            List<String> incomplete = new ArrayList<>();
-            for (String name : new String[] {Checkpoint.BEST, Checkpoint.LAST}) {
-                Path d = Path.of(cfg.outDir()).resolve(name);
-                if (Files.isDirectory(d)) incomplete.add(d + " lacks " + String.join(", ", Checkpoint.missingFiles(d)));
-            }
             throw new IllegalArgumentException("nothing to resume: no complete checkpoint in " + cfg.outDir()
-                    + (incomplete.isEmpty() ? "" : " (" + String.join("; ", incomplete) + ")"));
+                    + Checkpoint.incompleteIn(Path.of(cfg.outDir())));
         }
         report.accept("resuming from " + latest + " (model settings taken from the checkpoint)");
         return cfg.withModel(Checkpoint.readConfig(latest).model());

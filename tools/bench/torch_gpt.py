@@ -15,6 +15,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import stio  # noqa: E402
+
 
 GELU = "tanh"  # GPT-2 / build-nanogpt; nanoGPT's model.py uses the exact form ("none")
 
@@ -158,17 +161,40 @@ CONFIGS = {  # name: (vocab, block, layers, heads, width, bias, B, T)
 }
 
 
+def load_jllm(model, d):
+    """jllm's GPT state dict (transformer.h.N.mlp.c_fc.weight, ...) into this module (h.N.c_fc.weight, ...);
+    both keep Linear weights [out, in]; the causal-mask buffers and the tied lm_head are skipped."""
+    sd = stio.load(os.path.join(d, "model.safetensors"))[0]
+    mine = {}
+    for k, v in sd.items():
+        if k.endswith(".attn.bias") or k == "lm_head.weight":
+            continue
+        k = k.replace("transformer.", "", 1).replace(".mlp.", ".")
+        mine[k] = v
+    missing, unexpected = model.load_state_dict(mine, strict=False)
+    missing = [m for m in missing if m != "lm_head.weight" and not m.endswith("attn.mask")]
+    if missing or unexpected:
+        raise SystemExit(f"jllm weights do not fit: missing {missing}, unexpected {unexpected}")
+    return stio.load(os.path.join(d, "bench_inputs.safetensors"))[0]
+
+
 def step(a):
     V, Tm, L, H, C, bias, B, T = CONFIGS[a.config]
     torch.manual_seed(0)
     model = GPT(V, Tm, L, H, C, bias)
-    opt = optimizer(model, 1e-4, 0.1, 0.9, 0.95)
     x = torch.randint(V, (B, T))
     y = torch.randint(V, (B, T))
+    jl = None
+    if a.dir:  # time the very model and batch jllm timed
+        inp = load_jllm(model, a.dir)
+        x, y, jl = inp["x"].long(), inp["y"].long(), inp["loss"].item()
+    opt = optimizer(model, 1e-4, 0.1, 0.9, 0.95)
     times = []
     for i in range(a.warmup + a.repeats):
         t0 = time.perf_counter()
         _, loss = model(x, y)
+        if i == 0 and a.check and jl is not None:
+            print(f"check: {a.config} first-step loss jllm {jl:.6f} torch {loss.item():.6f} (|d| {abs(jl - loss.item()):.3g})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -215,6 +241,8 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--lr", type=float, default=1e-3, help="recipe: peak learning rate (min_lr is a tenth of it)")
     p.add_argument("--gelu", default="tanh", choices=["tanh", "none"])
+    p.add_argument("--dir", help="step: a directory where jllm wrote model.safetensors and bench_inputs.safetensors")
+    p.add_argument("--check", action="store_true", help="step: compare the first step's loss with jllm's")
     p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../src/main/resources/jllm/data/tinyshakespeare.txt"))
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -51,8 +51,23 @@ public final class ModelBench {
 
     /** Median milliseconds of one training step (forward, backward, AdamW step, zero_grad). */
     public double trainStep(Case c, int warmup, int repeats) {
+        try {
+            return trainStep(c, warmup, repeats, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * As {@link #trainStep(Case, int, int)}; with dir, the model's initial weights (jllm's state
+     * dict), the batch and the first step's loss go to dir/model.safetensors and
+     * dir/bench_inputs.safetensors, so that tools/bench/torch_gpt.py times the same model and
+     * checks the loss.
+     */
+    public double trainStep(Case c, int warmup, int repeats, Path dir) throws IOException {
         Generator.manualSeed(0);
         GPT model = new GPT(c.config());
+        if (dir != null) TensorIO.save(dir.resolve("model.safetensors"), model.stateDict());
         AdamW opt = Trainer.configureOptimizers(model, 0.1, 1e-4, 0.9, 0.95, s -> { });
         Generator g = new Generator(1);
         Tensor x = Tensor.randint(0, c.config().vocabSize(), new int[] {c.batch(), c.seqLen()}, g);
@@ -61,6 +76,10 @@ public final class ModelBench {
         for (int i = 0; i < warmup + repeats; i++) {
             long t0 = System.nanoTime();
             Tensor loss = model.forward(x, y).loss();
+            if (i == 0 && dir != null) {
+                TensorIO.save(dir.resolve("bench_inputs.safetensors"), new java.util.LinkedHashMap<>(Map.of("x", x, "y", y, "loss",
+                        loss.detach().reshape(1))));
+            }
             opt.zeroGrad();
             loss.backward();
             opt.step();
@@ -289,11 +308,19 @@ public final class ModelBench {
                 continue;
             }
             Case c = CASES.get(n);
-            double ms = trainStep(c, warmup, repeats);
-            out.printf(Locale.ROOT, "jllm    %s B=%d T=%d threads=%d: median step %.1f ms (%d runs); %s%n", n, c.batch(), c.seqLen(),
-                    jllm.backend.cpu.Parallel.threads(), ms, repeats, ofPeak(trainFlops(c) / ms / 1e6, m));
-            if (withTorch) torch("step", "--config", n, "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats))
-                    .forEach(out::println);
+            Path dir = withTorch ? tempDir() : null;
+            try {
+                double ms = trainStep(c, warmup, repeats, dir);
+                out.printf(Locale.ROOT, "jllm    %s B=%d T=%d threads=%d: median step %.1f ms (%d runs); %s%n", n, c.batch(), c.seqLen(),
+                        jllm.backend.cpu.Parallel.threads(), ms, repeats, ofPeak(trainFlops(c) / ms / 1e6, m));
+                // PyTorch loads jllm's weights and batch and checks the first step's loss
+                if (withTorch) torch("torch_gpt.py", List.of("step", "--config", n, "--dir", dir.toString(), "--warmup", String.valueOf(warmup),
+                        "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } finally {
+                deleteTree(dir);
+            }
         }
     }
 

@@ -209,6 +209,12 @@ def generate(a):
     V, Tm, L, H, C, bias, _, _ = CONFIGS[a.config]
     torch.manual_seed(0)
     model = GPT(V, Tm, L, H, C, bias).eval()
+    if a.dir:  # the very model jllm decoded with
+        inp = load_jllm(model, a.dir)
+        if a.check:
+            ours, _ = model(inp["idx"].long())
+            d = (ours - inp["logits"]).abs().max().item()
+            print(f"check: {a.config} prompt logits jllm vs torch: max |d| {d:.3g} (/ max |logits| {d / inp['logits'].abs().max().item():.3g})")
     rates = []
     for r in range(a.warmup + a.repeats):
         idx = torch.randint(V, (1, 8))
@@ -241,8 +247,8 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--lr", type=float, default=1e-3, help="recipe: peak learning rate (min_lr is a tenth of it)")
     p.add_argument("--gelu", default="tanh", choices=["tanh", "none"])
-    p.add_argument("--dir", help="step: a directory where jllm wrote model.safetensors and bench_inputs.safetensors")
-    p.add_argument("--check", action="store_true", help="step: compare the first step's loss with jllm's")
+    p.add_argument("--dir", help="step, generate: a directory where jllm wrote model.safetensors and bench_inputs.safetensors")
+    p.add_argument("--check", action="store_true", help="step: compare the first step's loss; generate: the prompt's logits")
     p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../src/main/resources/jllm/data/tinyshakespeare.txt"))
     a = p.parse_args()
     torch.set_num_threads(a.threads)

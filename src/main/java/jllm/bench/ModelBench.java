@@ -90,9 +90,27 @@ public final class ModelBench {
 
     /** Median tokens per second of KV-cached sampling (temperature 0.8, top-k 50) after an 8-token prompt. */
     public double generate(Case c, int tokens, int warmup, int repeats) {
+        try {
+            return generate(c, tokens, warmup, repeats, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * As {@link #generate(Case, int, int, int)}; with dir, the weights, the first prompt and its
+     * last-position logits go to dir for tools/bench/torch_gpt.py (same model, logits checked).
+     */
+    public double generate(Case c, int tokens, int warmup, int repeats, Path dir) throws IOException {
         Generator.manualSeed(0);
         GPT model = new GPT(c.config());
         model.eval();
+        if (dir != null) {
+            TensorIO.save(dir.resolve("model.safetensors"), model.stateDict());
+            Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, 8}, new Generator(0));
+            Tensor logits = model.forward(idx).narrow(1, 7, 1);
+            TensorIO.save(dir.resolve("bench_inputs.safetensors"), new LinkedHashMap<>(Map.of("idx", idx, "logits", logits.contiguous())));
+        }
         double[] rate = new double[repeats];
         for (int i = 0; i < warmup + repeats; i++) {
             Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, 8}, new Generator(i));
@@ -228,9 +246,6 @@ public final class ModelBench {
         return Files.exists(p) ? p : null;
     }
 
-    /** Runs torch_gpt.py with 1 and 2 threads; returns its output lines (or an explanation). */
-    List<String> torch(String... args) { return torch("torch_gpt.py", List.of(args), List.of()); }
-
     /**
      * Runs a PyTorch script with 1 and 2 threads (OMP_WAIT_POLICY=PASSIVE, OpenBLAS's machine
      * overrides unset); returns its result lines ("pytorch ...", and the
@@ -332,11 +347,18 @@ public final class ModelBench {
                 continue;
             }
             Case c = CASES.get(n);
-            double rate = generate(c, tokens, warmup, repeats);
-            out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s; %s%n", n, tokens,
-                    jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(false), rate, m));
-            if (withTorch) torch("generate", "--config", n, "--tokens", String.valueOf(tokens), "--warmup", String.valueOf(warmup),
-                    "--repeats", String.valueOf(repeats)).forEach(out::println);
+            Path dir = withTorch ? tempDir() : null;
+            try {
+                double rate = generate(c, tokens, warmup, repeats, dir);
+                out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s; %s%n", n, tokens,
+                        jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(false), rate, m));
+                if (withTorch) torch("torch_gpt.py", List.of("generate", "--config", n, "--dir", dir.toString(), "--tokens", String.valueOf(tokens),
+                        "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } finally {
+                deleteTree(dir);
+            }
         }
     }
 

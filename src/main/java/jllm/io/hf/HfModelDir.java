@@ -191,6 +191,8 @@ public final class HfModelDir implements jllm.io.WeightSource {
             int len = (int) Math.min(chunk, n - s);
             flat.narrow(0, (int) s, len).copy_(TensorIO.floatingSlice(f.path(), e, s, len));
         }
+        // the bytes now live in the parameter: let the kernel drop the file's pages from this process's memory
+        if (e.data().isMapped()) e.data().unload();
     }
 
     @Override

@@ -200,6 +200,7 @@ def step(a):
         opt.step()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
+    B, T = x.shape
     print(f"pytorch {a.config} B={B} T={T} threads={torch.get_num_threads()}: median step {statistics.median(times) * 1000:.1f} ms "
           f"(min {min(times) * 1000:.1f}, {len(times)} runs)")
 
@@ -217,7 +218,7 @@ def generate(a):
             print(f"check: {a.config} prompt logits jllm vs torch: max |d| {d:.3g} (/ max |logits| {d / inp['logits'].abs().max().item():.3g})")
     rates = []
     for r in range(a.warmup + a.repeats):
-        idx = torch.randint(V, (1, 8))
+        idx = torch.randint(V, (1, a.prompt_len))
         caches = [dict() for _ in range(L)]
         t0 = time.perf_counter()
         logits, _ = model(idx, caches=caches)
@@ -243,6 +244,7 @@ if __name__ == "__main__":
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--tokens", type=int, default=100)
+    p.add_argument("--prompt-len", type=int, default=8)
     p.add_argument("--iters", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--lr", type=float, default=1e-3, help="recipe: peak learning rate (min_lr is a tenth of it)")

@@ -47,7 +47,48 @@ public final class ModelBench {
 
     private final PrintStream out;
 
-    public ModelBench(PrintStream out) { this.out = out; }
+    public ModelBench(PrintStream out) { this(out, Sizes.DEFAULT); }
+
+    public ModelBench(PrintStream out, Sizes sizes) {
+        this.out = out;
+        this.sizes = sizes;
+    }
+
+    /** Overrides of the cases' batch, sequence length and prompt length (null: the case's own). */
+    public record Sizes(Integer batch, Integer seqLen, Integer promptLen) {
+        public static final Sizes DEFAULT = new Sizes(null, null, null);
+
+        public Sizes {
+            for (Integer v : new Integer[] {batch, seqLen, promptLen}) {
+                if (v != null && v < 1) throw new IllegalArgumentException("--batch, --seq-len and --prompt-len must be >= 1, got " + v);
+            }
+        }
+
+        Case apply(Case c) {
+            Case r = new Case(c.name(), c.config(), batch != null ? batch : c.batch(), seqLen != null ? seqLen : c.seqLen());
+            if (r.seqLen() > c.config().blockSize()) {
+                throw new IllegalArgumentException("--seq-len " + r.seqLen() + " is longer than case " + c.name() + "'s block size " + c.config().blockSize());
+            }
+            return r;
+        }
+
+        LlamaCase apply(LlamaCase c) {
+            return new LlamaCase(c.name(), c.config(), batch != null ? batch : c.batch(), seqLen != null ? seqLen : c.seqLen(),
+                    promptLen != null ? promptLen : c.promptLen(), c.loraR(), c.loraAlpha(), c.loraTargets());
+        }
+
+        int gptPrompt() { return promptLen != null ? promptLen : 8; }
+
+        /** Applies the sizes to each named case now, so that a size a case cannot take is an error before any work. */
+        public void check(List<String> names) {
+            for (String n : names) {
+                if (CASES.containsKey(n)) apply(CASES.get(n));
+                if (LLAMA_CASES.containsKey(n)) apply(LLAMA_CASES.get(n));
+            }
+        }
+    }
+
+    private final Sizes sizes;
 
     /** Median milliseconds of one training step (forward, backward, AdamW step, zero_grad). */
     public double trainStep(Case c, int warmup, int repeats) {
@@ -107,13 +148,14 @@ public final class ModelBench {
         model.eval();
         if (dir != null) {
             TensorIO.save(dir.resolve("model.safetensors"), model.stateDict());
-            Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, 8}, new Generator(0));
-            Tensor logits = model.forward(idx).narrow(1, 7, 1);
+            int p = sizes.gptPrompt();
+            Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, p}, new Generator(0));
+            Tensor logits = model.forward(idx).narrow(1, p - 1, 1);
             TensorIO.save(dir.resolve("bench_inputs.safetensors"), new LinkedHashMap<>(Map.of("idx", idx, "logits", logits.contiguous())));
         }
         double[] rate = new double[repeats];
         for (int i = 0; i < warmup + repeats; i++) {
-            Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, 8}, new Generator(i));
+            Tensor idx = Tensor.randint(0, c.config().vocabSize(), new int[] {1, sizes.gptPrompt()}, new Generator(i));
             long t0 = System.nanoTime();
             TextGenerator.generate(model, idx, tokens, 0.8, 50, null, i, true);
             double s = (System.nanoTime() - t0) / 1e9;
@@ -319,10 +361,10 @@ public final class ModelBench {
         MachineLimits m = limits();
         for (String n : names) {
             if (LLAMA_CASES.containsKey(n)) {
-                runLlamaTrain(LLAMA_CASES.get(n), warmup, repeats, withTorch);
+                runLlamaTrain(sizes.apply(LLAMA_CASES.get(n)), warmup, repeats, withTorch);
                 continue;
             }
-            Case c = CASES.get(n);
+            Case c = sizes.apply(CASES.get(n));
             Path dir = withTorch ? tempDir() : null;
             try {
                 double ms = trainStep(c, warmup, repeats, dir);
@@ -343,16 +385,17 @@ public final class ModelBench {
         MachineLimits m = limits();
         for (String n : names) {
             if (LLAMA_CASES.containsKey(n)) {
-                runLlamaGenerate(LLAMA_CASES.get(n), tokens, warmup, repeats, withTorch, m);
+                runLlamaGenerate(sizes.apply(LLAMA_CASES.get(n)), tokens, warmup, repeats, withTorch, m);
                 continue;
             }
-            Case c = CASES.get(n);
+            Case c = sizes.apply(CASES.get(n));
             Path dir = withTorch ? tempDir() : null;
             try {
                 double rate = generate(c, tokens, warmup, repeats, dir);
                 out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s; %s%n", n, tokens,
                         jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(false), rate, m));
                 if (withTorch) torch("torch_gpt.py", List.of("generate", "--config", n, "--dir", dir.toString(), "--tokens", String.valueOf(tokens),
+                        "--prompt-len", String.valueOf(sizes.gptPrompt()),
                         "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

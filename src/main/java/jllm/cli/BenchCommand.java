@@ -90,15 +90,17 @@ public final class BenchCommand implements Runnable {
     }
 
     /** Checks the cases (an unknown one is bad usage, exit 2), sets the thread count, then runs the benchmark. */
-    private static int runCases(List<String> cases, List<String> known, Integer threads, java.util.function.Consumer<jllm.bench.ModelBench> body) {
+    private static int runCases(List<String> cases, List<String> known, Integer threads, jllm.bench.ModelBench.Sizes sizes,
+                                java.util.function.Consumer<jllm.bench.ModelBench> body) {
         try {
             jllm.bench.ModelBench.checkCases(cases, known);
+            sizes.check(cases);
         } catch (IllegalArgumentException e) {
             System.err.println("jllm bench: " + e.getMessage());
             return 2;
         }
         if (threads != null) jllm.backend.cpu.Parallel.setThreads(threads);
-        body.accept(new jllm.bench.ModelBench(System.out));
+        body.accept(new jllm.bench.ModelBench(System.out, sizes));
         return 0;
     }
 
@@ -110,6 +112,9 @@ public final class BenchCommand implements Runnable {
                             + "intermediate 2048, vocab 32000), B=4, T=128, AdamW on the adapter only; PyTorch loads the same weights "
                             + "and checks the loss and the lora_B gradients."})
     static final class TrainCmd implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
         @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama-lora (default: gpt2, cpu-preset).")
         List<String> cases = List.of("gpt2", "cpu-preset");
 
@@ -125,9 +130,16 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
         Integer threads;
 
+        @Option(names = "--batch", description = "Batch size instead of the case's (e.g. --batch 8 --seq-len 1024 for GPT-2).")
+        Integer batch;
+
+        @Option(names = "--seq-len", description = "Sequence length instead of the case's (at most its block size).")
+        Integer seqLen;
+
         @Override
         public Integer call() {
-            return runCases(cases, jllm.bench.ModelBench.TRAIN_CASES, threads, b -> b.runTrain(cases, warmup, repeats, !noTorch));
+            var sizes = CliErrors.usage(spec, () -> new jllm.bench.ModelBench.Sizes(batch, seqLen, null));
+            return runCases(cases, jllm.bench.ModelBench.TRAIN_CASES, threads, sizes, b -> b.runTrain(cases, warmup, repeats, !noTorch));
         }
     }
 
@@ -138,6 +150,9 @@ public final class BenchCommand implements Runnable {
                             + "rope_theta 500000), 16-token prompt, greedy; PyTorch loads the same weights and checks the prompt's "
                             + "logits and the greedy ids."})
     static final class GenerateCmd implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
         @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama (default: gpt2).")
         List<String> cases = List.of("gpt2");
 
@@ -156,9 +171,13 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
         Integer threads;
 
+        @Option(names = "--prompt-len", description = "Prompt tokens instead of the case's (gpt2, cpu-preset: 8; llama: 16).")
+        Integer promptLen;
+
         @Override
         public Integer call() {
-            return runCases(cases, jllm.bench.ModelBench.GENERATE_CASES, threads, b -> b.runGenerate(cases, tokens, warmup, repeats, !noTorch));
+            var sizes = CliErrors.usage(spec, () -> new jllm.bench.ModelBench.Sizes(null, null, promptLen));
+            return runCases(cases, jllm.bench.ModelBench.GENERATE_CASES, threads, sizes, b -> b.runGenerate(cases, tokens, warmup, repeats, !noTorch));
         }
     }
 

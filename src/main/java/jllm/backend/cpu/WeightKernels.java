@@ -2,6 +2,7 @@ package jllm.backend.cpu;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -94,6 +95,39 @@ final class WeightKernels {
 
     /** Widens n elements starting at element off into dst[dOff..]. */
     static void widen(DType t, Object w, long off, float[] dst, int dOff, int n) {
+        if (VECTOR) {
+            int o = Math.toIntExact(t.isQuantized() ? t.bytes(off) : off);
+            switch (t) {
+                case Q8_0 -> {
+                    for (int b = 0; b < n / QK; b++, o += 34, dOff += QK) {
+                        FloatVector d = FloatVector.broadcast(S, BlockQuant.scale((byte[]) w, o));
+                        for (int j = 0; j < QK; j += VL) q8(w, o + 2 + j).mul(d).intoArray(dst, dOff + j);
+                    }
+                    return;
+                }
+                case Q4_0 -> {
+                    for (int b = 0; b < n / QK; b++, o += 18, dOff += QK) {
+                        FloatVector d = FloatVector.broadcast(S, BlockQuant.scale((byte[]) w, o));
+                        for (int j = 0; j < 16; j += VL) {
+                            ByteVector q = ByteVector.fromArray(BS, (byte[]) w, o + 2 + j);
+                            q4lo(q).mul(d).intoArray(dst, dOff + j);
+                            q4hi(q).mul(d).intoArray(dst, dOff + 16 + j);
+                        }
+                    }
+                    return;
+                }
+                case BF16, F16 -> {
+                    short[] h = (short[]) w;
+                    int j = 0;
+                    for (; j <= n - VL; j += VL) (t == DType.BF16 ? bf16(h, o + j) : f16(h, o + j)).intoArray(dst, dOff + j);
+                    if (j == n) return;
+                    off += j;
+                    dOff += j;
+                    n -= j;
+                }
+                default -> { }
+            }
+        }
         switch (t) {
             case BF16 -> Float16.bf16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
             case F16 -> Float16.f16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
@@ -112,8 +146,7 @@ final class WeightKernels {
                 float v = switch (t) {
                     case Q8_0 -> dotQ8(((byte[]) w), Math.toIntExact(row / QK * 34), K / QK, x, xo);
                     case Q4_0 -> dotQ4(((byte[]) w), Math.toIntExact(row / QK * 18), K / QK, x, xo);
-                    case BF16 -> dotBf16((short[]) w, Math.toIntExact(row), K, x, xo);
-                    case F16 -> dotWidened(t, w, row, K, x, xo);
+                    case BF16, F16 -> dotHalf(t == DType.BF16, (short[]) w, Math.toIntExact(row), K, x, xo);
                     default -> throw new IllegalArgumentException("not a weight type: " + t);
                 };
                 out[outOff + m * ldo + n] = v;
@@ -127,10 +160,7 @@ final class WeightKernels {
         for (int b = 0; b < blocks; b++, o += 34, xo += QK) {
             FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
             FloatVector s = FloatVector.zero(S);
-            for (int j = 0; j < QK; j += VL) {
-                FloatVector q = (FloatVector) ByteVector.fromArray(BS, w, o + 2 + j).convertShape(VectorOperators.B2F, S, 0);
-                s = q.fma(FloatVector.fromArray(S, x, xo + j), s);
-            }
+            for (int j = 0; j < QK; j += VL) s = q8(w, o + 2 + j).fma(FloatVector.fromArray(S, x, xo + j), s);
             acc = s.fma(d, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -144,29 +174,57 @@ final class WeightKernels {
             FloatVector s = FloatVector.zero(S);
             for (int j = 0; j < 16; j += VL) {
                 ByteVector q = ByteVector.fromArray(BS, w, o + 2 + j);
-                FloatVector lo = (FloatVector) q.and((byte) 15).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
-                s = lo.fma(FloatVector.fromArray(S, x, xo + j), s);
-                s = hi.fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
+                s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
+                s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
             }
             acc = s.fma(d, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    private static float dotBf16(short[] w, int o, int k, float[] x, int xo) {
+    private static float dotHalf(boolean bf16, short[] w, int o, int k, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         if (VECTOR) {
-            for (; j <= k - VL; j += VL) {
-                FloatVector v = ShortVector.fromArray(HS, w, o + j).convertShape(VectorOperators.S2I, IS, 0)
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-                acc = v.fma(FloatVector.fromArray(S, x, xo + j), acc);
-            }
+            for (; j <= k - VL; j += VL) acc = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc);
         }
         float r = acc.reduceLanes(VectorOperators.ADD);
-        for (; j < k; j++) r += Float.intBitsToFloat(w[o + j] << 16) * x[xo + j];
+        for (; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
+    }
+
+    // ---- one vector of weights widened to F32 ----
+
+    private static FloatVector q8(Object w, int o) {
+        return (FloatVector) ByteVector.fromArray(BS, (byte[]) w, o).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector q4lo(ByteVector q) {
+        return (FloatVector) q.and((byte) 15).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector q4hi(ByteVector q) {
+        return (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector bf16(short[] w, int o) {
+        return ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0)
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * IEEE half to single without a conversion instruction: the half's exponent and mantissa, moved
+     * to a single's positions, read as a single 2^-112 too small, so a multiplication by 2^112 gives
+     * the value, exactly, subnormals included; infinities and NaNs take the all-ones exponent.
+     */
+    private static FloatVector f16(short[] w, int o) {
+        IntVector h = (IntVector) ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0);
+        IntVector mag = h.and(0x7fff);
+        IntVector shifted = mag.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector bits = finite.blend(shifted.or(0x7f800000), mag.compare(VectorOperators.GE, 0x7c00))
+                .blend(shifted.or(0x7fc00000), mag.compare(VectorOperators.GT, 0x7c00)); // NaNs come out quiet, as Java's
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /** Widens the row into a scratch buffer, then an F32 dot product. */

@@ -77,6 +77,36 @@ class WeightKernelsTest {
         }
     }
 
+    /** Every half and bfloat16 bit pattern widens to the JDK's value (NaN payloads, infinities, subnormals, -0). */
+    @Test
+    void halfWideningIsExactForEveryBitPattern() {
+        short[] all = new short[65536 + 5];
+        for (int i = 0; i < all.length; i++) all[i] = (short) i;
+        float[] got = new float[all.length];
+        WeightKernels.widen(DType.F16, all, 0, got, 0, all.length);
+        for (int i = 0; i < all.length; i++) {
+            assertEquals(Float.floatToRawIntBits(Float.float16ToFloat(all[i])), Float.floatToRawIntBits(got[i]), "f16 0x" + Integer.toHexString(i));
+        }
+        WeightKernels.widen(DType.BF16, all, 0, got, 0, all.length);
+        for (int i = 0; i < all.length; i++) {
+            assertEquals(Float.floatToRawIntBits(jllm.tensor.Float16.bf16ToFloat(all[i])), Float.floatToRawIntBits(got[i]), "bf16 0x" + Integer.toHexString(i));
+        }
+    }
+
+    @Test
+    void blockWideningEqualsTheScalarDefinition() {
+        Random r = new Random(9);
+        for (DType t : new DType[] {DType.Q8_0, DType.Q4_0}) {
+            float[] x = gaussian(r, 320, 2);
+            byte[] b = new byte[(int) t.bytes(320)];
+            BlockQuant.quantize(t, x, 0, b, 0, 320);
+            float[] vec = new float[256], ref = new float[256];
+            WeightKernels.widen(t, b, 64, vec, 0, 256);
+            BlockQuant.dequantize(t, b, 64, ref, 0, 256);
+            assertArrayEquals(ref, vec, t.toString());
+        }
+    }
+
     @Test
     void bf16RowsWithATail() {
         Random r = new Random(3);

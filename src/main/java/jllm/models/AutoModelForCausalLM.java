@@ -1,8 +1,11 @@
 package jllm.models;
 
 import jllm.io.hf.HfHub;
+import jllm.nn.Init;
+import jllm.tensor.DType;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
@@ -25,5 +28,24 @@ public final class AutoModelForCausalLM {
     /** The model class config.json names ({@link ModelRegistry#forConfig}), loaded from dir. */
     public static PretrainedModel fromPretrained(Path dir) throws IOException {
         return ModelRegistry.load(dir);
+    }
+
+    /**
+     * As {@link #fromPretrained(Path)} with the weight matrices kept in weights (F32, BF16, F16, Q8_0
+     * or Q4_0; see {@link Init#weightsIn}): converted while they are copied in, so that the model
+     * never exists in F32 first.
+     */
+    public static PretrainedModel fromPretrained(Path dir, DType weights) throws IOException {
+        try {
+            return Init.weightsIn(weights, () -> {
+                try {
+                    return ModelRegistry.load(dir);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 }

@@ -19,6 +19,8 @@ public final class LoadChecks {
      */
     public static String dtypeError(String key, String srcDtype, boolean srcFloating, Tensor dst) {
         if (srcFloating == dst.dtype().isFloatingPoint()) return null;
+        // a quantized parameter takes floating values (quantized as they are copied in) or its own blocks
+        if (dst.dtype().isQuantized() && (srcFloating || srcDtype.equalsIgnoreCase(dst.dtype().torchName()))) return null;
         return "dtype mismatch for " + key + ": the checkpoint has " + srcDtype + " but the model's tensor is " + dst.dtype().torchName();
     }
 

@@ -102,6 +102,27 @@ class QuantizeTest {
         assertThrows(IllegalArgumentException.class, () -> Quantize.weights(base, DType.I64));
     }
 
+    /** Loading straight into a weight type gives the very model that converting after an F32 load gives. */
+    @Test
+    void loadingIntoAWeightTypeEqualsConvertingAfterwards(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        llama(false).savePretrained(tmp);
+        for (DType t : new DType[] {DType.BF16, DType.Q8_0, DType.Q4_0}) {
+            LlamaForCausalLM direct = (LlamaForCausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(tmp, t);
+            LlamaForCausalLM after = (LlamaForCausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(tmp);
+            Quantize.weights(after, t);
+            for (var e : after.namedParameters().entrySet()) {
+                Tensor d = direct.namedParameters().get(e.getKey());
+                assertEquals(e.getValue().dtype(), d.dtype(), e.getKey());
+                if (t.isQuantized() && d.dtype() == t) {
+                    assertArrayEquals((byte[]) e.getValue().toHostArray(), (byte[]) d.toHostArray(), e.getKey());
+                }
+            }
+            try (var g = jllm.autograd.Grad.off()) {
+                assertEquals(0.0, relErr(after.forward(IDX), direct.forward(IDX)), t.toString());
+            }
+        }
+    }
+
     @Test
     void rowsThatAreNotWholeBlocksStayFloat32() {
         Linear odd = new Linear(40, 8);

@@ -22,6 +22,21 @@ import java.util.Map;
 public final class Quantize {
     private Quantize() {}
 
+    /** The weight types, by the names users write them (llama.cpp's and PyTorch's). */
+    public static final java.util.List<String> NAMES = java.util.List.of("f32", "bf16", "f16", "q8_0", "q4_0");
+
+    /** A weight type's name (f32, bf16, f16, q8_0, q4_0, or PyTorch's float32, bfloat16, float16), any case. */
+    public static DType parse(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "f32", "float32" -> DType.F32;
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f16", "float16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            default -> throw new IllegalArgumentException("unknown weight type '" + name + "'; expected one of " + String.join(", ", NAMES));
+        };
+    }
+
     /** What a conversion did: the weights converted and those kept in F32, by parameter name. */
     public record Result(DType dtype, List<String> converted, List<String> kept) {}
 

@@ -24,8 +24,9 @@ import java.util.regex.Pattern;
 
 /** {@code jllm convert}: between llama2.c, jllm checkpoints and Hugging Face directories; LoRA merging. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = "Convert checkpoints to Hugging Face model directories, and merge LoRA adapters.",
-        subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Checkpoint.class})
+        description = "Convert checkpoints to Hugging Face model directories, quantize them, and merge LoRA adapters.",
+        subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Quantize.class,
+                ConvertCommand.Checkpoint.class})
 public final class ConvertCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -148,7 +149,39 @@ public final class ConvertCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Path dir = io.source();
-            io.save(AutoModelForCausalLM.fromPretrained(dir), dir);
+            io.save(AutoModelForCausalLM.fromPretrained(dir, jllm.tensor.DType.F32), dir);
+            return 0;
+        }
+    }
+
+    @Command(name = "quantize", mixinStandardHelpOptions = true,
+            description = {"Re-save a model directory with its weight matrices (Linear and embedding layers) in another type, as "
+                    + "llama.cpp's quantize does; norms and biases stay float32.",
+                    "bf16/f16: a plain Hugging Face directory (torch_dtype set). q8_0/q4_0: llama.cpp's blocks (32 weights per f16 "
+                            + "scale), stored as uint8 rows under quantization_config {\"quant_method\": \"jllm\"}; jllm's generate, "
+                            + "eval and finetune read it, transformers does not (use convert gguf for llama.cpp)."})
+    static final class Quantize implements Callable<Integer> {
+        @Mixin
+        HfInOut io = new HfInOut();
+
+        @Option(names = "--dtype", required = true, description = "bf16, f16, q8_0, q4_0 (or f32).")
+        String dtype;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            jllm.tensor.DType t = CliErrors.usage(spec, () -> jllm.nn.Quantize.parse(dtype));
+            Path dir = io.source();
+            PretrainedModel m = AutoModelForCausalLM.fromPretrained(dir, t);
+            List<String> kept = new java.util.ArrayList<>();
+            for (var e : m.asModule().namedParameters().entrySet()) {
+                if (e.getValue().dim() == 2 && e.getValue().dtype() != t) kept.add(e.getKey());
+            }
+            io.save(m, dir);
+            System.out.printf(Locale.ROOT, "weights: %s, %.1f MB%s%n", t.torchName(), jllm.bench.DecodeBench.weightBytes(m.asModule()) / 1e6,
+                    kept.isEmpty() ? "" : "; kept in float32 (rows not whole blocks): " + String.join(", ", kept));
             return 0;
         }
     }

@@ -129,9 +129,24 @@ public final class ModelRegistry {
                 + (type == null ? "(none)" : "'" + type + "'") + "; jllm loads model_type " + String.join(", ", huggingFaceTypes()));
     }
 
-    /** Loads a Hugging Face model directory with its family's loader. */
+    /**
+     * Loads a Hugging Face model directory with its family's loader; a quantized directory keeps its
+     * blocks (unless an enclosing {@link jllm.nn.Init#weightsIn} asks for another type).
+     */
     public static PretrainedModel load(Path dir) throws IOException {
         HfModelDir d = HfModelDir.open(dir);
-        return forConfig(d.config(), d.configFile()).loader().load(d);
+        Loader l = forConfig(d.config(), d.configFile()).loader();
+        if (d.blockType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(d);
+        try {
+            return jllm.nn.Init.weightsIn(d.blockType(), () -> {
+                try {
+                    return l.load(d);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 }

@@ -40,7 +40,8 @@ public final class Init {
     /** True inside {@link #skipInit}: constructors leave parameters as allocated. */
     public static boolean skipping() { return SKIP.get(); }
 
-    private static final ThreadLocal<DType> WEIGHTS = ThreadLocal.withInitial(() -> DType.F32);
+    /** The dtype of {@link #weightsIn}; null outside it (F32). */
+    private static final ThreadLocal<DType> WEIGHTS = new ThreadLocal<>();
 
     /**
      * Builds (and loads) a model whose layer weights are kept in dtype (BF16, F16, Q8_0, Q4_0), as
@@ -60,12 +61,15 @@ public final class Init {
         }
     }
 
+    /** The dtype of the enclosing {@link #weightsIn}, or null outside one. */
+    public static DType weightsDtype() { return WEIGHTS.get(); }
+
     /**
      * A zero [rows, cols] weight matrix for a layer's constructor: F32, or the dtype of {@link #weightsIn}
      * when the layer skips its init.
      */
     public static Tensor weightMatrix(int rows, int cols) {
-        DType t = SKIP.get() ? WEIGHTS.get() : DType.F32;
+        DType t = SKIP.get() && WEIGHTS.get() != null ? WEIGHTS.get() : DType.F32;
         if (t.isQuantized() && cols % t.blockSize() != 0) t = DType.F32;
         return Tensor.zeros(new int[] {rows, cols}, t, jllm.tensor.Device.CPU);
     }

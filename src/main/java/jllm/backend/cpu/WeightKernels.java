@@ -35,14 +35,20 @@ final class WeightKernels {
     private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
     private static final int QK = BlockQuant.QK;
 
-    /** Up to this many activation rows use row dot products; more go through the GEMM. */
-    static final int DOT_MAX_ROWS = 4;
+    /** Up to this many activation rows use fused row dot products (the weight widened in registers, per row). */
+    static final int DOT_MAX_ROWS = 2;
+    /**
+     * Up to this many rows (a short prompt, a few sequences decoding together) each weight row is
+     * widened once into an L1-resident buffer and multiplied by the rows four at a time: the
+     * weight streams from memory once, with no packing. More rows go through the GEMM.
+     */
+    static final int TILE_MAX_ROWS = 16;
     /** Below this many weight elements a product runs on the calling thread (a pool round trip costs more). */
     private static final long PAR_MIN_ELEMS = 1 << 16;
     /** Elements of W widened per GEMM chunk: about 1 MiB of F32, which stays in L2 while the GEMM packs it. */
     private static final int CHUNK_ELEMS = 1 << 18;
 
-    /** The weight types these kernels read. */
+    /** The weight types these kernels read (F32 too, for a few rows: see {@link #TILE_MAX_ROWS}). */
     static boolean handles(DType t) {
         return t == DType.BF16 || t == DType.F16 || t.isQuantized();
     }
@@ -60,8 +66,10 @@ final class WeightKernels {
 
     /** out[M, N] = x[M, K] · W^T (x row-major with row stride ldx, out with row stride N). */
     static void matmulWT(DType t, Object w, long wOff, int N, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff) {
-        if (M <= DOT_MAX_ROWS) {
-            Parallel.RangeBody body = (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+        if (M <= TILE_MAX_ROWS) {
+            Parallel.RangeBody body = M <= DOT_MAX_ROWS && t != DType.F32
+                    ? (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1)
+                    : (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
             if ((long) N * K < PAR_MIN_ELEMS || Parallel.inWorker()) body.run(0, N);
             else Parallel.forRange(N, 16, body);
             return;
@@ -152,6 +160,54 @@ final class WeightKernels {
                 out[outOff + m * ldo + n] = v;
             }
         }
+    }
+
+    /** out[m, n] for all m < M and n in [n0, n1): each weight row widened once, then four activation rows at a time. */
+    static void rowsTiled(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                          int n0, int n1) {
+        float[] buf = t == DType.F32 ? null : WORK.get().buf(K);
+        for (int n = n0; n < n1; n++) {
+            long row = wOff + (long) n * K;
+            float[] r;
+            int ro;
+            if (t == DType.F32) {
+                r = (float[]) w;
+                ro = Math.toIntExact(row);
+            } else {
+                widen(t, w, row, buf, 0, K);
+                r = buf;
+                ro = 0;
+            }
+            for (int m = 0; m < M; m += 4) dot4(r, ro, K, x, xOff + m * ldx, ldx, Math.min(4, M - m), out, outOff + m * ldo + n, ldo);
+        }
+    }
+
+    /** out[i * ldo] = dot(w[wo..wo+K), x row i) for i < rows (rows <= 4): each weight vector loaded once for all rows. */
+    private static void dot4(float[] w, int wo, int K, float[] x, int xo, int ldx, int rows, float[] out, int oo, int ldo) {
+        // rows past the last one re-read it (no branch in the loop); only real rows are stored
+        int x1 = xo + Math.min(1, rows - 1) * ldx, x2 = xo + Math.min(2, rows - 1) * ldx, x3 = xo + Math.min(3, rows - 1) * ldx;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (int kv = K - K % VL; k < kv; k += VL) {
+            FloatVector v = FloatVector.fromArray(S, w, wo + k);
+            a0 = FloatVector.fromArray(S, x, xo + k).fma(v, a0);
+            a1 = FloatVector.fromArray(S, x, x1 + k).fma(v, a1);
+            a2 = FloatVector.fromArray(S, x, x2 + k).fma(v, a2);
+            a3 = FloatVector.fromArray(S, x, x3 + k).fma(v, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; k < K; k++) {
+            float v = w[wo + k];
+            s0 += x[xo + k] * v;
+            s1 += x[x1 + k] * v;
+            s2 += x[x2 + k] * v;
+            s3 += x[x3 + k] * v;
+        }
+        out[oo] = s0;
+        if (rows > 1) out[oo + ldo] = s1;
+        if (rows > 2) out[oo + 2 * ldo] = s2;
+        if (rows > 3) out[oo + 3 * ldo] = s3;
     }
 
     private static float dotQ8(byte[] w, int o, int blocks, float[] x, int xo) {

@@ -8,7 +8,9 @@ import jllm.models.LanguageModel;
 import jllm.tokenizer.HfTokenizer;
 import jllm.tokenizer.Tokenizer;
 import jllm.train.SavedModel;
+import jllm.tensor.DType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.charset.StandardCharsets;
@@ -55,6 +57,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "Windows per forward pass (default: ${DEFAULT-VALUE}).")
     int batch = 1;
 
+    @Mixin
+    WeightTypeOption dtype = new WeightTypeOption();
+
     @Option(names = "--json", description = "Print the result as one JSON object instead of text.")
     boolean json;
 
@@ -66,16 +71,18 @@ public final class EvalCommand implements Callable<Integer> {
         CliErrors.check(spec, ctx == null || stride == null || stride <= ctx, "--stride (" + stride + ") must not exceed --ctx (" + ctx + ")");
         CliErrors.check(spec, maxTokens == null || maxTokens >= 2, "--max-tokens must be >= 2, got " + maxTokens);
         CliErrors.check(spec, batch >= 1, "--batch must be >= 1, got " + batch);
+        DType weights = dtype.validate(spec);
         String text = TextFiles.readUtf8(data);
         if (text.isEmpty()) throw new IllegalArgumentException(data + " is empty: there is no text to evaluate on");
         if (model != null) {
-            try (HfModel hf = HfModel.load(model)) {
+            try (HfModel hf = HfModel.load(model, weights)) {
                 HfTokenizer tok = hf.tokenizer();
                 return evaluate(hf.dir(), hf.model(), tok, text, tok.encodePrompt(text), tok.prependedBos() != null);
             }
         }
         SavedModel m = SavedModel.load(checkpoint);
         System.err.printf(Locale.ROOT, "loaded %s (iter %d, best val loss %.4f)%n", m.dir(), m.state().iterNum(), m.state().bestValLoss());
+        WeightTypeOption.apply(m.module(), weights);
         return evaluate(m.dir(), m.model(), m.tokenizer(), text, m.tokenizer().encode(text), false);
     }
 
@@ -98,6 +105,7 @@ public final class EvalCommand implements Callable<Integer> {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model", source.toString());
             o.put("data", data.toString());
+            o.put("dtype", dtype.name.toLowerCase(Locale.ROOT));
             o.put("ctx", window);
             o.put("stride", step);
             o.put("batch", batch);

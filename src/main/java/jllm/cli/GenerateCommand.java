@@ -6,6 +6,7 @@ import jllm.generate.TextStream;
 import jllm.lora.PeftModel;
 import jllm.models.LanguageModel;
 import jllm.models.PretrainedModel;
+import jllm.tensor.DType;
 import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
 import picocli.CommandLine.Command;
@@ -53,13 +54,17 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
+    @Mixin
+    WeightTypeOption dtype = new WeightTypeOption();
+
     @Override
     public Integer call() throws Exception {
         CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
         CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
-        try (HfModel hf = HfModel.load(model)) {
+        DType weights = dtype.validate(spec);
+        try (HfModel hf = HfModel.load(model, weights)) {
             PretrainedModel base = hf.model();
             HfTokenizer tok = hf.tokenizer();
             LanguageModel lm = base;

@@ -92,10 +92,10 @@ public final class EvalCommand implements Callable<Integer> {
         int step = stride != null ? stride : window;
         CliErrors.check(spec, step <= window, "--stride (" + step + ") must not exceed the window (" + window + " tokens, the model's context)");
         int total = ids.length;
-        long bytes = text.getBytes(StandardCharsets.UTF_8).length;
+        long textBytes = text.getBytes(StandardCharsets.UTF_8).length, bytes = textBytes;
         if (maxTokens != null && maxTokens < ids.length) {
             ids = Arrays.copyOf(ids, maxTokens);
-            bytes = textBytes(tok, ids);
+            bytes = decodedBytes(tok, ids);
         }
         if (ids.length < 2) {
             throw new IllegalArgumentException(data + ": the text is " + ids.length + (ids.length == 1 ? " token" : " tokens") + " long; perplexity needs at least 2 tokens");
@@ -124,7 +124,7 @@ public final class EvalCommand implements Callable<Integer> {
             return 0;
         }
         var out = System.out;
-        out.printf(Locale.ROOT, "data:          %s: %,d bytes, %,d tokens%s%s%n", data, text.getBytes(StandardCharsets.UTF_8).length, total,
+        out.printf(Locale.ROOT, "data:          %s: %,d bytes, %,d tokens%s%s%n", data, textBytes, total,
                 bos ? " (bos added)" : "", ids.length < total ? String.format(Locale.ROOT, ", the first %,d evaluated (%,d bytes)", ids.length, bytes) : "");
         out.printf(Locale.ROOT, "windows:       %,d of up to %d tokens, stride %d, batch %d%n", r.windows(), window, step, batch);
         out.printf(Locale.ROOT, "tokens scored: %,d%n", r.tokens());
@@ -136,7 +136,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** The UTF-8 bytes of the text the first tokens stand for (special tokens such as bos stand for none). */
-    private static long textBytes(Tokenizer tok, int[] ids) {
+    private static long decodedBytes(Tokenizer tok, int[] ids) {
         if (tok instanceof HfTokenizer hf) return hf.decode(ids, true).getBytes(StandardCharsets.UTF_8).length;
         return tok.decodeBytes(ids).length;
     }

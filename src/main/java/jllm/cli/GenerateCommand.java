@@ -3,11 +3,10 @@ package jllm.cli;
 import jllm.generate.SpecialTokens;
 import jllm.generate.TextGenerator;
 import jllm.generate.TextStream;
-import jllm.io.hf.HfHub;
 import jllm.lora.PeftModel;
-import jllm.models.AutoModelForCausalLM;
 import jllm.models.LanguageModel;
 import jllm.models.PretrainedModel;
+import jllm.tensor.DType;
 import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
 import picocli.CommandLine.Command;
@@ -55,24 +54,25 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
+    @Mixin
+    WeightTypeOption dtype = new WeightTypeOption();
+
     @Override
     public Integer call() throws Exception {
         CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
         CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
-        Path dir = HfHub.resolve(model);
-        long t0 = System.nanoTime();
-        PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
-        LanguageModel lm = base;
-        if (adapter != null) {
-            PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
-            System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
-            lm = peft;
-        }
-        try (HfTokenizer tok = HfTokenizer.fromDirectory(dir)) {
-            System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", dir, base.modelType(),
-                    base.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
+        DType weights = dtype.validate(spec);
+        try (HfModel hf = HfModel.load(model, weights)) {
+            PretrainedModel base = hf.model();
+            HfTokenizer tok = hf.tokenizer();
+            LanguageModel lm = base;
+            if (adapter != null) {
+                PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
+                System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
+                lm = peft;
+            }
             int[] ids;
             if (chat) {
                 List<ChatTemplate.Message> messages = new ArrayList<>();

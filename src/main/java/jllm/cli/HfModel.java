@@ -1,0 +1,36 @@
+package jllm.cli;
+
+import jllm.io.hf.HfHub;
+import jllm.models.AutoModelForCausalLM;
+import jllm.models.PretrainedModel;
+import jllm.tensor.DType;
+import jllm.tokenizer.HfTokenizer;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A {@code --model} as {@code generate} and {@code eval} load it: a directory or a name in the local
+ * Hugging Face cache ({@link HfHub#resolve(String)}), the model class its config.json names
+ * ({@link AutoModelForCausalLM}) and the tokenizer.json beside it, its weights converted to {@code --dtype}.
+ * Loading says what was loaded on stderr.
+ */
+record HfModel(Path dir, PretrainedModel model, HfTokenizer tokenizer) implements AutoCloseable {
+
+    static HfModel load(String pathOrName, DType weights) throws IOException {
+        Path dir = HfHub.resolve(pathOrName);
+        long t0 = System.nanoTime();
+        PretrainedModel model = AutoModelForCausalLM.fromPretrained(dir);
+        HfTokenizer tok = HfTokenizer.fromDirectory(dir);
+        System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", dir, model.modelType(),
+                model.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
+        WeightTypeOption.apply(model.asModule(), weights);
+        return new HfModel(dir, model, tok);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -105,7 +105,7 @@ public final class EvalCommand implements Callable<Integer> {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model", source.toString());
             o.put("data", data.toString());
-            o.put("dtype", dtype.name.toLowerCase(Locale.ROOT));
+            o.put("dtype", dtype.name == null ? "stored" : dtype.name.toLowerCase(Locale.ROOT));
             o.put("ctx", window);
             o.put("stride", step);
             o.put("batch", batch);

@@ -13,7 +13,7 @@ import java.util.Locale;
 /**
  * A {@code --model} as {@code generate} and {@code eval} load it: a directory or a name in the local
  * Hugging Face cache ({@link HfHub#resolve(String)}), the model class its config.json names
- * ({@link AutoModelForCausalLM}) and the tokenizer.json beside it, its weights converted to {@code --dtype}.
+ * ({@link AutoModelForCausalLM}) and the tokenizer.json beside it, its weights loaded into {@code --dtype} (null: as stored).
  * Loading says what was loaded on stderr.
  */
 record HfModel(Path dir, PretrainedModel model, HfTokenizer tokenizer) implements AutoCloseable {
@@ -21,11 +21,11 @@ record HfModel(Path dir, PretrainedModel model, HfTokenizer tokenizer) implement
     static HfModel load(String pathOrName, DType weights) throws IOException {
         Path dir = HfHub.resolve(pathOrName);
         long t0 = System.nanoTime();
-        PretrainedModel model = AutoModelForCausalLM.fromPretrained(dir);
+        PretrainedModel model = weights == null ? AutoModelForCausalLM.fromPretrained(dir) : AutoModelForCausalLM.fromPretrained(dir, weights);
         HfTokenizer tok = HfTokenizer.fromDirectory(dir);
         System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", dir, model.modelType(),
                 model.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
-        WeightTypeOption.apply(model.asModule(), weights);
+        WeightTypeOption.report(model.asModule(), weights);
         return new HfModel(dir, model, tok);
     }
 

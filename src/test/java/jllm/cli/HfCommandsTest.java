@@ -79,12 +79,12 @@ class HfCommandsTest {
         assertFalse(f32.err().contains("weights:"), f32.err());
         var q8 = run("generate", "--model", model.toString(), "--prompt", "Echoes of", "--temperature", "0", "--max-new-tokens", "20", "--dtype", "q8_0");
         assertEquals(0, q8.rc(), q8.err());
-        assertHas(q8.err(), "weights: 26 matrices converted to q8_0, 4 kept in float32 (rows not whole 32-element blocks: "
+        assertHas(q8.err(), "weights: 25 matrices in q8_0, 4 kept in float32 (rows not whole 32-element blocks: "
                 + "model.layers.0.mlp.down_proj.weight, model.layers.1.mlp.down_proj.weight, ...)\n", "5 prompt tokens, 20 generated");
         assertTrue(q8.out().startsWith("Echoes of"), q8.out());
         var bad = run("generate", "--model", model.toString(), "--dtype", "int8");
         assertEquals(2, bad.rc());
-        assertHas(bad.err(), "jllm generate: --dtype must be one of f32, bf16, f16, q8_0, q4_0, got 'int8'");
+        assertHas(bad.err(), "jllm generate: unknown weight type 'int8'; expected one of f32, bf16, f16, q8_0, q4_0");
     }
 
     /**

@@ -195,8 +195,8 @@ final class WeightKernels {
             a2 = FloatVector.fromArray(S, x, x2 + k).fma(v, a2);
             a3 = FloatVector.fromArray(S, x, x3 + k).fma(v, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = LaneSum.sum(a0), s1 = LaneSum.sum(a1);
+        float s2 = LaneSum.sum(a2), s3 = LaneSum.sum(a3);
         for (; k < K; k++) {
             float v = w[wo + k];
             s0 += x[xo + k] * v;
@@ -219,7 +219,7 @@ final class WeightKernels {
             for (int j = 0; j < QK; j += VL) s = q8(w, o + 2 + j).fma(FloatVector.fromArray(S, x, xo + j), s);
             acc = s.fma(d, acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.sum(acc);
     }
 
     private static float dotQ4(byte[] w, int o, int blocks, float[] x, int xo) {
@@ -235,7 +235,7 @@ final class WeightKernels {
             }
             acc = s.fma(d, acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.sum(acc);
     }
 
     private static float dotHalf(boolean bf16, short[] w, int o, int k, float[] x, int xo) {
@@ -244,7 +244,7 @@ final class WeightKernels {
         if (VECTOR) {
             for (; j <= k - VL; j += VL) acc = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc);
         }
-        float r = acc.reduceLanes(VectorOperators.ADD);
+        float r = LaneSum.sum(acc);
         for (; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
     }
@@ -290,7 +290,7 @@ final class WeightKernels {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j <= k - VL; j += VL) acc = FloatVector.fromArray(S, buf, j).fma(FloatVector.fromArray(S, x, xo + j), acc);
-        float r = acc.reduceLanes(VectorOperators.ADD);
+        float r = LaneSum.sum(acc);
         for (; j < k; j++) r += buf[j] * x[xo + j];
         return r;
     }

@@ -21,11 +21,11 @@ import java.nio.file.Path;
  * adapters on it saved as PEFT directories (different ranks and targets, random B so that each
  * changes the output).
  */
-final class ServeFixtures {
+public final class ServeFixtures {
     private ServeFixtures() {}
 
     static final Path ROOT;
-    static final Path MODEL, ADAPTER_A, ADAPTER_B;
+    public static final Path MODEL, ADAPTER_A, ADAPTER_B;
 
     static {
         try {

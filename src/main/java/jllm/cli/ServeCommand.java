@@ -71,6 +71,8 @@ public final class ServeCommand implements Callable<Integer> {
         for (String name : adapters.keySet()) {
             CliErrors.check(spec, !name.isBlank() && !name.equals(baseId), "--adapter NAME must be non-empty and differ from the base model's id '" + baseId + "', got '" + name + "'");
         }
+        // a client that sends its request slowly must not hold a connection for ever; responses (streams) have no limit
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) System.setProperty("sun.net.httpserver.maxReqTime", "60");
         HfModel hf = HfModel.load(model, weights);
         if (!(hf.model().asModule() instanceof CausalLM lm)) {
             throw new IllegalArgumentException(hf.dir() + ": a " + hf.model().modelType() + " model cannot be served (not a jllm CausalLM)");

@@ -131,7 +131,6 @@ public final class Engine implements AutoCloseable {
         accepting = false;
         drainDeadline = System.nanoTime() + graceMillis * 1_000_000L;
         stopping = true;
-        thread.interrupt();
         try {
             thread.join();
         } catch (InterruptedException e) {
@@ -163,10 +162,12 @@ public final class Engine implements AutoCloseable {
                 }
                 if (running.isEmpty()) {
                     try {
-                        Sequence s = waiting.poll(1, TimeUnit.SECONDS);
+                        // not interrupted by shutdown (an interrupt could land inside a model step); a short wait sees `stopping` soon
+                        Sequence s = waiting.poll(100, TimeUnit.MILLISECONDS);
                         if (s != null) running.add(s);
                     } catch (InterruptedException e) {
-                        // shutdown() interrupts the wait; the loop's top sees `stopping`
+                        Thread.currentThread().interrupt();
+                        return;
                     }
                     metrics.queueLength.set(waiting.size());
                     continue;
@@ -178,7 +179,14 @@ public final class Engine implements AutoCloseable {
             });
             metrics.queueLength.set(waiting.size());
             metrics.running.set(running.size());
-            if (!running.isEmpty()) step();
+            if (running.isEmpty()) continue;
+            try {
+                step();
+            } catch (RuntimeException | Error e) {
+                // a bug must not stop the server's only model thread with requests waiting on it for ever
+                for (Sequence s : running) s.fail("internal error: " + e);
+                running.clear();
+            }
         }
     }
 

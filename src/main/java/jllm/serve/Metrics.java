@@ -48,7 +48,7 @@ public final class Metrics {
         });
         counter(b, "jllm_prompt_tokens_total", "Prompt tokens of finished sequences.", promptTokens);
         counter(b, "jllm_generation_tokens_total", "Tokens generated (sampled).", generatedTokens);
-        counter(b, "jllm_prefill_tokens_total", "Prompt tokens fed to the model in steps that sampled nothing for them.", prefillTokens);
+        counter(b, "jllm_prefill_tokens_total", "Tokens fed to the model beyond one per sampled token (prompt chunks).", prefillTokens);
         counter(b, "jllm_cancelled_sequences_total", "Sequences whose client went away before they ended.", cancelled.get());
         counter(b, "jllm_steps_total", "Batched model steps.", steps);
         gauge(b, "jllm_queue_length", "Requests waiting to join the batch.", queueLength.get());

@@ -235,7 +235,8 @@ public final class OpenAiServer implements AutoCloseable {
         }
         double temperature = f.number("temperature", 1.0, 0, 2);
         double topP = f.number("top_p", 1.0, Double.MIN_VALUE, 1);
-        int n = f.integer("n", 1, 16) == null ? 1 : f.integer("n", 1, 16).intValue();
+        Long choices = f.integer("n", 1, 16);
+        int n = choices == null ? 1 : choices.intValue();
         Long seed = f.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE);
         List<String> stop = f.stop();
         boolean stream = f.bool("stream", false);

@@ -555,4 +555,17 @@ public class PeftModel extends Module implements LanguageModel {
         unloaded = true;
         return base;
     }
+
+    /**
+     * PEFT's unload: every LoRA layer replaced by its base Linear and every modules_to_save wrapper
+     * by its original module, the base weights untouched. Returns the plain base model; this
+     * PeftModel is unusable afterwards.
+     */
+    public Module unload() {
+        Module base = getBaseModel();
+        for (String n : loraLayers) replace(base, n, ((LoraLinear) base.getSubmodule(n)).baseLayer());
+        for (String n : savedModules) replace(base, n, ((ModulesToSaveWrapper) base.getSubmodule(n)).originalModule());
+        unloaded = true;
+        return base;
+    }
 }

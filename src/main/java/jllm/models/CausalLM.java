@@ -25,10 +25,13 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
 
     /**
      * Hidden states [B, T, C] for idx [B, T] (already checked) at positions past .. past + T - 1,
-     * past = the cache's length (0 without a cache). A cached forward writes each layer's new keys
-     * and values with {@link KVCache#update}; the spine advances the cache afterwards.
+     * past = the cache's length (0 without a cache). A cached forward gets each new row's position
+     * from {@link StepCache#positions} (or {@link StepCache#start}) and runs attention through
+     * {@link StepCache#attend}, which stores the layer's new keys and values; the spine advances the
+     * cache afterwards. In a ragged step ({@link #forwardRagged}) idx is one row holding the new
+     * tokens of several sequences, each at its own positions.
      */
-    protected abstract Tensor hiddenStates(Tensor idx, KVCache cache);
+    protected abstract Tensor hiddenStates(Tensor idx, StepCache cache);
 
     /** config.json's model_type ("gpt2", "llama"), or jllm's name for a family without one; {@link ModelRegistry} knows each. */
     public abstract String modelType();
@@ -102,6 +105,49 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
             cache.advance(idx.size(1));
             if (lastPositionOnly) x = x.narrow(1, x.size(1) - 1, 1);
             return logits(x);
+        }
+    }
+
+    /**
+     * One step of continuous batching: sequence i (its own cache, batch 1) continues with
+     * counts[i] new tokens, tokens holding all of them in sequence order. Every token-wise layer
+     * (embeddings, norms, each Linear, LoRA included) runs once over the stacked rows, so a weight is
+     * read once per step however many sequences there are; attention runs per sequence over its own
+     * cache at its own positions. Each cache grows as needed (up to blockSize) and advances by its
+     * count. Returns the logits [S, V] of each sequence's last new token. Inference only.
+     */
+    public Tensor forwardRagged(long[] tokens, KVCache[] caches, int[] counts) {
+        if (caches.length == 0 || caches.length != counts.length) {
+            throw new IllegalArgumentException(typeName() + ".forwardRagged: " + caches.length + " caches for " + counts.length + " counts");
+        }
+        Geometry s = geometry();
+        int total = 0;
+        for (int i = 0; i < caches.length; i++) {
+            KVCache c = caches[i];
+            if (c.numLayers() != s.layers() || c.batchSize() != 1 || c.numHeads() != s.kvHeads() || c.headDim() != s.headDim()) {
+                throw new IllegalArgumentException(typeName() + ".forwardRagged: cache " + i + " (layers " + c.numLayers() + ", batch "
+                        + c.batchSize() + ", kv heads " + c.numHeads() + ", head dim " + c.headDim() + ") is not a one-sequence cache of this model");
+            }
+            if (counts[i] < 1 || c.length() + counts[i] > blockSize()) {
+                throw new IllegalArgumentException(typeName() + ".forwardRagged: sequence " + i + " has " + c.length() + " cached and "
+                        + counts[i] + " new tokens; each needs >= 1 new and at most " + blockSize() + " in all");
+            }
+            total += counts[i];
+        }
+        if (total != tokens.length) {
+            throw new IllegalArgumentException(typeName() + ".forwardRagged: " + tokens.length + " tokens for counts adding up to " + total);
+        }
+        for (long t : tokens) {
+            if (t < 0 || t >= vocabSize()) throw new IllegalArgumentException(typeName() + ".forwardRagged: token id " + t + " out of range for vocabulary size " + vocabSize());
+        }
+        for (int i = 0; i < caches.length; i++) caches[i].reserve(caches[i].length() + counts[i], blockSize());
+        try (var g = Grad.off()) {
+            Tensor idx = Tensor.of(tokens, 1, tokens.length);
+            RaggedStep step = new RaggedStep(caches, counts);
+            Tensor x = hiddenStates(idx, step);
+            for (int i = 0; i < caches.length; i++) caches[i].advance(counts[i]);
+            x = x.indexSelect(1, step.lastRows(x.device()));
+            return logits(x).view(caches.length, -1);
         }
     }
 

@@ -18,11 +18,12 @@ import java.util.Arrays;
  * <p>It lives next to {@link LanguageModel} (not in {@code jllm.generate}) because models fill it
  * and the layering lets only higher packages (generate) depend on models, never the reverse.
  */
-public final class KVCache {
+public final class KVCache implements StepCache {
     private final Tensor[] keys;
     private final Tensor[] values;
     private int length;
-    private final int batch, heads, capacity, headDim;
+    private final int batch, heads, headDim;
+    private int capacity;
 
     public KVCache(int numLayers, int batchSize, int numHeads, int capacity, int headDim, DType dtype, Device device) {
         if (numLayers < 0 || batchSize <= 0 || numHeads <= 0 || capacity <= 0 || headDim <= 0) {
@@ -62,6 +63,45 @@ public final class KVCache {
 
     /** Positions still free. */
     public int remaining() { return capacity - length(); }
+
+    /**
+     * Grows the buffers to hold at least capacity positions (copying what is cached), so that a
+     * sequence served by continuous batching holds memory for the positions it reached, not for the
+     * model's whole context; growth at least doubles, up to maxCapacity, so that a sequence growing a
+     * token at a time copies its cache only O(log n) times.
+     */
+    public void reserve(int capacity, int maxCapacity) {
+        if (capacity > maxCapacity) {
+            throw new IllegalArgumentException("KVCache: cannot reserve " + capacity + " positions, at most " + maxCapacity);
+        }
+        if (capacity <= this.capacity) return;
+        int grown = Math.min(maxCapacity, Math.max(capacity, 2 * this.capacity));
+        try (var g = Grad.off()) {
+            for (int l = 0; l < keys.length; l++) {
+                keys[l] = grow(keys[l], grown);
+                values[l] = grow(values[l], grown);
+            }
+        }
+        this.capacity = grown;
+    }
+
+    private Tensor grow(Tensor t, int cap) {
+        Tensor n = Tensor.zeros(new int[] {batch, heads, cap, headDim}, t.dtype(), t.device());
+        if (length > 0) n.narrow(2, 0, length).copy_(t.narrow(2, 0, length));
+        return n;
+    }
+
+    @Override
+    public int start() { return length; }
+
+    @Override
+    public Tensor positions(int t, Device device) { return Tensor.arange(length, length + t, 1, device); }
+
+    @Override
+    public Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Attention attention) {
+        Tensor[] kv = update(layer, k, v);
+        return attention.apply(q, kv[0], kv[1], length);
+    }
 
     /** Forgets everything (the buffers are reused, not cleared). */
     public void reset() { length = 0; }

@@ -76,8 +76,8 @@ class CliErrorsTest {
 
     @Test
     void anUnknownCommandIsBadUsageEvenWithHelp() {
-        Run r = run("serve", "--help");
-        assertOneLine(r, 2, "jllm: unknown command 'serve'", "train");
+        Run r = run("shine", "--help");
+        assertOneLine(r, 2, "jllm: unknown command 'shine'", "train");
         assertOneLine(run("trian"), 2, "unknown command 'trian'");
         assertEquals(0, run("--help").rc());
         assertEquals(0, run("train", "--help").rc());

@@ -2,6 +2,7 @@ package jllm.models.gpt;
 
 import jllm.models.CausalLM;
 import jllm.models.KVCache;
+import jllm.models.StepCache;
 import jllm.nn.Dropout;
 import jllm.nn.Embedding;
 import jllm.nn.Init;
@@ -82,14 +83,15 @@ public class CharGPT extends CausalLM {
 
     /** Token plus position embeddings, the blocks, ln_f (the seed's forward before lm_head). */
     @Override
-    protected Tensor hiddenStates(Tensor idx, KVCache cache) {
-        int t = idx.size(1), past = cache == null ? 0 : cache.length();
-        Tensor x = tokenEmbeddingTable.forward(idx).add(positionEmbeddingTable.forward(Tensor.arange(past, past + t, 1, idx.device())));
+    protected Tensor hiddenStates(Tensor idx, StepCache cache) {
+        int t = idx.size(1);
+        Tensor pos = cache == null ? Tensor.arange(0, t, 1, idx.device()) : cache.positions(t, idx.device());
+        Tensor x = tokenEmbeddingTable.forward(idx).add(positionEmbeddingTable.forward(pos));
         if (cache == null) {
             x = blocks.forward(x);
         } else {
             int layer = 0;
-            for (Module b : blocks) x = ((Block) b).forward(x, cache, layer++, past);
+            for (Module b : blocks) x = ((Block) b).forward(x, cache, layer++);
         }
         return lnF.forward(x);
     }
@@ -146,7 +148,7 @@ public class CharGPT extends CausalLM {
         }
 
         /** With a cache: every head's q, k, v stacked to [B, H, T, hs], attended at once, concatenated in head order. */
-        Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+        Tensor forward(Tensor x, StepCache cache, int layer) {
             int b = x.size(0), t = x.size(1);
             List<Tensor> qs = new ArrayList<>(), ks = new ArrayList<>(), vs = new ArrayList<>();
             for (Module m : heads) {
@@ -155,8 +157,8 @@ public class CharGPT extends CausalLM {
                 ks.add(h.key.forward(x));
                 vs.add(h.value.forward(x));
             }
-            Tensor[] kv = cache.update(layer, Tensor.stack(ks, 1), Tensor.stack(vs, 1));
-            Tensor y = KVCache.attention(Tensor.stack(qs, 1), kv[0], kv[1], past, false);
+            Tensor y = cache.attend(layer, Tensor.stack(qs, 1), Tensor.stack(ks, 1), Tensor.stack(vs, 1),
+                    (q, k, v, past) -> KVCache.attention(q, k, v, past, false));
             return dropout.forward(proj.forward(y.transpose(1, 2).contiguous().view(b, t, -1)));
         }
     }
@@ -193,8 +195,8 @@ public class CharGPT extends CausalLM {
             return x.add(ffwd.forward(ln2.forward(x)));
         }
 
-        Tensor forward(Tensor x, KVCache cache, int layer, int past) {
-            x = x.add(sa.forward(ln1.forward(x), cache, layer, past));
+        Tensor forward(Tensor x, StepCache cache, int layer) {
+            x = x.add(sa.forward(ln1.forward(x), cache, layer));
             return x.add(ffwd.forward(ln2.forward(x)));
         }
     }

@@ -9,6 +9,7 @@ import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
 import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
+import jllm.models.StepCache;
 import jllm.models.PretrainedModel;
 import jllm.nn.Dropout;
 import jllm.nn.Embedding;
@@ -143,13 +144,13 @@ public class GPT extends PretrainedCausalLM {
 
     /** Embeddings, blocks and ln_f: hidden states [B, T, C]. */
     @Override
-    protected Tensor hiddenStates(Tensor idx, KVCache cache) {
-        int t = idx.size(1), past = cache == null ? 0 : cache.length();
-        Tensor pos = Tensor.arange(past, past + t, 1, idx.device());
+    protected Tensor hiddenStates(Tensor idx, StepCache cache) {
+        int t = idx.size(1);
+        Tensor pos = cache == null ? Tensor.arange(0, t, 1, idx.device()) : cache.positions(t, idx.device());
         Tensor x = wte.forward(idx).add(wpe.forward(pos));
         if (drop != null) x = drop.forward(x);
         int layer = 0;
-        for (Module m : h) x = ((Block) m).forward(x, cache, layer++, past);
+        for (Module m : h) x = ((Block) m).forward(x, cache, layer++);
         return lnF.forward(x);
     }
 
@@ -319,8 +320,8 @@ public class GPT extends PretrainedCausalLM {
             registerBuffer("bias", mask);
         }
 
-        /** x [B, T, C]; with a cache, the new positions start at past. */
-        public Tensor forward(Tensor x, KVCache cache, int layer, int past) {
+        /** x [B, T, C]; with a cache, the new positions are the cache's. */
+        public Tensor forward(Tensor x, StepCache cache, int layer) {
             int b = x.size(0), t = x.size(1), c = x.size(2), hs = c / nHead;
             var qkv = forwardChild("c_attn", x).split(nEmbd, 2);
             Tensor q = qkv.get(0).view(b, t, nHead, hs).transpose(1, 2);
@@ -331,8 +332,7 @@ public class GPT extends PretrainedCausalLM {
                 double p = isTraining() ? dropout : 0.0;
                 y = F.scaledDotProductAttention(q, k, v, null, p, true, null, false);
             } else {
-                Tensor[] kv = cache.update(layer, k, v);
-                y = KVCache.attention(q, kv[0], kv[1], past, false);
+                y = cache.attend(layer, q, k, v, (qq, kk, vv, past) -> KVCache.attention(qq, kk, vv, past, false));
             }
             y = y.transpose(1, 2).contiguous().view(b, t, c);
             y = forwardChild("c_proj", y);
@@ -372,10 +372,10 @@ public class GPT extends PretrainedCausalLM {
             mlp = registerModule("mlp", new MLP(config));
         }
 
-        public Tensor forward(Tensor x) { return forward(x, null, 0, 0); }
+        public Tensor forward(Tensor x) { return forward(x, null, 0); }
 
-        public Tensor forward(Tensor x, KVCache cache, int layer, int past) {
-            x = x.add(attn.forward(ln1.forward(x), cache, layer, past));
+        public Tensor forward(Tensor x, StepCache cache, int layer) {
+            x = x.add(attn.forward(ln1.forward(x), cache, layer));
             return x.add(mlp.forward(ln2.forward(x)));
         }
     }

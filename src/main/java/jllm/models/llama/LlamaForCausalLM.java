@@ -6,6 +6,7 @@ import jllm.io.hf.HfException;
 import jllm.io.hf.HfModelDir;
 import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
+import jllm.models.StepCache;
 import jllm.models.PretrainedModel;
 import jllm.nn.Embedding;
 import jllm.nn.GELU;
@@ -136,7 +137,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     }
 
     @Override
-    protected Tensor hiddenStates(Tensor idx, KVCache cache) { return model.forward(idx, cache); }
+    protected Tensor hiddenStates(Tensor idx, StepCache cache) { return model.forward(idx, cache); }
 
     /** The lm_head, then Gemma 2's final soft-capping when set. */
     @Override
@@ -207,13 +208,13 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         }
 
         /** Hidden states [B, T, C] after the final norm; positions continue at the cache's length. */
-        public Tensor forward(Tensor idx, KVCache cache) {
-            int past = cache == null ? 0 : cache.length();
+        public Tensor forward(Tensor idx, StepCache cache) {
+            int past = cache == null ? 0 : cache.start(), t = idx.size(1);
             Tensor x = forwardChild("embed_tokens", idx);
             if (embedScale != 0) x = x.mul(embedScale);
-            Tensor[] cs = rotaryEmb.cosSin(past, idx.size(1), x.device());
+            Tensor[] cs = past >= 0 ? rotaryEmb.cosSin(past, t, x.device()) : rotaryEmb.cosSin(cache.positions(t, x.device()), x.device());
             int i = 0;
-            for (Module l : layers) x = ((LlamaDecoderLayer) l).forward(x, cs[0], cs[1], cache, i++, past);
+            for (Module l : layers) x = ((LlamaDecoderLayer) l).forward(x, cs[0], cs[1], cache, i++);
             return forwardChild("norm", x);
         }
     }
@@ -247,8 +248,8 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
             }
         }
 
-        public Tensor forward(Tensor x, Tensor cos, Tensor sin, KVCache cache, int layer, int past) {
-            Tensor a = selfAttn.forward(forwardChild("input_layernorm", x), cos, sin, cache, layer, past);
+        public Tensor forward(Tensor x, Tensor cos, Tensor sin, StepCache cache, int layer) {
+            Tensor a = selfAttn.forward(forwardChild("input_layernorm", x), cos, sin, cache, layer);
             if (!sandwich) {
                 x = x.add(a);
                 return x.add(forwardChild("mlp", forwardChild("post_attention_layernorm", x)));
@@ -298,7 +299,7 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         @Override
         public String typeName() { return "LlamaSdpaAttention"; }
 
-        public Tensor forward(Tensor x, Tensor cos, Tensor sin, KVCache cache, int layer, int past) {
+        public Tensor forward(Tensor x, Tensor cos, Tensor sin, StepCache cache, int layer) {
             int b = x.size(0), t = x.size(1);
             Tensor q, k, v;
             if (fused) { // Phi-3: one projection, rows q | k | v
@@ -318,14 +319,9 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
             }
             q = applyRotary(q.transpose(1, 2), cos, sin);
             k = applyRotary(k.transpose(1, 2), cos, sin);
-            if (cache != null) {
-                Tensor[] kv = cache.update(layer, k, v);
-                k = kv[0];
-                v = kv[1];
-            } else {
-                past = 0;
-            }
-            Tensor y = softcap > 0 ? softcappedAttention(q, k, v, past) : KVCache.attention(q, k, v, past, true, window, scale);
+            StepCache.Attention attention = softcap > 0 ? this::softcappedAttention
+                    : (qq, kk, vv, past) -> KVCache.attention(qq, kk, vv, past, true, window, scale);
+            Tensor y = cache != null ? cache.attend(layer, q, k, v, attention) : attention.apply(q, k, v, 0);
             y = y.transpose(1, 2).contiguous().view(b, t, nHeads * headDim);
             return forwardChild("o_proj", y);
         }
@@ -456,6 +452,17 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
                 table(Math.min(maxPositions, Math.max(start + t, Math.max(64, 2 * have))), inv);
             }
             Tensor c = cosTable.narrow(0, start, t), s = sinTable.narrow(0, start, t);
+            return device.equals(c.device()) ? new Tensor[] {c, s} : new Tensor[] {c.to(device), s.to(device)};
+        }
+
+        /** cos, sin [T, head_dim] for arbitrary positions I64 [T] (a ragged step's rows sit at each sequence's own positions). */
+        public Tensor[] cosSin(Tensor positions, jllm.tensor.Device device) {
+            long[] p = positions.toLongArray();
+            long max = -1;
+            for (long x : p) max = Math.max(max, x);
+            cosSin(0, (int) max + 1, device);
+            Tensor idx = positions.to(cosTable.device());
+            Tensor c = cosTable.indexSelect(0, idx), s = sinTable.indexSelect(0, idx);
             return device.equals(c.device()) ? new Tensor[] {c, s} : new Tensor[] {c.to(device), s.to(device)};
         }
 

@@ -162,52 +162,69 @@ final class WeightKernels {
         }
     }
 
-    /** out[m, n] for all m < M and n in [n0, n1): each weight row widened once, then four activation rows at a time. */
+    /**
+     * out[m, n] for all m < M and n in [n0, n1): two weight rows at a time (widened once into an L1
+     * buffer, or read in place when F32) against four activation rows, eight sums in registers, so
+     * that six vector loads feed eight FMAs.
+     */
     static void rowsTiled(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
                           int n0, int n1) {
-        float[] buf = t == DType.F32 ? null : WORK.get().buf(K);
-        for (int n = n0; n < n1; n++) {
-            long row = wOff + (long) n * K;
+        float[] buf = t == DType.F32 ? null : WORK.get().buf(2 * K);
+        for (int n = n0; n < n1; n += 2) {
+            int rows = Math.min(2, n1 - n);
             float[] r;
             int ro;
             if (t == DType.F32) {
                 r = (float[]) w;
-                ro = Math.toIntExact(row);
+                ro = Math.toIntExact(wOff + (long) n * K);
             } else {
-                widen(t, w, row, buf, 0, K);
+                widen(t, w, wOff + (long) n * K, buf, 0, rows * K);
                 r = buf;
                 ro = 0;
             }
-            for (int m = 0; m < M; m += 4) dot4(r, ro, K, x, xOff + m * ldx, ldx, Math.min(4, M - m), out, outOff + m * ldo + n, ldo);
+            for (int m = 0; m < M; m += 4) {
+                dot2x4(r, ro, ro + (rows - 1) * K, K, x, xOff + m * ldx, ldx, Math.min(4, M - m), out, outOff + m * ldo + n, ldo, rows > 1);
+            }
         }
     }
 
-    /** out[i * ldo] = dot(w[wo..wo+K), x row i) for i < rows (rows <= 4): each weight vector loaded once for all rows. */
-    private static void dot4(float[] w, int wo, int K, float[] x, int xo, int ldx, int rows, float[] out, int oo, int ldo) {
-        // rows past the last one re-read it (no branch in the loop); only real rows are stored
-        int x1 = xo + Math.min(1, rows - 1) * ldx, x2 = xo + Math.min(2, rows - 1) * ldx, x3 = xo + Math.min(3, rows - 1) * ldx;
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+    /**
+     * out[i * ldo + j] = dot(w row j, x row i) for j < 2 (w rows at wa, wb; the second stored only
+     * when twoW) and i < xRows <= 4 (x rows ldx apart from xo). Rows past the last re-read it (no
+     * branches in the loop).
+     */
+    private static void dot2x4(float[] w, int wa, int wb, int K, float[] x, int xo, int ldx, int xRows, float[] out, int oo, int ldo,
+                               boolean twoW) {
+        int x1 = xo + Math.min(1, xRows - 1) * ldx, x2 = xo + Math.min(2, xRows - 1) * ldx, x3 = xo + Math.min(3, xRows - 1) * ldx;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int k = 0;
         for (int kv = K - K % VL; k < kv; k += VL) {
-            FloatVector v = FloatVector.fromArray(S, w, wo + k);
-            a0 = FloatVector.fromArray(S, x, xo + k).fma(v, a0);
-            a1 = FloatVector.fromArray(S, x, x1 + k).fma(v, a1);
-            a2 = FloatVector.fromArray(S, x, x2 + k).fma(v, a2);
-            a3 = FloatVector.fromArray(S, x, x3 + k).fma(v, a3);
+            FloatVector va = FloatVector.fromArray(S, w, wa + k), vb = FloatVector.fromArray(S, w, wb + k);
+            FloatVector y = FloatVector.fromArray(S, x, xo + k);
+            a0 = y.fma(va, a0);
+            b0 = y.fma(vb, b0);
+            y = FloatVector.fromArray(S, x, x1 + k);
+            a1 = y.fma(va, a1);
+            b1 = y.fma(vb, b1);
+            y = FloatVector.fromArray(S, x, x2 + k);
+            a2 = y.fma(va, a2);
+            b2 = y.fma(vb, b2);
+            y = FloatVector.fromArray(S, x, x3 + k);
+            a3 = y.fma(va, a3);
+            b3 = y.fma(vb, b3);
         }
-        float s0 = LaneSum.sum(a0), s1 = LaneSum.sum(a1);
-        float s2 = LaneSum.sum(a2), s3 = LaneSum.sum(a3);
+        float sa0 = LaneSum.sum(a0), sa1 = LaneSum.sum(a1), sa2 = LaneSum.sum(a2), sa3 = LaneSum.sum(a3);
+        float sb0 = LaneSum.sum(b0), sb1 = LaneSum.sum(b1), sb2 = LaneSum.sum(b2), sb3 = LaneSum.sum(b3);
         for (; k < K; k++) {
-            float v = w[wo + k];
-            s0 += x[xo + k] * v;
-            s1 += x[x1 + k] * v;
-            s2 += x[x2 + k] * v;
-            s3 += x[x3 + k] * v;
+            float u = w[wa + k], v = w[wb + k];
+            sa0 += x[xo + k] * u; sa1 += x[x1 + k] * u; sa2 += x[x2 + k] * u; sa3 += x[x3 + k] * u;
+            sb0 += x[xo + k] * v; sb1 += x[x1 + k] * v; sb2 += x[x2 + k] * v; sb3 += x[x3 + k] * v;
         }
-        out[oo] = s0;
-        if (rows > 1) out[oo + ldo] = s1;
-        if (rows > 2) out[oo + 2 * ldo] = s2;
-        if (rows > 3) out[oo + 3 * ldo] = s3;
+        out[oo] = sa0;
+        if (twoW) out[oo + 1] = sb0;
+        if (xRows > 1) { out[oo + ldo] = sa1; if (twoW) out[oo + ldo + 1] = sb1; }
+        if (xRows > 2) { out[oo + 2 * ldo] = sa2; if (twoW) out[oo + 2 * ldo + 1] = sb2; }
+        if (xRows > 3) { out[oo + 3 * ldo] = sa3; if (twoW) out[oo + 3 * ldo + 1] = sb3; }
     }
 
     private static float dotQ8(byte[] w, int o, int blocks, float[] x, int xo) {

@@ -3,7 +3,7 @@ package jllm.cli;
 import jllm.generate.SpecialTokens;
 import jllm.generate.TextGenerator;
 import jllm.generate.TextStream;
-import jllm.io.hf.HfHub;
+import jllm.io.ModelSource;
 import jllm.lora.PeftModel;
 import jllm.models.AutoModelForCausalLM;
 import jllm.models.LanguageModel;
@@ -20,18 +20,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, with an optional LoRA adapter. */
+/** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, or a GGUF file, with an optional LoRA adapter. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Phi-3) and its tokenizer.json, optionally "
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
-                "--model is a directory, or a name (org/name) found in the local Hugging Face cache "
+                "--model is a directory, a GGUF file (llama.cpp's format: a Llama with its tokenizer; F32, F16 or BF16 tensors), "
+                        + "or a name (org/name) found in the local Hugging Face cache "
                         + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
 public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+    @Option(names = "--model", required = true, description = "Model directory, GGUF file or cached model name.")
     String model;
 
     @Option(names = "--adapter", description = "A LoRA adapter directory (adapter_config.json + adapter_model.safetensors), as PEFT saves it.")
@@ -61,17 +62,17 @@ public final class GenerateCommand implements Callable<Integer> {
         CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
-        Path dir = HfHub.resolve(model);
         long t0 = System.nanoTime();
-        PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
+        ModelSource src = ModelSource.open(model);
+        PretrainedModel base = AutoModelForCausalLM.fromPretrained(src);
         LanguageModel lm = base;
         if (adapter != null) {
             PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
             System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
             lm = peft;
         }
-        try (HfTokenizer tok = HfTokenizer.fromDirectory(dir)) {
-            System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", dir, base.modelType(),
+        try (HfTokenizer tok = src.tokenizer()) {
+            System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", src.name(), base.modelType(),
                     base.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
             int[] ids;
             if (chat) {

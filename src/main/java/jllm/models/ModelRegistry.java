@@ -3,7 +3,7 @@ package jllm.models;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.io.hf.HfException;
-import jllm.io.hf.HfModelDir;
+import jllm.io.ModelSource;
 import jllm.models.gemma.Gemma2ForCausalLM;
 import jllm.models.gemma.GemmaForCausalLM;
 import jllm.models.gpt.CharGPT;
@@ -31,10 +31,10 @@ import java.util.Optional;
 public final class ModelRegistry {
     private ModelRegistry() {}
 
-    /** Loads a Hugging Face directory of the family. */
+    /** Loads a model of the family from a Hugging Face directory or a GGUF file. */
     @FunctionalInterface
     public interface Loader {
-        PretrainedModel load(HfModelDir dir) throws IOException;
+        PretrainedModel load(ModelSource source) throws IOException;
     }
 
     /** Builds a fresh model from a training config's model section, with the tokenizer's vocabulary and the block size. */
@@ -129,9 +129,13 @@ public final class ModelRegistry {
                 + (type == null ? "(none)" : "'" + type + "'") + "; jllm loads model_type " + String.join(", ", huggingFaceTypes()));
     }
 
-    /** Loads a Hugging Face model directory with its family's loader. */
-    public static PretrainedModel load(Path dir) throws IOException {
-        HfModelDir d = HfModelDir.open(dir);
-        return forConfig(d.config(), d.configFile()).loader().load(d);
+    /** Loads a Hugging Face model directory or a GGUF file with its family's loader. */
+    public static PretrainedModel load(Path dirOrGguf) throws IOException {
+        return load(ModelSource.open(dirOrGguf));
+    }
+
+    /** Loads a model source with the loader of the family its config names. */
+    public static PretrainedModel load(ModelSource source) throws IOException {
+        return forConfig(source.config(), source.configFile()).loader().load(source);
     }
 }

@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  * the mapping only when asked for, converted to F32 when it is F16/BF16/F64, so a checkpoint is
  * never held twice on the heap. Every error names the file it is about.
  */
-public final class HfModelDir implements jllm.io.WeightSource {
+public final class HfModelDir implements jllm.io.ModelSource {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
@@ -125,10 +125,35 @@ public final class HfModelDir implements jllm.io.WeightSource {
 
     public Path dir() { return dir; }
 
+    @Override
     public Path configFile() { return dir.resolve(CONFIG); }
 
     /** config.json (a live object; copy it before changing it). */
+    @Override
     public ObjectNode config() { return config; }
+
+    /** tokenizer.json (with tokenizer_config.json and chat_template.jinja when present) of the directory. */
+    @Override
+    public jllm.tokenizer.HfTokenizer tokenizer() { return jllm.tokenizer.HfTokenizer.fromDirectory(dir); }
+
+    @Override
+    public JsonNode tokenizerJson() {
+        Path f = dir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(f)) throw new HfException("no tokenizer.json in model directory " + dir);
+        return readJson(f);
+    }
+
+    /** Files of a model directory that describe the tokenizer and generation, copied next to converted weights. */
+    public static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "chat_template.jinja");
+
+    @Override
+    public void writeTokenizerFiles(Path to) throws IOException {
+        for (String f : SIDE_FILES) {
+            Path src = dir.resolve(f);
+            if (Files.isRegularFile(src)) Files.copy(src, to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
 
     /** Tensor names in file (or index) order. */
     @Override
@@ -180,7 +205,7 @@ public final class HfModelDir implements jllm.io.WeightSource {
         SafeTensorsFile f = entryFile(key);
         TensorEntry e = f.get(key);
         if (!floating(key) || !dst.isContiguous()) {
-            jllm.io.WeightSource.super.copyInto(key, dst);
+            jllm.io.ModelSource.super.copyInto(key, dst);
             return;
         }
         Tensor flat = dst.view(-1);

@@ -40,7 +40,7 @@ try {
     jllm("convert", "llama2c", "--checkpoint", "src/test/resources/llama2c/aidreams260K.bin",
         "--tokenizer", "src/test/resources/llama2c/tok512.bin", "--out", hf);
     const files = [];
-    const dtypes = (process.env.GGUF_CHECK_DTYPES ?? "f32,f16,bf16").split(",");
+    const dtypes = (process.env.GGUF_CHECK_DTYPES ?? "f32,f16,bf16,q8_0,q4_0").split(",");
     for (const dtype of dtypes) {
         const f = join(work, `aidreams260K-${dtype}.gguf`);
         jllm("convert", "gguf", "--model", hf, "--out", f, "--dtype", dtype);

@@ -178,14 +178,20 @@ public final class ModelBench {
         return LlamaConfig.of(32000, 768, 2048, 12, 12, 4, 1024).withRope(500000.0, null).withTieWordEmbeddings(false);
     }
 
+    /** stories260K's shape (Karpathy's llama2.c): hidden 64, 5 layers, 8 heads / 4 KV heads, intermediate 172, vocab 512, context 512. */
+    public static LlamaConfig tinyLlama() {
+        return LlamaConfig.of(512, 64, 172, 5, 8, 4, 512);
+    }
+
     public static final Map<String, LlamaCase> LLAMA_CASES = Map.of(
+            "tiny", new LlamaCase("tiny", tinyLlama(), 1, 0, 16, 0, 0, List.of()),
             "llama", new LlamaCase("llama", smallLlama(), 1, 0, 16, 0, 0, List.of()),
             "llama-lora", new LlamaCase("llama-lora", smallLlama(), 4, 128, 16, 8, 16, List.of("q_proj", "v_proj")));
 
     /** Cases of {@code jllm bench train}. */
     public static final List<String> TRAIN_CASES = List.of("gpt2", "cpu-preset", "llama-lora");
     /** Cases of {@code jllm bench generate}. */
-    public static final List<String> GENERATE_CASES = List.of("gpt2", "cpu-preset", "llama");
+    public static final List<String> GENERATE_CASES = List.of("gpt2", "cpu-preset", "llama", "tiny");
 
     /** Throws for a name that is not one of the given cases. */
     public static void checkCases(List<String> names, List<String> valid) {
@@ -381,27 +387,56 @@ public final class ModelBench {
         }
     }
 
-    public void runGenerate(List<String> names, int tokens, int warmup, int repeats, boolean withTorch) {
+    /**
+     * Decoding per weight type ({@link DecodeBench}) for each case or for a model directory, then,
+     * for the f32 cases, PyTorch on the same weights (its own generation loop at the case's prompt).
+     */
+    public void runGenerate(List<String> names, String model, List<jllm.tensor.DType> dtypes, int promptLen, List<Integer> contexts, int tokens,
+                            int warmup, int repeats, boolean withTorch) {
         MachineLimits m = limits();
+        DecodeBench bench = new DecodeBench(out, m);
+        if (model != null) {
+            bench.run(new DecodeBench.ModelSource() {
+                @Override public String name() { return model; }
+
+                @Override public jllm.models.CausalLM load(jllm.tensor.DType dtype) {
+                    try {
+                        return (jllm.models.CausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(jllm.io.hf.HfHub.resolve(model), dtype);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+            }, dtypes, promptLen, contexts, tokens, warmup, repeats);
+            return;
+        }
         for (String n : names) {
+            bench.run(DecodeBench.built(n, () -> LLAMA_CASES.containsKey(n) ? new LlamaForCausalLM(LLAMA_CASES.get(n).config())
+                    : new GPT(CASES.get(n).config())), dtypes, promptLen, contexts, tokens, warmup, repeats);
+            if (withTorch && dtypes.contains(jllm.tensor.DType.F32) && !n.equals("tiny")) torchGenerate(n, tokens, warmup, repeats);
+        }
+    }
+
+    /** PyTorch's generation on the case's weights (saved by jllm), its logits checked against jllm's. */
+    private void torchGenerate(String n, int tokens, int warmup, int repeats) {
+        Path dir = tempDir();
+        try {
             if (LLAMA_CASES.containsKey(n)) {
-                runLlamaGenerate(sizes.apply(LLAMA_CASES.get(n)), tokens, warmup, repeats, withTorch, m);
-                continue;
-            }
-            Case c = sizes.apply(CASES.get(n));
-            Path dir = withTorch ? tempDir() : null;
-            try {
-                double rate = generate(c, tokens, warmup, repeats, dir);
-                out.printf(Locale.ROOT, "jllm    %s generate %d tokens (KV cache, top-k 50) threads=%d: median %.1f tokens/s; %s%n", n, tokens,
-                        jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(false), rate, m));
-                if (withTorch) torch("torch_gpt.py", List.of("generate", "--config", n, "--dir", dir.toString(), "--tokens", String.valueOf(tokens),
+                LlamaCase c = sizes.apply(LLAMA_CASES.get(n));
+                llamaGenerate(c, tokens, 0, 1, dir);
+                torch("torch_llama.py", List.of("generate", "--dir", dir.toString(), "--case", c.name(), "--tokens",
+                        String.valueOf(tokens), "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check"))
+                        .forEach(out::println);
+            } else {
+                Case c = sizes.apply(CASES.get(n));
+                generate(c, tokens, 0, 1, dir);
+                torch("torch_gpt.py", List.of("generate", "--config", n, "--dir", dir.toString(), "--tokens", String.valueOf(tokens),
                         "--prompt-len", String.valueOf(sizes.gptPrompt()),
                         "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } finally {
-                deleteTree(dir);
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            deleteTree(dir);
         }
     }
 
@@ -414,22 +449,6 @@ public final class ModelBench {
             if (withTorch) torch("torch_llama.py", List.of("lora-step", "--dir", dir.toString(), "--case", c.name(), "--r",
                     String.valueOf(c.loraR()), "--alpha", fmt(c.loraAlpha()), "--targets", String.join(",", c.loraTargets()),
                     "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check")).forEach(out::println);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            deleteTree(dir);
-        }
-    }
-
-    private void runLlamaGenerate(LlamaCase c, int tokens, int warmup, int repeats, boolean withTorch, MachineLimits m) {
-        Path dir = withTorch ? tempDir() : null;
-        try {
-            double rate = llamaGenerate(c, tokens, warmup, repeats, dir);
-            out.printf(Locale.ROOT, "jllm    %s generate %d tokens after a %d-token prompt (KV cache, greedy) threads=%d: median %.1f tokens/s; %s%n",
-                    c.name(), tokens, c.promptLen(), jllm.backend.cpu.Parallel.threads(), rate, ofBandwidth(c.config().numParameters(), rate, m));
-            if (withTorch) torch("torch_llama.py", List.of("generate", "--dir", dir.toString(), "--case", c.name(), "--tokens",
-                    String.valueOf(tokens), "--warmup", String.valueOf(warmup), "--repeats", String.valueOf(repeats)), List.of("--check"))
-                    .forEach(out::println);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {

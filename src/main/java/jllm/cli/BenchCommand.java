@@ -144,26 +144,40 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = {"Tokens per second of KV-cached generation, with PyTorch side by side on the same shapes. Cases:",
-                    "  gpt2, cpu-preset: 8-token prompt, temperature 0.8, top-k 50.",
-                    "  llama: a small Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000, "
-                            + "rope_theta 500000), 16-token prompt, greedy; PyTorch loads the same weights and checks the prompt's "
-                            + "logits and the greedy ids."})
+            description = {"Inference speed per weight type against this machine's memory bandwidth (measured in the same run):",
+                    "prefill tokens/s of a --prompt-len prompt, time to the first token, and greedy decode tokens/s with --context "
+                            + "positions already cached, with the bytes each token reads (weights in their type + KV cache) as a "
+                            + "fraction of the bandwidth. Cases (random weights, converted to each --dtype):",
+                    "  gpt2: GPT-2 124M; cpu-preset: the default training preset's GPT;",
+                    "  llama: a small GQA Llama (hidden 768, 12 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000);",
+                    "  tiny: stories260K's shape (hidden 64, 5 layers, 8 / 4 heads, vocab 512).",
+                    "Or --model DIR: a model directory (converted to each --dtype at load). For f32, PyTorch then runs the gpt2, "
+                            + "cpu-preset and llama cases on the same weights (logits checked) when installed."})
     static final class GenerateCmd implements Callable<Integer> {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
-        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama (default: gpt2).")
+        @Option(names = "--case", split = ",", description = "Cases: gpt2, cpu-preset, llama, tiny (default: gpt2).")
         List<String> cases = List.of("gpt2");
 
-        @Option(names = "--tokens", description = "New tokens per run (default: ${DEFAULT-VALUE}).")
-        int tokens = 100;
+        @Option(names = "--model", description = "A model directory or cached name instead of the cases.")
+        String model;
+
+        @Option(names = "--dtype", split = ",", description = "Weight types: f32, bf16, f16, q8_0, q4_0 (default: f32).")
+        List<String> dtypes = List.of("f32");
+
+        @Option(names = "--context", split = ",", description = "Cached positions before the timed decode steps (default: 16,512,2048; "
+                + "capped at the model's context).")
+        List<Integer> contexts = List.of(16, 512, 2048);
+
+        @Option(names = "--tokens", description = "Timed decode steps per context (default: ${DEFAULT-VALUE}).")
+        int tokens = 64;
 
         @Option(names = "--repeats", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
-        int repeats = 5;
+        int repeats = 3;
 
         @Option(names = "--warmup", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
-        int warmup = 2;
+        int warmup = 1;
 
         @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
         boolean noTorch;
@@ -171,13 +185,20 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
         Integer threads;
 
-        @Option(names = "--prompt-len", description = "Prompt tokens instead of the case's (gpt2, cpu-preset: 8; llama: 16).")
+        @Option(names = "--prompt-len", description = "Prompt tokens for the prefill (default: 512, capped at the model's context).")
         Integer promptLen;
 
         @Override
         public Integer call() {
+            List<jllm.tensor.DType> types = CliErrors.usage(spec, () -> {
+                if (tokens < 1) throw new IllegalArgumentException("--tokens must be >= 1, got " + tokens);
+                for (int c : contexts) if (c < 1) throw new IllegalArgumentException("--context values must be >= 1, got " + c);
+                return dtypes.stream().map(jllm.nn.Quantize::parse).toList();
+            });
             var sizes = CliErrors.usage(spec, () -> new jllm.bench.ModelBench.Sizes(null, null, promptLen));
-            return runCases(cases, jllm.bench.ModelBench.GENERATE_CASES, threads, sizes, b -> b.runGenerate(cases, tokens, warmup, repeats, !noTorch));
+            int prompt = promptLen != null ? promptLen : 512;
+            return runCases(model != null ? List.of() : cases, jllm.bench.ModelBench.GENERATE_CASES, threads, sizes,
+                    b -> b.runGenerate(cases, model, types, prompt, contexts, tokens, warmup, repeats, !noTorch));
         }
     }
 

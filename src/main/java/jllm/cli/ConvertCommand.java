@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
@@ -25,8 +26,9 @@ import java.util.regex.Pattern;
 
 /** {@code jllm convert}: between llama2.c, jllm checkpoints, Hugging Face directories and GGUF files; LoRA merging. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = "Convert checkpoints to Hugging Face model directories or GGUF files, and merge LoRA adapters.",
-        subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Gguf.class,
+        description = "Convert checkpoints to Hugging Face model directories or GGUF files, quantize them, and merge LoRA adapters.",
+        subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Quantize.class,
+                ConvertCommand.Gguf.class,
                 ConvertCommand.Checkpoint.class})
 public final class ConvertCommand implements Runnable {
     @CommandLine.Spec
@@ -139,7 +141,39 @@ public final class ConvertCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             ModelSource src = io.source();
-            io.save(AutoModelForCausalLM.fromPretrained(src), src);
+            io.save(AutoModelForCausalLM.fromPretrained(src, jllm.tensor.DType.F32), src);
+            return 0;
+        }
+    }
+
+    @Command(name = "quantize", mixinStandardHelpOptions = true,
+            description = {"Re-save a model directory with its weight matrices (Linear and embedding layers) in another type, as "
+                    + "llama.cpp's quantize does; norms and biases stay float32.",
+                    "bf16/f16: a plain Hugging Face directory (torch_dtype set). q8_0/q4_0: llama.cpp's blocks (32 weights per f16 "
+                            + "scale), stored as uint8 rows under quantization_config {\"quant_method\": \"jllm\"}; jllm's generate, "
+                            + "eval and finetune read it, transformers does not (use convert gguf for llama.cpp)."})
+    static final class Quantize implements Callable<Integer> {
+        @Mixin
+        HfInOut io = new HfInOut();
+
+        @Option(names = "--dtype", required = true, description = "bf16, f16, q8_0, q4_0 (or f32).")
+        String dtype;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            jllm.tensor.DType t = CliErrors.usage(spec, () -> jllm.nn.Quantize.parse(dtype));
+            ModelSource src = io.source();
+            PretrainedModel m = AutoModelForCausalLM.fromPretrained(src, t);
+            List<String> kept = new java.util.ArrayList<>();
+            for (var e : m.asModule().namedParameters().entrySet()) {
+                if (e.getValue().dim() == 2 && e.getValue().dtype() != t) kept.add(e.getKey());
+            }
+            io.save(m, src);
+            System.out.printf(Locale.ROOT, "weights: %s, %.1f MB%s%n", t.torchName(), jllm.bench.DecodeBench.weightBytes(m.asModule()) / 1e6,
+                    kept.isEmpty() ? "" : "; kept in float32 (rows not whole blocks): " + String.join(", ", kept));
             return 0;
         }
     }
@@ -147,7 +181,8 @@ public final class ConvertCommand implements Runnable {
     @Command(name = "gguf", mixinStandardHelpOptions = true,
             description = {"A Llama model (Hugging Face directory or GGUF file) -> a GGUF file for llama.cpp: architecture llama, "
                     + "q/k rows permuted to ggml's RoPE layout, the tokenizer and chat template in tokenizer.ggml.* / tokenizer.chat_template.",
-                    "--dtype stores the matrices as f32, f16 or bf16; norms stay f32, as llama.cpp's converter keeps them."})
+                    "--dtype stores the matrices as f32, f16, bf16, or llama.cpp's q8_0 / q4_0 blocks (a matrix whose rows are not whole "
+                            + "32-element blocks is stored f16); norms stay f32, as llama.cpp's converter keeps them."})
     static final class Gguf implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -158,7 +193,7 @@ public final class ConvertCommand implements Runnable {
         @Option(names = "--out", required = true, description = "The GGUF file to write (replaced atomically).")
         Path out;
 
-        @Option(names = "--dtype", description = "Type of the weight matrices: f32, f16 or bf16 (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--dtype", description = "Type of the weight matrices: f32, f16, bf16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
         String dtype = "f16";
 
         @Override

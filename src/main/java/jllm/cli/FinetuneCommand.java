@@ -44,6 +44,10 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("out", "finetune");
 
+    @Option(names = "--dtype", description = "Keep the frozen base weights in this type while the adapters train in float32: "
+            + "f32, bf16, f16, q8_0, q4_0 (QLoRA-style with q8_0/q4_0; default: the model directory's own).")
+    String dtype;
+
     @Option(names = "--lora-r", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
     int loraR = 8;
 
@@ -98,6 +102,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         // bad values fail before the model is loaded
         CliErrors.usage(spec, () -> TrainRun.progressMode(progress));
+        if (dtype != null) CliErrors.usage(spec, () -> jllm.nn.Quantize.parse(dtype));
         CliErrors.check(spec, loraR >= 1, "--lora-r must be >= 1, got " + loraR);
         CliErrors.check(spec, Double.isFinite(loraAlpha) && loraAlpha > 0, "--lora-alpha must be a positive number, got " + loraAlpha);
         CliErrors.check(spec, loraDropout >= 0 && loraDropout < 1, "--lora-dropout must be in [0, 1), got " + loraDropout);
@@ -116,7 +121,8 @@ public final class FinetuneCommand implements Callable<Integer> {
 
     private int finetune(ProcessGroup group, PrintStream o) throws Exception {
         Path dir = HfHub.resolve(model);
-        PretrainedModel base = AutoModelForCausalLM.fromPretrained(dir);
+        PretrainedModel base = dtype == null ? AutoModelForCausalLM.fromPretrained(dir)
+                : AutoModelForCausalLM.fromPretrained(dir, jllm.nn.Quantize.parse(dtype));
         int block = Math.min(blockSize, base.blockSize());
         TrainConfig cfg = config(dir, base, block).withOverrides(sets);
         TrainConfig.Share share = cfg.share(group.worldSize());

@@ -3,11 +3,10 @@ package jllm.cli;
 import jllm.generate.SpecialTokens;
 import jllm.generate.TextGenerator;
 import jllm.generate.TextStream;
-import jllm.io.ModelSource;
 import jllm.lora.PeftModel;
-import jllm.models.AutoModelForCausalLM;
 import jllm.models.LanguageModel;
 import jllm.models.PretrainedModel;
+import jllm.tensor.DType;
 import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
 import picocli.CommandLine.Command;
@@ -25,8 +24,8 @@ import java.util.concurrent.Callable;
         description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Phi-3) and its tokenizer.json, optionally "
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
-                "--model is a directory, a GGUF file (llama.cpp's format: a Llama with its tokenizer; F32, F16 or BF16 tensors), "
-                        + "or a name (org/name) found in the local Hugging Face cache "
+                "--model is a directory, a GGUF file (llama.cpp's format: a Llama with its tokenizer; F32, F16, BF16, Q8_0 and Q4_0 "
+                        + "tensors, Q4_K/Q6_K widened to float32), or a name (org/name) found in the local Hugging Face cache "
                         + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
 public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
@@ -56,24 +55,25 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
+    @Mixin
+    WeightTypeOption dtype = new WeightTypeOption();
+
     @Override
     public Integer call() throws Exception {
         CliErrors.check(spec, maxNewTokens >= 0, "--max-new-tokens must be >= 0, got " + maxNewTokens);
         CliErrors.check(spec, topK >= 0, "--top-k must be >= 0 (0 = off), got " + topK);
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
-        long t0 = System.nanoTime();
-        ModelSource src = ModelSource.open(model);
-        PretrainedModel base = AutoModelForCausalLM.fromPretrained(src);
-        LanguageModel lm = base;
-        if (adapter != null) {
-            PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
-            System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
-            lm = peft;
-        }
-        try (HfTokenizer tok = src.tokenizer()) {
-            System.err.printf(Locale.ROOT, "loaded %s (%s, %,d parameters) in %.1f s%n", src.name(), base.modelType(),
-                    base.asModule().numParameters(), (System.nanoTime() - t0) / 1e9);
+        DType weights = dtype.validate(spec);
+        try (HfModel hf = HfModel.load(model, weights)) {
+            PretrainedModel base = hf.model();
+            HfTokenizer tok = hf.tokenizer();
+            LanguageModel lm = base;
+            if (adapter != null) {
+                PeftModel peft = PeftModel.fromPretrained(base.asModule(), adapter);
+                System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
+                lm = peft;
+            }
             int[] ids;
             if (chat) {
                 List<ChatTemplate.Message> messages = new ArrayList<>();

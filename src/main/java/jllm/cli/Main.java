@@ -10,7 +10,7 @@ import java.util.List;
         description = {"Large language models from scratch, in Java.",
                 "Errors are one line on stderr (exit 1: bad input, 2: bad usage); --debug or JLLM_DEBUG=1 adds the Java stack trace."},
         subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
-                GenerateCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class,
+                GenerateCommand.class, EvalCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class,
                 WarmupCommand.class})
 public final class Main implements Runnable {
 

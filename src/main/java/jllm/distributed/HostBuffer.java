@@ -28,7 +28,7 @@ final class HostBuffer {
             throw new DistributedException(what + ": MPI collectives take CPU tensors, got one on " + t.device());
         }
         if (!t.isContiguous()) throw new DistributedException(what + ": the tensor must be contiguous");
-        int item = t.dtype().itemSize();
+        jllm.tensor.DType dt = t.dtype();
         MemorySegment all = switch (cs.array()) {
             case float[] a -> MemorySegment.ofArray(a);
             case double[] a -> MemorySegment.ofArray(a);
@@ -38,7 +38,8 @@ final class HostBuffer {
             case byte[] a -> MemorySegment.ofArray(a);
             default -> throw new IllegalStateException("unknown CPU storage " + cs.array().getClass());
         };
-        return all.asSlice((long) t.storageOffset() * item, (long) t.numel() * item);
+        // in bytes, which also covers the block-quantized types (whole blocks: the tensor is contiguous)
+        return all.asSlice(dt.bytes(t.storageOffset()), dt.bytes(t.numel()));
     }
 
     /** dst[off..] = src * scale for a contiguous F32 CPU tensor; {@code off} in floats. */

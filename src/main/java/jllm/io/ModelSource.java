@@ -25,6 +25,9 @@ public interface ModelSource extends WeightSource {
     /** The file the config comes from, for messages: config.json, or the GGUF file. */
     Path configFile();
 
+    /** The block type (Q8_0, Q4_0) the weight matrices are stored in, which loading keeps by default; null when they are floating. */
+    jllm.tensor.DType blockType();
+
     /** The model's tokenizer (tokenizer.json and tokenizer_config.json, or made from GGUF metadata). */
     HfTokenizer tokenizer();
 

@@ -94,6 +94,8 @@ public final class TensorIO {
                 yield new TensorSource(name, c.dtype() == DType.BOOL ? StDType.BOOL : StDType.U8, shape, a.length,
                         (off, dst) -> MemorySegment.copy(a, (int) off, dst, ValueLayout.JAVA_BYTE, 0, (int) dst.byteSize()));
             }
+            case Q8_0, Q4_0 -> throw new IllegalArgumentException("tensor '" + name + "' is " + c.dtype().torchName()
+                    + ", which safetensors has no type for (write it to GGUF, or convert it with to(float32) first)");
         };
     }
 

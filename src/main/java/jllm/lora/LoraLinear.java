@@ -8,6 +8,7 @@ import jllm.nn.Linear;
 import jllm.nn.Module;
 import jllm.nn.ModuleDict;
 import jllm.nn.UnaryModule;
+import jllm.tensor.DType;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
@@ -46,9 +47,11 @@ public final class LoraLinear extends Module implements UnaryModule {
         registerModule("lora_dropout", new ModuleDict()).put(ADAPTER, drop);
         Linear a = registerModule("lora_A", new ModuleDict()).put(ADAPTER, new Linear(base.inFeatures, r, false));
         Linear b = registerModule("lora_B", new ModuleDict()).put(ADAPTER, new Linear(r, base.outFeatures, false));
-        // keep the adapter on the base layer's device and dtype
-        a.to(base.weight().device()).to(base.weight().dtype());
-        b.to(base.weight().device()).to(base.weight().dtype());
+        // on the base layer's device; in F32 over a 16-bit or quantized base (PEFT's autocast_adapter_dtype=True default)
+        DType w = base.weight().dtype();
+        DType dt = w == DType.F64 ? DType.F64 : DType.F32;
+        a.to(base.weight().device()).to(dt);
+        b.to(base.weight().device()).to(dt);
         try (var g = Grad.off()) {
             Init.kaimingUniform_(a.weight(), Math.sqrt(5), "fan_in", "leaky_relu", gen);
             Init.zeros_(b.weight());

@@ -536,6 +536,11 @@ public class PeftModel extends Module implements LanguageModel {
         Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (String n : loraLayers) {
             Tensor w = ((LoraLinear) base.getSubmodule(n)).baseLayer().weight();
+            if (w.dtype().isQuantized()) {
+                throw new IllegalStateException("cannot merge into the " + w.dtype().torchName() + " weight of " + n + ": the adapter's small update "
+                        + "would be lost to the blocks' rounding; merge into the unquantized base model, then quantize the result "
+                        + "(jllm convert quantize)");
+            }
             if (!seen.add(w)) throw new IllegalStateException("cannot merge: two LoRA layers share the weight of " + n);
         }
         // a tied weight (GPT's lm_head/wte) would change under both names; refuse instead of silently changing the embedding

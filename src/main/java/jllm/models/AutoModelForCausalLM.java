@@ -2,8 +2,11 @@ package jllm.models;
 
 import jllm.io.ModelSource;
 import jllm.io.hf.HfHub;
+import jllm.nn.Init;
+import jllm.tensor.DType;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
@@ -32,5 +35,29 @@ public final class AutoModelForCausalLM {
     /** The model class the source's config names, loaded from it. */
     public static PretrainedModel fromPretrained(ModelSource source) throws IOException {
         return ModelRegistry.load(source);
+    }
+
+    /**
+     * As {@link #fromPretrained(Path)} with the weight matrices kept in weights (F32, BF16, F16, Q8_0
+     * or Q4_0; see {@link Init#weightsIn}): converted while they are copied in, so that the model
+     * never exists in F32 first.
+     */
+    public static PretrainedModel fromPretrained(Path dir, DType weights) throws IOException {
+        return fromPretrained(ModelSource.open(dir), weights);
+    }
+
+    /** As {@link #fromPretrained(Path, DType)} for a source already open. */
+    public static PretrainedModel fromPretrained(ModelSource source, DType weights) throws IOException {
+        try {
+            return Init.weightsIn(weights, () -> {
+                try {
+                    return ModelRegistry.load(source);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 }

@@ -79,8 +79,11 @@ public abstract class CausalLM extends Module implements CachedLanguageModel {
             throw new IllegalArgumentException(typeName() + ": cache capacity must be in [1, " + blockSize() + "], got " + capacity);
         }
         Geometry s = geometry();
-        Tensor w = parameters().get(0); // the cache lives where the weights live, in their dtype
-        return new KVCache(s.layers(), batchSize, s.kvHeads(), capacity, s.headDim(), w.dtype(), w.device());
+        // The cache holds activations: on the weights' device, in the dtype of the norms (weight-only
+        // conversion to BF16 or Q8_0 leaves them, and the activations, in F32)
+        Tensor w = parameters().get(0);
+        DType dt = parameters().stream().filter(p -> p.dim() == 1).map(Tensor::dtype).findFirst().orElse(DType.F32);
+        return new KVCache(s.layers(), batchSize, s.kvHeads(), capacity, s.headDim(), dt, w.device());
     }
 
     @Override

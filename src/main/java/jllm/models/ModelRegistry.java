@@ -129,13 +129,28 @@ public final class ModelRegistry {
                 + (type == null ? "(none)" : "'" + type + "'") + "; jllm loads model_type " + String.join(", ", huggingFaceTypes()));
     }
 
-    /** Loads a Hugging Face model directory or a GGUF file with its family's loader. */
+    /** Loads a Hugging Face model directory or a GGUF file with its family's loader ({@link #load(ModelSource)}). */
     public static PretrainedModel load(Path dirOrGguf) throws IOException {
         return load(ModelSource.open(dirOrGguf));
     }
 
-    /** Loads a model source with the loader of the family its config names. */
+    /**
+     * Loads a model source with the loader of the family its config names; quantized weights keep
+     * their blocks (unless an enclosing {@link jllm.nn.Init#weightsIn} asks for another type).
+     */
     public static PretrainedModel load(ModelSource source) throws IOException {
-        return forConfig(source.config(), source.configFile()).loader().load(source);
+        Loader l = forConfig(source.config(), source.configFile()).loader();
+        if (source.blockType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(source);
+        try {
+            return jllm.nn.Init.weightsIn(source.blockType(), () -> {
+                try {
+                    return l.load(source);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 }

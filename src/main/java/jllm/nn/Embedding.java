@@ -25,7 +25,7 @@ public class Embedding extends Module implements UnaryModule {
         this.numEmbeddings = numEmbeddings;
         this.embeddingDim = embeddingDim;
         this.paddingIdx = paddingIdx;
-        registerParameter("weight", Tensor.zeros(numEmbeddings, embeddingDim));
+        registerParameter("weight", Init.weightMatrix(numEmbeddings, embeddingDim));
         if (!Init.skipping()) resetParameters();
     }
 

@@ -1,6 +1,7 @@
 package jllm.nn;
 
 import jllm.autograd.Grad;
+import jllm.tensor.DType;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
 
@@ -38,6 +39,40 @@ public final class Init {
 
     /** True inside {@link #skipInit}: constructors leave parameters as allocated. */
     public static boolean skipping() { return SKIP.get(); }
+
+    /** The dtype of {@link #weightsIn}; null outside it (F32). */
+    private static final ThreadLocal<DType> WEIGHTS = new ThreadLocal<>();
+
+    /**
+     * Builds (and loads) a model whose layer weights are kept in dtype (BF16, F16, Q8_0, Q4_0), as
+     * transformers' {@code torch_dtype} does at from_pretrained: the Linear and Embedding layers
+     * built without random init ({@link #skipInit}) inside it allocate their weight matrices in dtype
+     * (a matrix whose rows are not whole blocks of a quantized type stays F32), so the checkpoint's
+     * values are converted as they are copied in and no F32 copy of the model is ever allocated.
+     * Norms, biases and buffers stay F32 ({@link Quantize} converts a model already built).
+     */
+    public static <T> T weightsIn(DType dtype, java.util.function.Supplier<T> build) {
+        DType was = WEIGHTS.get();
+        WEIGHTS.set(dtype);
+        try {
+            return build.get();
+        } finally {
+            WEIGHTS.set(was);
+        }
+    }
+
+    /** The dtype of the enclosing {@link #weightsIn}, or null outside one. */
+    public static DType weightsDtype() { return WEIGHTS.get(); }
+
+    /**
+     * A zero [rows, cols] weight matrix for a layer's constructor: F32, or the dtype of {@link #weightsIn}
+     * when the layer skips its init.
+     */
+    public static Tensor weightMatrix(int rows, int cols) {
+        DType t = SKIP.get() && WEIGHTS.get() != null ? WEIGHTS.get() : DType.F32;
+        if (t.isQuantized() && cols % t.blockSize() != 0) t = DType.F32;
+        return Tensor.zeros(new int[] {rows, cols}, t, jllm.tensor.Device.CPU);
+    }
 
     // ------------------------------------------------------------------ gains and fans
 

@@ -17,7 +17,7 @@ public class Linear extends Module implements UnaryModule {
         }
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
-        registerParameter("weight", Tensor.zeros(outFeatures, inFeatures));
+        registerParameter("weight", Init.weightMatrix(outFeatures, inFeatures));
         registerParameter("bias", bias ? Tensor.zeros(outFeatures) : null);
         if (!Init.skipping()) resetParameters();
     }

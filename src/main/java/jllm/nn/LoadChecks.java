@@ -19,6 +19,12 @@ public final class LoadChecks {
      */
     public static String dtypeError(String key, String srcDtype, boolean srcFloating, Tensor dst) {
         if (srcFloating == dst.dtype().isFloatingPoint()) return null;
+        // a quantized parameter takes floating values (quantized as they are copied in) or its own blocks
+        if (dst.dtype().isQuantized() && (srcFloating || srcDtype.equalsIgnoreCase(dst.dtype().torchName()))) return null;
+        // quantized values load into a floating parameter dequantized
+        if (dst.dtype().isFloatingPoint()) {
+            for (jllm.tensor.DType t : jllm.tensor.DType.values()) if (t.isQuantized() && t.torchName().equalsIgnoreCase(srcDtype)) return null;
+        }
         return "dtype mismatch for " + key + ": the checkpoint has " + srcDtype + " but the model's tensor is " + dst.dtype().torchName();
     }
 

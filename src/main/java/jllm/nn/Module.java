@@ -62,7 +62,8 @@ public abstract class Module {
 
     /**
      * Registers (or replaces) a parameter; t may be null (an absent optional parameter, printed and
-     * saved nowhere). A non-leaf t is detached first; the parameter gets requiresGrad(true).
+     * saved nowhere). A non-leaf t is detached first; the parameter gets requiresGrad(true), except a
+     * quantized one (Q8_0, Q4_0), which is frozen.
      */
     public Tensor registerParameter(String name, Tensor t) {
         checkName(name, "parameter", params);
@@ -73,7 +74,7 @@ public abstract class Module {
 
     private static Tensor asParameter(Tensor t) {
         Tensor p = t.isLeaf() ? t : t.detach();
-        return p.requiresGrad(true);
+        return p.dtype().isQuantized() ? p : p.requiresGrad(true); // quantized weights are frozen: they have no gradient
     }
 
     /** Registers (or replaces) a persistent buffer: saved in {@link #stateDict()}, moved by {@code to(...)}; t may be null. */

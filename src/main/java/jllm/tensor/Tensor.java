@@ -268,7 +268,30 @@ public final class Tensor {
     public static Tensor scalar(double v, DType dtype, Device device) { return full(new int[0], v, dtype, device); }
 
     public static Tensor empty(int[] shape, DType dtype, Device device) {
+        if (dtype.isQuantized()) checkBlockRows(dtype, shape);
         return fromStorage(Backends.get(device).allocate(dtype, Shape.numel(shape)), shape);
+    }
+
+    private static void checkBlockRows(DType dtype, int[] shape) {
+        if (shape.length == 0 || shape[shape.length - 1] % dtype.blockSize() != 0) {
+            throw new IllegalArgumentException("a " + dtype.torchName() + " tensor stores rows of whole " + dtype.blockSize()
+                    + "-element blocks: its last dimension must be a multiple of " + dtype.blockSize() + ", got shape " + Arrays.toString(shape));
+        }
+    }
+
+    /**
+     * A CPU tensor holding a copy of llama.cpp blocks (Q8_0 or Q4_0, see {@link DType});
+     * the last dimension must be a multiple of the block size and the array exactly the blocks of shape.
+     */
+    public static Tensor ofBlocks(DType dtype, byte[] blocks, int... shape) {
+        if (!dtype.isQuantized()) throw new IllegalArgumentException(dtype.torchName() + " is not a block-quantized type");
+        checkBlockRows(dtype, shape);
+        long need = dtype.bytes(Shape.numel(shape));
+        if (need != blocks.length) {
+            throw new IllegalArgumentException(dtype.torchName() + " tensor of shape " + Arrays.toString(shape) + " needs " + need
+                    + " bytes of blocks, got " + blocks.length);
+        }
+        return fromStorage(Backends.get(Device.CPU).fromHost(dtype, blocks), shape);
     }
 
     public static Tensor zeros(int... shape) { return zeros(shape, DType.F32, Device.CPU); }
@@ -1235,8 +1258,8 @@ public final class Tensor {
     /** torch.matmul: dot, mm, mv, batched with broadcast batch dims. */
     public Tensor matmul(Tensor o) {
         checkSameDevice(this, o);
-        if (!dtype().isFloatingPoint() || !o.dtype().isFloatingPoint()) {
-            throw new IllegalArgumentException("matmul expects floating point tensors, got " + dtype().torchName() + " and " + o.dtype().torchName());
+        if (!(dtype().isFloatingPoint() || dtype().isQuantized()) || !(o.dtype().isFloatingPoint() || o.dtype().isQuantized())) {
+            throw new IllegalArgumentException("matmul expects floating point or quantized tensors, got " + dtype().torchName() + " and " + o.dtype().torchName());
         }
         if (dim() == 0 || o.dim() == 0) {
             throw new IllegalArgumentException("both arguments to matmul need to be at least 1D, but they are " + dim() + "D and " + o.dim() + "D");
@@ -1416,7 +1439,8 @@ public final class Tensor {
         if (dim() != 2) throw new IllegalArgumentException("embedding weight must be 2-D, got shape " + Arrays.toString(shape));
         int[] outShape = Arrays.copyOf(indices.shape, indices.dim() + 1);
         outShape[indices.dim()] = shape[1];
-        return indexSelect(0, indices.reshape(-1)).view(outShape);
+        Tensor rows = indexSelect(0, indices.reshape(-1));
+        return (dtype().isQuantized() ? rows.to(DType.F32) : rows).view(outShape);
     }
 
     /** Samples n indices per row of non-negative weights (I64 [rows, n] or [n]). */

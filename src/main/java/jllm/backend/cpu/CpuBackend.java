@@ -30,6 +30,30 @@ public final class CpuBackend implements Backend {
     static Tensor alloc(DType dtype, int[] shape) { return Tensor.fromStorage(CpuStorage.allocate(dtype, Shape.numel(shape)), shape); }
 
     /** A contiguous F32 tensor with t's values (t itself when it already is one). */
+    /** A contiguous tensor that starts and ends on block boundaries of its (block) dtype. */
+    private static boolean wholeBlocks(Tensor t) {
+        int q = t.dtype().blockSize();
+        return t.isContiguous() && t.storageOffset() % q == 0 && t.numel() % q == 0;
+    }
+
+    /**
+     * Writes a block-quantized dst: it must be contiguous whole blocks of the source's shape. The
+     * same block type copies bytes; anything else is quantized from its F32 values.
+     */
+    private static void copyToBlocks(Tensor src, Tensor dst) {
+        DType dd = dst.dtype();
+        if (!wholeBlocks(dst) || !Arrays.equals(src.shape(), dst.shape())) throw CpuStorage.blockWrite(dd);
+        byte[] out = st(dst).u8();
+        long bb = dd.bytes(dst.storageOffset());
+        if (src.dtype() == dd && wholeBlocks(src)) {
+            System.arraycopy(st(src).u8(), Math.toIntExact(dd.bytes(src.storageOffset())), out, Math.toIntExact(bb),
+                    Math.toIntExact(dd.bytes(dst.numel())));
+            return;
+        }
+        Tensor x = cf(src);
+        BlockQuant.quantize(dd, f(x), x.storageOffset(), out, dst.storageOffset(), dst.numel());
+    }
+
     static Tensor cf(Tensor t) {
         if (t.dtype() == DType.F32 && t.isContiguous()) return t;
         Tensor out = alloc(DType.F32, t.shape());
@@ -90,6 +114,14 @@ public final class CpuBackend implements Backend {
         int[] ss = Shape.broadcastStrides(src.shape(), src.stride(), shape);
         CpuStorage s = st(src), d = st(dst);
         DType sd = s.dtype(), dd = d.dtype();
+        if (dd.isQuantized()) {
+            copyToBlocks(src, dst);
+            return;
+        }
+        if (sd.isQuantized() && dd == DType.F32 && wholeBlocks(src) && dst.isContiguous() && Arrays.equals(src.shape(), shape)) {
+            BlockQuant.dequantize(sd, s.u8(), src.storageOffset(), f(dst), dst.storageOffset(), dst.numel());
+            return;
+        }
         Object sa = s.array(), da = d.array();
         if (sd == dd) {
             Strided.forEach(shape, dst.stride(), dst.storageOffset(), ss, src.storageOffset(), null, 0, (n, o0, s0, o1, s1, o2, s2) -> {
@@ -327,6 +359,23 @@ public final class CpuBackend implements Backend {
         return INSTANCE.toHost(t.dtype() == dt ? t : convert(t, dt));
     }
 
+    /** index_select of whole blocks: each selected slice must be a whole number of blocks. */
+    private static Tensor selectBlocks(Tensor s, long[] idx, int outer, int n, int inner, Tensor out) {
+        DType t = s.dtype();
+        if (inner % t.blockSize() != 0 || s.storageOffset() % t.blockSize() != 0) {
+            throw new IllegalArgumentException("index_select on a " + t.torchName() + " tensor of shape " + Arrays.toString(s.shape())
+                    + " must select slices of whole " + t.blockSize() + "-element blocks");
+        }
+        byte[] sa = st(s).u8(), oa = st(out).u8();
+        int len = Math.toIntExact(t.bytes(inner));
+        for (int r = 0; r < outer * idx.length; r++) {
+            int o = r / idx.length, k = r % idx.length;
+            long from = s.storageOffset() + ((long) o * n + idx[k]) * inner;
+            System.arraycopy(sa, Math.toIntExact(t.bytes(from)), oa, r * len, len);
+        }
+        return out;
+    }
+
     @Override
     public Tensor indexSelect(Tensor src, int dim, Tensor index) {
         Tensor s = cc(src);
@@ -339,6 +388,7 @@ public final class CpuBackend implements Backend {
         int[] os = shape.clone();
         if (os.length > 0) os[dim] = idx.length;
         Tensor out = alloc(s.dtype(), os);
+        if (s.dtype().isQuantized()) return selectBlocks(s, idx, outer, n, inner, out);
         Object sa = st(s).array(), oa = st(out).array();
         int soff = s.storageOffset();
         int rows = outer * idx.length;

@@ -7,7 +7,8 @@ import jllm.tensor.Float16;
 
 /**
  * Heap storage: F32 in float[], F64 in double[], F16/BF16 as raw bits in short[], I64 in long[],
- * I32 in int[], U8/BOOL in byte[]. Heap arrays are what the Vector API is fastest on.
+ * I32 in int[], U8/BOOL in byte[], Q8_0/Q4_0 blocks in byte[] (size counts elements, not bytes).
+ * Heap arrays are what the Vector API is fastest on.
  */
 public final class CpuStorage extends Storage {
     private final DType dtype;
@@ -34,6 +35,7 @@ public final class CpuStorage extends Storage {
             case I64 -> new long[n];
             case I32 -> new int[n];
             case U8, BOOL -> new byte[n];
+            case Q8_0, Q4_0 -> new byte[Math.toIntExact(dtype.bytes(n))];
         };
         return new CpuStorage(dtype, a, n);
     }
@@ -47,8 +49,17 @@ public final class CpuStorage extends Storage {
             case I64 -> ((long[]) array).length;
             case I32 -> ((int[]) array).length;
             case U8, BOOL -> ((byte[]) array).length;
+            case Q8_0, Q4_0 -> blockElements(dtype, ((byte[]) array).length);
         };
         return new CpuStorage(dtype, array, n);
+    }
+
+    private static int blockElements(DType dtype, int bytes) {
+        if (bytes % dtype.blockBytes() != 0) {
+            throw new IllegalArgumentException(bytes + " bytes are not a whole number of " + dtype.torchName() + " blocks of "
+                    + dtype.blockBytes() + " bytes");
+        }
+        return Math.toIntExact((long) bytes / dtype.blockBytes() * dtype.blockSize());
     }
 
     /**
@@ -92,6 +103,7 @@ public final class CpuStorage extends Storage {
             case I32 -> ((int[]) array)[i];
             case U8 -> ((byte[]) array)[i] & 0xff;
             case BOOL -> ((byte[]) array)[i] != 0 ? 1 : 0;
+            case Q8_0, Q4_0 -> BlockQuant.get(dtype, (byte[]) array, i);
         };
     }
 
@@ -116,7 +128,14 @@ public final class CpuStorage extends Storage {
             case I32 -> ((int[]) array)[i] = (int) (long) v;
             case U8 -> ((byte[]) array)[i] = (byte) (long) v;
             case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
+            case Q8_0, Q4_0 -> throw blockWrite(dtype);
         }
+    }
+
+    /** A quantized element cannot be written alone: its block shares one scale. */
+    static UnsupportedOperationException blockWrite(DType dtype) {
+        return new UnsupportedOperationException(dtype.torchName() + " tensors are written whole blocks of " + dtype.blockSize()
+                + " contiguous elements at a time (copy a contiguous float tensor into them, or use to(" + dtype.torchName() + "))");
     }
 
     public void setLong(int i, long v) {

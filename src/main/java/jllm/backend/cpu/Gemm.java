@@ -438,12 +438,21 @@ public final class Gemm {
                     for (; j < N; j++) C[c + j] += a * B[s + j];
                 }
             } else {
-                int kv = K - K % VL;
+                int kv = K - K % VL, k4 = K - K % (4 * VL);
                 for (int j = 0; j < N; j++) {
                     int s = bOff + j * ldb;
-                    FloatVector acc = FloatVector.zero(S);
+                    // four independent sums: one chain of FMAs would wait on the FMA latency at every step,
+                    // and this loop is what decoding one token runs over every weight
+                    FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
                     int p = 0;
-                    for (; p < kv; p += VL) acc = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), acc);
+                    for (; p < k4; p += 4 * VL) {
+                        a0 = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), a0);
+                        a1 = FloatVector.fromArray(S, row, p + VL).fma(FloatVector.fromArray(S, B, s + p + VL), a1);
+                        a2 = FloatVector.fromArray(S, row, p + 2 * VL).fma(FloatVector.fromArray(S, B, s + p + 2 * VL), a2);
+                        a3 = FloatVector.fromArray(S, row, p + 3 * VL).fma(FloatVector.fromArray(S, B, s + p + 3 * VL), a3);
+                    }
+                    for (; p < kv; p += VL) a0 = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), a0);
+                    FloatVector acc = a0.add(a1).add(a2.add(a3));
                     float sum = LaneSum.sum(acc);
                     for (; p < K; p++) sum += row[p] * B[s + p];
                     C[c + j] = beta == 0f ? sum : sum + beta * C[c + j];

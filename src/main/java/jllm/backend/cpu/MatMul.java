@@ -24,6 +24,8 @@ final class MatMul {
         os[r - 1] = N;
         Tensor out = CpuBackend.alloc(DType.F32, os);
         if (batch == 0 || M == 0 || N == 0) return out;
+        boolean fewRows = batch * M <= WeightKernels.TILE_MAX_ROWS && batch * M > WeightKernels.DOT_MAX_ROWS;
+        if ((WeightKernels.handles(b.dtype()) || (fewRows && b.dtype() == DType.F32)) && weightMatmul(a, b, batch * M, N, K, out)) return out;
         Layout la = layout(a.dtype() == DType.F32 ? a : CpuBackend.cf(a));
         Layout lb = layout(b.dtype() == DType.F32 ? b : CpuBackend.cf(b));
         Gemm.sgemmBatched(la.trans, lb.trans, batch, M, N, K, 1f,
@@ -31,6 +33,35 @@ final class MatMul {
                 CpuBackend.f(lb.t), lb.t.storageOffset(), lb.ld, lb.batchStride,
                 0f, CpuBackend.f(out), 0, N, (long) M * N);
         return out;
+    }
+
+    /**
+     * A weight operand in its storage type (BF16, F16, Q8_0, Q4_0) shared by the whole batch, as
+     * linear layers use it: b = W^T (forward) or b = W (the input's gradient) for a contiguous W.
+     * The activations' rows are multiplied against W read in its own type. Also an F32 W^T times a
+     * few rows (a short prompt), which streams W once without the GEMM's packing. False when b is
+     * laid out otherwise (then it is widened to F32 like any other operand).
+     */
+    private static boolean weightMatmul(Tensor a, Tensor b, int rows, int N, int K, Tensor out) {
+        int r = b.dim();
+        int[] s = b.shape(), st = b.stride();
+        for (int i = 0; i < r - 2; i++) if (s[i] != 1 && st[i] != 0) return false;
+        DType t = b.dtype();
+        int unit = t.blockSize();
+        long off = b.storageOffset();
+        boolean transposed = (st[r - 2] == 1 || K == 1) && (st[r - 1] == K || N == 1);
+        boolean plain = (st[r - 1] == 1 || N == 1) && (st[r - 2] == N || K == 1);
+        int rowLen = transposed ? K : N;
+        if (!(transposed || plain) || off % unit != 0 || rowLen % unit != 0) return false;
+        if (t == DType.F32 && !transposed) return false; // the GEMM reads a plain F32 [K, N] operand best
+        Tensor x = CpuBackend.cf(a);
+        Object w = CpuBackend.st(b).array();
+        if (transposed) {
+            WeightKernels.matmulWT(t, w, off, N, K, CpuBackend.f(x), x.storageOffset(), K, rows, CpuBackend.f(out), 0);
+        } else {
+            WeightKernels.matmulW(t, w, off, K, N, CpuBackend.f(x), x.storageOffset(), K, rows, CpuBackend.f(out), 0);
+        }
+        return true;
     }
 
     private static Layout layout(Tensor t) {

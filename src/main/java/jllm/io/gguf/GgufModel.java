@@ -14,6 +14,7 @@ import jllm.tokenizer.HfTokenizer;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -34,19 +35,22 @@ import java.util.Set;
  * convert_hf_to_gguf.py keeps them).
  */
 public final class GgufModel implements ModelSource {
-    /** The ggml types whose tensors jllm reads. */
-    public static final Set<GgmlType> READABLE = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.F64);
+    /** The ggml types whose tensors jllm reads: Q8_0 and Q4_0 stay blocks, Q4_K and Q6_K are widened to float32. */
+    public static final Set<GgmlType> READABLE = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.F64, GgmlType.Q8_0,
+            GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K);
 
     private record Entry(GgufFile.TensorInfo info, int heads) {}
 
     private final GgufFile file;
     private final ObjectNode config;
     private final LinkedHashMap<String, Entry> byKey;
+    private final DType blocks;
 
-    private GgufModel(GgufFile file, ObjectNode config, LinkedHashMap<String, Entry> byKey) {
+    private GgufModel(GgufFile file, ObjectNode config, LinkedHashMap<String, Entry> byKey, DType blocks) {
         this.file = file;
         this.config = config;
         this.byKey = byKey;
+        this.blocks = blocks;
     }
 
     /** Maps and validates a GGUF file and translates its header; an architecture jllm does not read is an error naming it. */
@@ -75,8 +79,33 @@ public final class GgufModel implements ModelSource {
             }
             byKey.put(key, new Entry(t, heads));
         }
-        return new GgufModel(f, config, byKey);
+        return new GgufModel(f, config, byKey, blockType(f));
     }
+
+    /**
+     * The block type the model keeps its matrices in: Q8_0 or Q4_0 when every matrix that can be
+     * stored in whole 32-element blocks is of that type (the others being float, as llama.cpp's
+     * converter leaves them); null otherwise, when everything loads as float32 (a note says so when
+     * that dequantizes a file's Q4_K/Q6_K or mixed blocks).
+     */
+    private static DType blockType(GgufFile f) {
+        java.util.Set<GgmlType> quantized = EnumSet.noneOf(GgmlType.class), blockable = EnumSet.noneOf(GgmlType.class);
+        for (GgufFile.TensorInfo t : f.tensors().values()) {
+            if (t.type().quantized()) quantized.add(t.type());
+            if (t.ne().length == 2 && t.ne()[0] % 32 == 0) blockable.add(t.type());
+        }
+        if (blockable.size() == 1 && (blockable.contains(GgmlType.Q8_0) || blockable.contains(GgmlType.Q4_0)) && quantized.equals(blockable)) {
+            return blockable.contains(GgmlType.Q8_0) ? DType.Q8_0 : DType.Q4_0;
+        }
+        if (!quantized.isEmpty()) {
+            System.err.println("note: " + f.path() + ": its " + quantized + " tensors are widened to float32 at load (jllm keeps Q8_0 or Q4_0"
+                    + " blocks when all of a model's matrices are of that one type)");
+        }
+        return null;
+    }
+
+    @Override
+    public DType blockType() { return blocks; }
 
     public GgufFile file() { return file; }
 
@@ -212,6 +241,12 @@ public final class GgufModel implements ModelSource {
                 dt = type == GgmlType.F16 ? DType.F16 : DType.BF16;
                 arr = a;
             }
+            case Q8_0, Q4_0 -> {
+                byte[] a = bytes.toArray(ValueLayout.JAVA_BYTE);
+                return Tensor.ofBlocks(type == GgmlType.Q8_0 ? DType.Q8_0 : DType.Q4_0, a, n);
+            }
+            case Q4_K -> { dt = DType.F32; arr = KQuants.q4K(bytes, n); }
+            case Q6_K -> { dt = DType.F32; arr = KQuants.q6K(bytes, n); }
             default -> throw new GgufException("ggml type " + type + " is not decoded by jllm");
         }
         return Tensor.fromStorage(Backends.get(Device.CPU).fromHost(dt, arr), n);
@@ -221,7 +256,7 @@ public final class GgufModel implements ModelSource {
 
     /** The file types jllm writes, with general.file_type's value for each (llama.cpp's LLAMA_FTYPE). */
     public enum FileType {
-        F32(GgmlType.F32, 0), F16(GgmlType.F16, 1), BF16(GgmlType.BF16, 32);
+        F32(GgmlType.F32, 0), F16(GgmlType.F16, 1), BF16(GgmlType.BF16, 32), Q8_0(GgmlType.Q8_0, 7), Q4_0(GgmlType.Q4_0, 2);
 
         public final GgmlType type;
         public final int id;
@@ -236,7 +271,9 @@ public final class GgufModel implements ModelSource {
      * Writes a Llama model as a GGUF file llama.cpp loads: config is its transformers config.json,
      * tensors its state dict under transformers' names (a tied lm_head absent), tokenizerJson and
      * tok its tokenizer (null: no tokenizer keys, which llama.cpp refuses to run). Matrices are
-     * stored as fileType says, vectors (norms, biases) as F32. Atomic.
+     * stored as fileType says (quantized with llama.cpp's reference rounding; a matrix already in
+     * that block type is copied as it is), vectors (norms, biases) as F32, and a matrix whose rows
+     * are not whole 32-element blocks as F16, as convert_hf_to_gguf.py falls back. Atomic.
      */
     public static void write(Path out, JsonNode config, Map<String, Tensor> tensors, JsonNode tokenizerJson, HfTokenizer tok, FileType fileType,
                              String name) throws IOException {
@@ -250,12 +287,14 @@ public final class GgufModel implements ModelSource {
         w.putString("general.name", name);
         LlamaGguf.putMetadata(w, config, where);
         w.putUint32("general.file_type", fileType.id);
+        if (fileType.type.quantized()) w.putUint32("general.quantization_version", 2); // ggml's GGML_QNT_VERSION
         if (tok != null) GgufTokenizer.put(w, tokenizerJson, tok);
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             String gname = LlamaGguf.ggufName(e.getKey());
             if (gname == null) throw new GgufException(where + ": tensor '" + e.getKey() + "' has no name in GGUF's llama architecture");
             Tensor t = e.getValue();
             GgmlType type = t.dim() <= 1 ? GgmlType.F32 : fileType.type;
+            if (type.quantized() && t.size(-1) % type.blockSize != 0) type = GgmlType.F16;
             long[] ne = new long[t.dim()];
             for (int i = 0; i < ne.length; i++) ne[i] = t.size(t.dim() - 1 - i);
             int heads = LlamaGguf.permutedHeads(e.getKey(), config);
@@ -270,32 +309,38 @@ public final class GgufModel implements ModelSource {
      * after its last, so that only one tensor is ever copied at a time.
      */
     private static jllm.io.TensorSource.Filler filler(Tensor t, int heads, GgmlType type) {
-        float[][] held = new float[1][];
+        byte[][] held = new byte[1][];
         return (offset, dst) -> {
-            if (held[0] == null) held[0] = ggufOrder(t, heads);
-            float[] v = held[0];
-            int es = type == GgmlType.F32 ? 4 : 2;
-            int from = (int) (offset / es), count = (int) (dst.byteSize() / es);
-            switch (type) {
-                case F32 -> MemorySegment.copy(v, from, dst, GgufFile.LE_F32, 0, count);
-                case F16 -> Float16.floatToF16(v, from, dst, 0, count);
-                case BF16 -> Float16.floatToBf16(v, from, dst, 0, count);
-                default -> throw new IllegalStateException(type.name());
-            }
-            if (offset + dst.byteSize() == (long) v.length * es) held[0] = null;
+            if (held[0] == null) held[0] = ggufBytes(t, heads, type);
+            MemorySegment.copy(MemorySegment.ofArray(held[0]), offset, dst, 0, dst.byteSize());
+            if (offset + dst.byteSize() == held[0].length) held[0] = null;
         };
     }
 
-    /** The tensor's values as float32, rows of q/k (heads > 0) moved to GGUF's interleaved order. */
-    private static float[] ggufOrder(Tensor t, int heads) {
-        float[] v;
+    /** The tensor in type, as bytes, rows of q/k (heads > 0) moved to GGUF's interleaved order. */
+    private static byte[] ggufBytes(Tensor t, int heads, GgmlType type) {
+        byte[] b;
         try (var g = Grad.off()) {
-            v = t.detach().to(Device.CPU).contiguous().toFloatArray();
+            Tensor c = t.detach().to(Device.CPU).contiguous();
+            if (type.quantized()) {
+                DType q = type == GgmlType.Q8_0 ? DType.Q8_0 : DType.Q4_0;
+                b = (byte[]) (c.dtype() == q ? c : c.to(DType.F32).to(q)).contiguous().toHostArray();
+            } else {
+                float[] v = c.toFloatArray();
+                b = new byte[(int) type.bytes(v.length)];
+                MemorySegment dst = MemorySegment.ofArray(b);
+                switch (type) {
+                    case F32 -> MemorySegment.copy(v, 0, dst, GgufFile.LE_F32, 0, v.length);
+                    case F16 -> Float16.floatToF16(v, 0, dst, 0, v.length);
+                    case BF16 -> Float16.floatToBf16(v, 0, dst, 0, v.length);
+                    default -> throw new IllegalStateException(type.name());
+                }
+            }
         }
-        if (heads == 0) return v;
-        int rows = t.size(0), rowElems = v.length / rows, headSize = rows / heads;
-        float[] out = new float[v.length];
-        for (int r = 0; r < rows; r++) System.arraycopy(v, r * rowElems, out, Llama2cConverter.llama2cRow(r, headSize) * rowElems, rowElems);
+        if (heads == 0) return b;
+        int rows = t.size(0), rowBytes = b.length / rows, headSize = rows / heads;
+        byte[] out = new byte[b.length];
+        for (int r = 0; r < rows; r++) System.arraycopy(b, r * rowBytes, out, Llama2cConverter.llama2cRow(r, headSize) * rowBytes, rowBytes);
         return out;
     }
 }

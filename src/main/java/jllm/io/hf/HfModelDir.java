@@ -12,6 +12,7 @@ import jllm.io.SafeTensors;
 import jllm.io.SafeTensorsFile;
 import jllm.io.TensorEntry;
 import jllm.io.TensorIO;
+import jllm.tensor.DType;
 import jllm.tensor.Tensor;
 
 import java.io.IOException;
@@ -36,6 +37,13 @@ import java.util.stream.Stream;
  * <p>Reading maps every weight file once ({@link SafeTensors#openAuto}); a tensor is copied out of
  * the mapping only when asked for, converted to F32 when it is F16/BF16/F64, so a checkpoint is
  * never held twice on the heap. Every error names the file it is about.
+ *
+ * <p>Quantized weights (llama.cpp's Q8_0 / Q4_0 blocks, which safetensors has no type for) are
+ * stored jllm's way: config.json's {@code quantization_config} is
+ * {@code {"quant_method": "jllm", "weights": "q8_0"}} and every U8 tensor of the files holds the
+ * blocks of one weight, shaped [..., row bytes]; read back, it is that weight (its shape in
+ * elements, dtype q8_0). transformers refuses such a directory with an error naming the method;
+ * a directory quantized by another method (GPTQ, AWQ, bitsandbytes) is refused here the same way.
  */
 public final class HfModelDir implements jllm.io.ModelSource {
     public static final String CONFIG = "config.json";
@@ -47,11 +55,43 @@ public final class HfModelDir implements jllm.io.ModelSource {
     private final Path dir;
     private final ObjectNode config;
     private final LinkedHashMap<String, SafeTensorsFile> fileOfKey;
+    /** The block type of the U8 tensors, from quantization_config; null for an unquantized directory. */
+    private final DType blocks;
 
     private HfModelDir(Path dir, ObjectNode config, LinkedHashMap<String, SafeTensorsFile> fileOfKey) {
         this.dir = dir;
         this.config = config;
         this.fileOfKey = fileOfKey;
+        this.blocks = quantization(config, dir.resolve(CONFIG));
+    }
+
+    /** quantization_config's block type; null without one; an error for another method or a bad field. */
+    private static DType quantization(ObjectNode config, Path file) {
+        JsonNode q = config.get("quantization_config");
+        if (q == null || q.isNull()) return null;
+        JsonNode method = q.get("quant_method");
+        if (!q.isObject() || method == null || !method.isTextual()) {
+            throw new HfException(file + ": quantization_config must be an object with a quant_method string");
+        }
+        if (!method.asText().equals(QUANT_METHOD)) {
+            throw new HfException(file + ": quantization_config quant_method '" + method.asText() + "' is not supported: jllm reads "
+                    + "its own '" + QUANT_METHOD + "' blocks (convert quantize) and GGUF files");
+        }
+        JsonNode w = q.get("weights");
+        String name = w != null && w.isTextual() ? w.asText() : "";
+        for (DType t : DType.values()) if (t.isQuantized() && t.torchName().equals(name)) return t;
+        throw new HfException(file + ": quantization_config weights must be one of q8_0, q4_0, got " + (w == null ? "nothing" : w.toString()));
+    }
+
+    public static final String QUANT_METHOD = "jllm";
+
+    /** The quantized weights' block type (Q8_0, Q4_0), or null when the directory holds none. */
+    @Override
+    public DType blockType() { return blocks; }
+
+    /** True for a tensor stored as blocks: a U8 tensor of a quantized directory. */
+    private boolean isBlocks(String key) {
+        return blocks != null && dtype(key) == jllm.io.StDType.U8;
     }
 
     // ------------------------------------------------------------------------------- reading
@@ -172,7 +212,7 @@ public final class HfModelDir implements jllm.io.ModelSource {
     public String name() { return dir.toString(); }
 
     @Override
-    public String dtypeName(String key) { return dtype(key).name(); }
+    public String dtypeName(String key) { return isBlocks(key) ? blocks.torchName() : dtype(key).name(); }
 
     @Override
     public boolean floating(String key) {
@@ -193,7 +233,18 @@ public final class HfModelDir implements jllm.io.ModelSource {
     }
 
     @Override
-    public long[] shape(String key) { return entryFile(key).get(key).shape(); }
+    public long[] shape(String key) {
+        long[] s = entryFile(key).get(key).shape().clone();
+        if (isBlocks(key)) {
+            int last = s.length - 1;
+            if (last < 0 || s[last] % blocks.blockBytes() != 0) {
+                throw new HfException("tensor '" + key + "' in " + fileOf(key) + " is not " + blocks.torchName() + " blocks: its rows of "
+                        + (last < 0 ? 0 : s[last]) + " bytes are not a multiple of " + blocks.blockBytes());
+            }
+            s[last] = s[last] / blocks.blockBytes() * blocks.blockSize();
+        }
+        return s;
+    }
 
     /** The dtype a tensor has in its file. */
     public jllm.io.StDType dtype(String key) { return entryFile(key).get(key).dtype(); }
@@ -224,7 +275,9 @@ public final class HfModelDir implements jllm.io.ModelSource {
     public Tensor tensor(String key) {
         SafeTensorsFile f = entryFile(key);
         TensorEntry e = f.get(key);
-        return TensorIO.toTensor(f.path(), e, true);
+        Tensor t = TensorIO.toTensor(f.path(), e, true);
+        if (!isBlocks(key)) return t;
+        return Tensor.ofBlocks(blocks, (byte[]) t.toHostArray(), java.util.Arrays.stream(shape(key)).mapToInt(Math::toIntExact).toArray());
     }
 
     /** Every tensor (F32 for floating dtypes), in key order. */
@@ -306,7 +359,38 @@ public final class HfModelDir implements jllm.io.ModelSource {
         }
     }
 
+    /**
+     * The tensors as the files hold them (quantized ones as U8 rows of blocks) and config.json with
+     * what they are: torch_dtype from the weight matrices' floating type, and quantization_config
+     * for quantized ones (one block type per directory).
+     */
     private static void writeInto(Path d, JsonNode config, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
+        DType q = null, floating = null;
+        LinkedHashMap<String, Tensor> stored = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            if (t.dtype().isQuantized()) {
+                if (q != null && q != t.dtype()) {
+                    throw new IllegalArgumentException("a model directory holds one block type; tensor '" + e.getKey() + "' is "
+                            + t.dtype().torchName() + ", others " + q.torchName());
+                }
+                q = t.dtype();
+                int[] s = t.shape().clone();
+                s[s.length - 1] = Math.toIntExact(q.bytes(s[s.length - 1]));
+                byte[] b = (byte[]) t.contiguous().toHostArray();
+                t = Tensor.fromStorage(jllm.backend.Backends.get(jllm.tensor.Device.CPU).fromHost(DType.U8, b), s);
+            } else if (floating == null && t.dim() == 2 && t.dtype().isFloatingPoint()) {
+                floating = t.dtype();
+            }
+            stored.put(e.getKey(), t);
+        }
+        if (config instanceof ObjectNode o && (q != null || floating != null)) {
+            ObjectNode c = o.deepCopy();
+            if (floating != null && c.has("torch_dtype")) c.put("torch_dtype", floating.torchName());
+            if (q != null) c.putObject("quantization_config").put("quant_method", QUANT_METHOD).put("weights", q.torchName());
+            config = c;
+        }
+        tensors = stored;
         List<LinkedHashMap<String, Tensor>> shards = new ArrayList<>();
         LinkedHashMap<String, Tensor> cur = new LinkedHashMap<>();
         long curBytes = 0, total = 0;

@@ -1,0 +1,297 @@
+package jllm.backend.cpu;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import jllm.tensor.DType;
+import jllm.tensor.Float16;
+
+/**
+ * Matrix products against a weight W kept in its storage type (BF16, F16, Q8_0, Q4_0): the
+ * weight is never widened to F32 as a whole. Decoding multiplies a few activation rows by every
+ * weight once, so its speed is the weight's bytes over the memory bandwidth: for those few rows
+ * each weight row is read in its own type and widened in registers ({@link #rowsDot}). Many rows
+ * (a prompt, a training batch) make the product compute-bound: then a chunk of W's rows is widened
+ * into a small F32 buffer and handed to {@link Gemm}, whose packed kernel is far faster than dot
+ * products, and the widening is a small cost beside the GEMM's.
+ *
+ * <p>W is row-major [N, K] starting at element {@code wOff} of its storage array (a block type
+ * needs {@code wOff} and K to be whole blocks). Accumulation is F32. Results do not depend on the
+ * thread count: every output element is computed by one thread in a fixed order.
+ */
+final class WeightKernels {
+    private WeightKernels() {}
+
+    private static final VectorSpecies<Float> S = Gemm.S;
+    private static final int VL = Gemm.VL;
+    /** Byte and short vectors with VL lanes: one load widens to one float vector. */
+    private static final boolean VECTOR = VL == 8 || VL == 16;
+    private static final VectorSpecies<Byte> BS = VECTOR ? VectorSpecies.of(byte.class, VectorShape.forBitSize(VL * 8)) : null;
+    private static final VectorSpecies<Short> HS = VECTOR ? VectorSpecies.of(short.class, VectorShape.forBitSize(VL * 16)) : null;
+    private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
+    private static final int QK = BlockQuant.QK;
+
+    /** Up to this many activation rows use fused row dot products (the weight widened in registers, per row). */
+    static final int DOT_MAX_ROWS = 2;
+    /**
+     * Up to this many rows (a short prompt, a few sequences decoding together) each weight row is
+     * widened once into an L1-resident buffer and multiplied by the rows four at a time: the
+     * weight streams from memory once, with no packing. More rows go through the GEMM.
+     */
+    static final int TILE_MAX_ROWS = 16;
+    /** Below this many weight elements a product runs on the calling thread (a pool round trip costs more). */
+    private static final long PAR_MIN_ELEMS = 1 << 16;
+    /** Elements of W widened per GEMM chunk: about 1 MiB of F32, which stays in L2 while the GEMM packs it. */
+    private static final int CHUNK_ELEMS = 1 << 18;
+
+    /** The weight types these kernels read (F32 too, for a few rows: see {@link #TILE_MAX_ROWS}). */
+    static boolean handles(DType t) {
+        return t == DType.BF16 || t == DType.F16 || t.isQuantized();
+    }
+
+    private static final class Work {
+        float[] buf = new float[0];
+
+        float[] buf(int n) {
+            if (buf.length < n) buf = new float[n];
+            return buf;
+        }
+    }
+
+    private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
+
+    /** out[M, N] = x[M, K] · W^T (x row-major with row stride ldx, out with row stride N). */
+    static void matmulWT(DType t, Object w, long wOff, int N, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff) {
+        if (M <= TILE_MAX_ROWS) {
+            Parallel.RangeBody body = M <= DOT_MAX_ROWS && t != DType.F32
+                    ? (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1)
+                    : (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+            if ((long) N * K < PAR_MIN_ELEMS || Parallel.inWorker()) body.run(0, N);
+            else Parallel.forRange(N, 16, body);
+            return;
+        }
+        int rows = Math.max(1, Math.min(N, CHUNK_ELEMS / Math.max(1, K)));
+        float[] buf = new float[rows * K];
+        for (int n0 = 0; n0 < N; n0 += rows) {
+            int nb = Math.min(rows, N - n0);
+            widenRows(t, w, wOff + (long) n0 * K, K, nb, buf);
+            Gemm.sgemm(false, true, M, nb, K, 1f, x, xOff, ldx, buf, 0, K, 0f, out, outOff + n0, N);
+        }
+    }
+
+    /** out[M, N] = x[M, K] · W where W is stored [K, N] (the input gradient of a linear layer). */
+    static void matmulW(DType t, Object w, long wOff, int K, int N, float[] x, int xOff, int ldx, int M, float[] out, int outOff) {
+        int rows = Math.max(1, Math.min(K, CHUNK_ELEMS / Math.max(1, N)));
+        float[] buf = new float[rows * N];
+        for (int k0 = 0; k0 < K; k0 += rows) {
+            int kb = Math.min(rows, K - k0);
+            widenRows(t, w, wOff + (long) k0 * N, N, kb, buf);
+            Gemm.sgemm(false, false, M, N, kb, 1f, x, xOff + k0, ldx, buf, 0, N, k0 == 0 ? 0f : 1f, out, outOff, N);
+        }
+    }
+
+    /** Widens rows [0, rows) of width k starting at element off into dst (row-major), in parallel for large chunks. */
+    static void widenRows(DType t, Object w, long off, int k, int rows, float[] dst) {
+        Parallel.RangeBody body = (r0, r1) -> widen(t, w, off + (long) r0 * k, dst, r0 * k, (r1 - r0) * k);
+        if ((long) rows * k < PAR_MIN_ELEMS || Parallel.inWorker()) body.run(0, rows);
+        else Parallel.forRange(rows, 8, body);
+    }
+
+    /** Widens n elements starting at element off into dst[dOff..]. */
+    static void widen(DType t, Object w, long off, float[] dst, int dOff, int n) {
+        if (VECTOR) {
+            int o = Math.toIntExact(t.isQuantized() ? t.bytes(off) : off);
+            switch (t) {
+                case Q8_0 -> {
+                    for (int b = 0; b < n / QK; b++, o += 34, dOff += QK) {
+                        FloatVector d = FloatVector.broadcast(S, BlockQuant.scale((byte[]) w, o));
+                        for (int j = 0; j < QK; j += VL) q8(w, o + 2 + j).mul(d).intoArray(dst, dOff + j);
+                    }
+                    return;
+                }
+                case Q4_0 -> {
+                    for (int b = 0; b < n / QK; b++, o += 18, dOff += QK) {
+                        FloatVector d = FloatVector.broadcast(S, BlockQuant.scale((byte[]) w, o));
+                        for (int j = 0; j < 16; j += VL) {
+                            ByteVector q = ByteVector.fromArray(BS, (byte[]) w, o + 2 + j);
+                            q4lo(q).mul(d).intoArray(dst, dOff + j);
+                            q4hi(q).mul(d).intoArray(dst, dOff + 16 + j);
+                        }
+                    }
+                    return;
+                }
+                case BF16, F16 -> {
+                    short[] h = (short[]) w;
+                    int j = 0;
+                    for (; j <= n - VL; j += VL) (t == DType.BF16 ? bf16(h, o + j) : f16(h, o + j)).intoArray(dst, dOff + j);
+                    if (j == n) return;
+                    off += j;
+                    dOff += j;
+                    n -= j;
+                }
+                default -> { }
+            }
+        }
+        switch (t) {
+            case BF16 -> Float16.bf16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
+            case F16 -> Float16.f16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
+            case Q8_0, Q4_0 -> BlockQuant.dequantize(t, (byte[]) w, off, dst, dOff, n);
+            default -> throw new IllegalArgumentException("not a weight type: " + t);
+        }
+    }
+
+    /** out[m, n] for m < M and n in [n0, n1): the dot product of x's row m with W's row n. */
+    static void rowsDot(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                        int n0, int n1) {
+        for (int n = n0; n < n1; n++) {
+            long row = wOff + (long) n * K;
+            for (int m = 0; m < M; m++) {
+                int xo = xOff + m * ldx;
+                float v = switch (t) {
+                    case Q8_0 -> dotQ8(((byte[]) w), Math.toIntExact(row / QK * 34), K / QK, x, xo);
+                    case Q4_0 -> dotQ4(((byte[]) w), Math.toIntExact(row / QK * 18), K / QK, x, xo);
+                    case BF16, F16 -> dotHalf(t == DType.BF16, (short[]) w, Math.toIntExact(row), K, x, xo);
+                    default -> throw new IllegalArgumentException("not a weight type: " + t);
+                };
+                out[outOff + m * ldo + n] = v;
+            }
+        }
+    }
+
+    /** out[m, n] for all m < M and n in [n0, n1): each weight row widened once, then four activation rows at a time. */
+    static void rowsTiled(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                          int n0, int n1) {
+        float[] buf = t == DType.F32 ? null : WORK.get().buf(K);
+        for (int n = n0; n < n1; n++) {
+            long row = wOff + (long) n * K;
+            float[] r;
+            int ro;
+            if (t == DType.F32) {
+                r = (float[]) w;
+                ro = Math.toIntExact(row);
+            } else {
+                widen(t, w, row, buf, 0, K);
+                r = buf;
+                ro = 0;
+            }
+            for (int m = 0; m < M; m += 4) dot4(r, ro, K, x, xOff + m * ldx, ldx, Math.min(4, M - m), out, outOff + m * ldo + n, ldo);
+        }
+    }
+
+    /** out[i * ldo] = dot(w[wo..wo+K), x row i) for i < rows (rows <= 4): each weight vector loaded once for all rows. */
+    private static void dot4(float[] w, int wo, int K, float[] x, int xo, int ldx, int rows, float[] out, int oo, int ldo) {
+        // rows past the last one re-read it (no branch in the loop); only real rows are stored
+        int x1 = xo + Math.min(1, rows - 1) * ldx, x2 = xo + Math.min(2, rows - 1) * ldx, x3 = xo + Math.min(3, rows - 1) * ldx;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (int kv = K - K % VL; k < kv; k += VL) {
+            FloatVector v = FloatVector.fromArray(S, w, wo + k);
+            a0 = FloatVector.fromArray(S, x, xo + k).fma(v, a0);
+            a1 = FloatVector.fromArray(S, x, x1 + k).fma(v, a1);
+            a2 = FloatVector.fromArray(S, x, x2 + k).fma(v, a2);
+            a3 = FloatVector.fromArray(S, x, x3 + k).fma(v, a3);
+        }
+        float s0 = LaneSum.sum(a0), s1 = LaneSum.sum(a1);
+        float s2 = LaneSum.sum(a2), s3 = LaneSum.sum(a3);
+        for (; k < K; k++) {
+            float v = w[wo + k];
+            s0 += x[xo + k] * v;
+            s1 += x[x1 + k] * v;
+            s2 += x[x2 + k] * v;
+            s3 += x[x3 + k] * v;
+        }
+        out[oo] = s0;
+        if (rows > 1) out[oo + ldo] = s1;
+        if (rows > 2) out[oo + 2 * ldo] = s2;
+        if (rows > 3) out[oo + 3 * ldo] = s3;
+    }
+
+    private static float dotQ8(byte[] w, int o, int blocks, float[] x, int xo) {
+        if (!VECTOR) return dotWidened(DType.Q8_0, w, (long) o / 34 * QK, blocks * QK, x, xo);
+        FloatVector acc = FloatVector.zero(S);
+        for (int b = 0; b < blocks; b++, o += 34, xo += QK) {
+            FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
+            FloatVector s = FloatVector.zero(S);
+            for (int j = 0; j < QK; j += VL) s = q8(w, o + 2 + j).fma(FloatVector.fromArray(S, x, xo + j), s);
+            acc = s.fma(d, acc);
+        }
+        return LaneSum.sum(acc);
+    }
+
+    private static float dotQ4(byte[] w, int o, int blocks, float[] x, int xo) {
+        if (!VECTOR) return dotWidened(DType.Q4_0, w, (long) o / 18 * QK, blocks * QK, x, xo);
+        FloatVector acc = FloatVector.zero(S);
+        for (int b = 0; b < blocks; b++, o += 18, xo += QK) {
+            FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
+            FloatVector s = FloatVector.zero(S);
+            for (int j = 0; j < 16; j += VL) {
+                ByteVector q = ByteVector.fromArray(BS, w, o + 2 + j);
+                s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
+                s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
+            }
+            acc = s.fma(d, acc);
+        }
+        return LaneSum.sum(acc);
+    }
+
+    private static float dotHalf(boolean bf16, short[] w, int o, int k, float[] x, int xo) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        if (VECTOR) {
+            for (; j <= k - VL; j += VL) acc = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc);
+        }
+        float r = LaneSum.sum(acc);
+        for (; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
+        return r;
+    }
+
+    // ---- one vector of weights widened to F32 ----
+
+    private static FloatVector q8(Object w, int o) {
+        return (FloatVector) ByteVector.fromArray(BS, (byte[]) w, o).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector q4lo(ByteVector q) {
+        return (FloatVector) q.and((byte) 15).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector q4hi(ByteVector q) {
+        return (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    private static FloatVector bf16(short[] w, int o) {
+        return ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0)
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * IEEE half to single without a conversion instruction: the half's exponent and mantissa, moved
+     * to a single's positions, read as a single 2^-112 too small, so a multiplication by 2^112 gives
+     * the value, exactly, subnormals included; infinities and NaNs take the all-ones exponent.
+     */
+    private static FloatVector f16(short[] w, int o) {
+        IntVector h = (IntVector) ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0);
+        IntVector mag = h.and(0x7fff);
+        IntVector shifted = mag.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector bits = finite.blend(shifted.or(0x7f800000), mag.compare(VectorOperators.GE, 0x7c00))
+                .blend(shifted.or(0x7fc00000), mag.compare(VectorOperators.GT, 0x7c00)); // NaNs come out quiet, as Java's
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** Widens the row into a scratch buffer, then an F32 dot product. */
+    private static float dotWidened(DType t, Object w, long row, int k, float[] x, int xo) {
+        float[] buf = WORK.get().buf(k);
+        widen(t, w, row, buf, 0, k);
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (; j <= k - VL; j += VL) acc = FloatVector.fromArray(S, buf, j).fma(FloatVector.fromArray(S, x, xo + j), acc);
+        float r = LaneSum.sum(acc);
+        for (; j < k; j++) r += buf[j] * x[xo + j];
+        return r;
+    }
+}

@@ -272,7 +272,7 @@ public final class GgufFile {
         return new GgufException(path + ": metadata key '" + key + "' is " + article(v.typeName()) + ", expected " + expected);
     }
 
-    private static String article(String s) { return ("aeiou".indexOf(s.charAt(0)) >= 0 ? "an " : "a ") + s; }
+    private static String article(String s) { return (s.startsWith("int") || s.startsWith("array") ? "an " : "a ") + s; }
 
     /** A string value; what says what the key is for (in the message when it is missing). */
     public String string(String key, String what) {

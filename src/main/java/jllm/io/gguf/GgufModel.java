@@ -288,7 +288,13 @@ public final class GgufModel implements ModelSource {
         LlamaGguf.putMetadata(w, config, where);
         w.putUint32("general.file_type", fileType.id);
         if (fileType.type.quantized()) w.putUint32("general.quantization_version", 2); // ggml's GGML_QNT_VERSION
-        if (tok != null) GgufTokenizer.put(w, tokenizerJson, tok);
+        if (tok != null) {
+            GgufTokenizer.put(w, tokenizerJson, tok);
+        } else { // no vocabulary: the config's special ids still travel
+            if (config.path("bos_token_id").isInt()) w.putUint32("tokenizer.ggml.bos_token_id", config.get("bos_token_id").asInt());
+            JsonNode eos = config.path("eos_token_id");
+            if (eos.isInt() || eos.isArray() && !eos.isEmpty()) w.putUint32("tokenizer.ggml.eos_token_id", (eos.isArray() ? eos.get(0) : eos).asInt());
+        }
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             String gname = LlamaGguf.ggufName(e.getKey());
             if (gname == null) throw new GgufException(where + ": tensor '" + e.getKey() + "' has no name in GGUF's llama architecture");

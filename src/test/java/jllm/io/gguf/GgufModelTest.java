@@ -220,6 +220,21 @@ class GgufModelTest {
         }
     }
 
+    /** Q4_K and Q6_K blocks widen to the values llama.cpp's gguf-py computes (tools/gguf/make_kquant_fixture.py). */
+    @Test
+    void kQuantsDequantizeAsLlamaCppDoes() throws IOException {
+        JsonNode fx = JSON.readTree(Path.of("src/test/resources/gguf/kquants.json").toFile());
+        for (GgmlType t : List.of(GgmlType.Q4_K, GgmlType.Q6_K)) {
+            JsonNode c = fx.get(t.name());
+            byte[] blocks = java.util.Base64.getDecoder().decode(c.get("blocks").asText());
+            float[] want = java.lang.foreign.MemorySegment.ofArray(java.util.Base64.getDecoder().decode(c.get("values_f32le").asText()))
+                    .toArray(GgufFile.LE_F32);
+            assertEquals(c.get("n").asInt(), want.length);
+            float[] got = GgufModel.decode(t, java.lang.foreign.MemorySegment.ofArray(blocks), want.length).toFloatArray();
+            assertArrayEquals(want, got, t.name());
+        }
+    }
+
     private static Path withKeys(Path dir, String name, java.util.function.Consumer<GgufWriter> keys, String tensorType) throws IOException {
         GgufWriter w = new GgufWriter();
         keys.accept(w);

@@ -185,7 +185,7 @@ public final class TokenizerJson {
     }
 
     /** A map in the order given: key, value, key, value, ... */
-    public static Map<String, Object> ordered(Object... kv) {
+    private static Map<String, Object> ordered(Object... kv) {
         Map<String, Object> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
         return m;

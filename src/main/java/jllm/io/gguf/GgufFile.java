@@ -240,6 +240,7 @@ public final class GgufFile {
 
     public int version() { return version; }
 
+    /** general.alignment, or the default 32. */
     public long alignment() { return alignment; }
 
     /** Where the data section starts in the file. */

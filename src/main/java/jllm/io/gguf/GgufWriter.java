@@ -64,11 +64,6 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Copies a value read from another file (any type), e.g. to rewrite a file with other tensors. */
-    public GgufWriter put(String key, GgufFile.Value v) { put(key, v.type(), v.elementType(), v.value()); return this; }
-
-    public Map<String, GgufFile.Value> metadata() { return java.util.Collections.unmodifiableMap(metadata); }
-
     /**
      * Adds a tensor: ne in ggml's order (innermost first), byteSize bytes produced by filler in
      * order. The name must be unique and shorter than 64 bytes (llama.cpp's limit), rows a whole

@@ -49,6 +49,7 @@ class GgufFileTest {
     void writtenMetadataAndTensorsReadBack() throws IOException {
         GgufFile f = GgufFile.open(small("ok.gguf"));
         assertEquals(3, f.version());
+        assertEquals(32, f.alignment());
         assertEquals("test", f.string("general.architecture", ""));
         assertEquals(7, f.positiveInt("test.count", ""));
         assertEquals(1e-5, f.number("test.eps", ""), 0.0, "a float32 reads as the decimal it was written from");
@@ -157,6 +158,20 @@ class GgufFileTest {
         assertEquals(f.path() + ": metadata key 'test.count' is a uint32, expected a string", e.getMessage());
         e = assertThrows(GgufException.class, () -> f.string("llama.embedding_length", "hidden_size"));
         assertEquals(f.path() + ": missing metadata key 'llama.embedding_length' (hidden_size)", e.getMessage());
+    }
+
+    @Test
+    void alignmentComesFromGeneralAlignment() throws IOException {
+        for (Object[] c : new Object[][] {{48L, "metadata key 'general.alignment' is 48; it must be a power of two"},
+                {64L, "tensor 't.b': data offset 32 is not a multiple of the alignment 64"}}) {
+            GgufWriter w = new GgufWriter();
+            w.putUint32("general.alignment", (Long) c[0]);
+            w.addTensor("t.a", new long[] {2}, GgmlType.F32, 8, (o, d) -> {});
+            w.addTensor("t.b", new long[] {2}, GgmlType.F32, 8, (o, d) -> {});
+            Path f = dir.resolve("align" + c[0] + ".gguf");
+            w.write(f);
+            assertFails(f, (String) c[1]);
+        }
     }
 
     @Test

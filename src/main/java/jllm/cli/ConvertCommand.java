@@ -1,11 +1,14 @@
 package jllm.cli;
 
+import jllm.io.ModelSource;
+import jllm.io.gguf.GgufModel;
 import jllm.io.hf.HfHub;
 import jllm.io.llama2c.Llama2cConverter;
 import jllm.lora.PeftModel;
 import jllm.models.AutoModelForCausalLM;
 import jllm.models.PretrainedModel;
 import jllm.models.gpt.GPT;
+import jllm.tokenizer.HfTokenizer;
 import jllm.train.SavedModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,17 +18,17 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** {@code jllm convert}: between llama2.c, jllm checkpoints and Hugging Face directories; LoRA merging. */
+/** {@code jllm convert}: between llama2.c, jllm checkpoints, Hugging Face directories and GGUF files; LoRA merging. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = "Convert checkpoints to Hugging Face model directories, quantize them, and merge LoRA adapters.",
+        description = "Convert checkpoints to Hugging Face model directories or GGUF files, quantize them, and merge LoRA adapters.",
         subcommands = {ConvertCommand.Llama2c.class, ConvertCommand.MergeLora.class, ConvertCommand.Hf.class, ConvertCommand.Quantize.class,
+                ConvertCommand.Gguf.class,
                 ConvertCommand.Checkpoint.class})
 public final class ConvertCommand implements Runnable {
     @CommandLine.Spec
@@ -33,17 +36,6 @@ public final class ConvertCommand implements Runnable {
 
     @Override
     public void run() { spec.commandLine().usage(System.out); }
-
-    /** Files of a model directory that describe the tokenizer and generation, copied next to converted weights. */
-    static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-            "generation_config.json", "chat_template.jinja");
-
-    static void copySideFiles(Path from, Path to) throws IOException {
-        for (String f : SIDE_FILES) {
-            Path src = from.resolve(f);
-            if (Files.isRegularFile(src)) Files.copy(src, to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
 
     /** "2GB", "500MB", "10KB" (powers of 1000, as transformers' max_shard_size) or plain bytes; 0 = one file. */
     static long parseSize(String s) {
@@ -65,7 +57,7 @@ public final class ConvertCommand implements Runnable {
 
     /** --model / --out / --max-shard-size of the subcommands that load a Hugging Face directory and write another. */
     static final class HfInOut {
-        @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+        @Option(names = "--model", required = true, description = "Model directory, GGUF file or cached model name.")
         String model;
 
         @Option(names = "--out", required = true, description = "Output directory.")
@@ -78,22 +70,22 @@ public final class ConvertCommand implements Runnable {
         CommandLine.Model.CommandSpec mixee;
 
         /**
-         * The --model directory, after the checks that come before any work: a bad size is bad
-         * usage, and --out must not be the directory being read (its files are memory-mapped while
-         * the new ones are written).
+         * The --model directory or GGUF file, after the checks that come before any work: a bad
+         * size is bad usage, and --out must not be what is being read (its files are memory-mapped
+         * while the new ones are written).
          */
-        Path source() throws IOException {
+        ModelSource source() throws IOException {
             CliErrors.usage(mixee, () -> parseSize(maxShardSize));
-            Path dir = HfHub.resolve(model);
-            boolean same = Files.exists(out) && Files.isSameFile(out, dir);
-            CliErrors.check(mixee, !same, "--out " + out + " is the --model directory " + dir + "; write to another directory");
-            return dir;
+            Path in = Files.isRegularFile(Path.of(model)) ? Path.of(model) : HfHub.resolve(model);
+            boolean same = Files.exists(out) && Files.isSameFile(out, in);
+            CliErrors.check(mixee, !same, "--out " + out + " is the --model " + in + "; write to another directory");
+            return ModelSource.open(in);
         }
 
-        /** Writes m to --out (sharded as asked) with the tokenizer and generation files of the source directory. */
-        void save(PretrainedModel m, Path sourceDir) throws IOException {
+        /** Writes m to --out (sharded as asked) with the tokenizer and generation files of the source. */
+        void save(PretrainedModel m, ModelSource source) throws IOException {
             m.savePretrained(out, parseSize(maxShardSize));
-            copySideFiles(sourceDir, out);
+            source.writeTokenizerFiles(out);
             System.out.printf(Locale.ROOT, "wrote %s (%s, %,d parameters)%n", out, m.modelType(), m.asModule().numParameters());
         }
     }
@@ -131,25 +123,25 @@ public final class ConvertCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Path dir = io.source(); // options checked before the model is loaded
-            PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(dir).asModule(), adapter);
+            ModelSource src = io.source(); // options checked before the model is loaded
+            PeftModel peft = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(src).asModule(), adapter);
             int layers = peft.loraLayerNames().size();
-            io.save((PretrainedModel) peft.mergeAndUnload(), dir);
+            io.save((PretrainedModel) peft.mergeAndUnload(), src);
             System.out.println("merged " + layers + " LoRA layers of " + adapter);
             return 0;
         }
     }
 
     @Command(name = "hf", mixinStandardHelpOptions = true,
-            description = "Re-save a Hugging Face directory (any family jllm loads) as float32, in one file or in shards.")
+            description = "Re-save a Hugging Face directory (any family jllm loads) or a GGUF file as a float32 Hugging Face directory, in one file or in shards.")
     static final class Hf implements Callable<Integer> {
         @Mixin
         HfInOut io = new HfInOut();
 
         @Override
         public Integer call() throws Exception {
-            Path dir = io.source();
-            io.save(AutoModelForCausalLM.fromPretrained(dir, jllm.tensor.DType.F32), dir);
+            ModelSource src = io.source();
+            io.save(AutoModelForCausalLM.fromPretrained(src, jllm.tensor.DType.F32), src);
             return 0;
         }
     }
@@ -173,16 +165,58 @@ public final class ConvertCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             jllm.tensor.DType t = CliErrors.usage(spec, () -> jllm.nn.Quantize.parse(dtype));
-            Path dir = io.source();
-            PretrainedModel m = AutoModelForCausalLM.fromPretrained(dir, t);
+            ModelSource src = io.source();
+            PretrainedModel m = AutoModelForCausalLM.fromPretrained(src, t);
             List<String> kept = new java.util.ArrayList<>();
             for (var e : m.asModule().namedParameters().entrySet()) {
                 if (e.getValue().dim() == 2 && e.getValue().dtype() != t) kept.add(e.getKey());
             }
-            io.save(m, dir);
+            io.save(m, src);
             System.out.printf(Locale.ROOT, "weights: %s, %.1f MB%s%n", t.torchName(), jllm.bench.DecodeBench.weightBytes(m.asModule()) / 1e6,
                     kept.isEmpty() ? "" : "; kept in float32 (rows not whole blocks): " + String.join(", ", kept));
             return 0;
+        }
+    }
+
+    @Command(name = "gguf", mixinStandardHelpOptions = true,
+            description = {"A Llama model (Hugging Face directory or GGUF file) -> a GGUF file for llama.cpp: architecture llama, "
+                    + "q/k rows permuted to ggml's RoPE layout, the tokenizer and chat template in tokenizer.ggml.* / tokenizer.chat_template.",
+                    "--dtype stores the matrices as f32, f16, bf16, or llama.cpp's q8_0 / q4_0 blocks (a matrix whose rows are not whole "
+                            + "32-element blocks is stored f16); norms stay f32, as llama.cpp's converter keeps them."})
+    static final class Gguf implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--model", required = true, description = "Model directory, GGUF file or cached model name.")
+        String model;
+
+        @Option(names = "--out", required = true, description = "The GGUF file to write (replaced atomically).")
+        Path out;
+
+        @Option(names = "--dtype", description = "Type of the weight matrices: f32, f16, bf16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+        String dtype = "f16";
+
+        @Override
+        public Integer call() throws Exception {
+            GgufModel.FileType type = CliErrors.usage(spec, () -> fileType(dtype));
+            Path in = Files.isRegularFile(Path.of(model)) ? Path.of(model) : HfHub.resolve(model);
+            CliErrors.check(spec, !(Files.exists(out) && Files.isSameFile(out, in)), "--out " + out + " is the --model " + in + "; write another file");
+            CliErrors.check(spec, !Files.isDirectory(out), "--out " + out + " is a directory; give the GGUF file to write");
+            ModelSource src = ModelSource.open(in);
+            PretrainedModel m = AutoModelForCausalLM.fromPretrained(src);
+            try (HfTokenizer tok = src.tokenizer()) {
+                String name = in.getFileName().toString().replaceFirst("\\.gguf$", "");
+                GgufModel.write(out, m.configJson(), m.hfStateDict(), src.tokenizerJson(), tok, type, name);
+            }
+            System.out.printf(Locale.ROOT, "wrote %s (%s, %,d parameters, %s matrices, %,d bytes)%n", out, m.modelType(),
+                    m.asModule().numParameters(), type.name().toLowerCase(Locale.ROOT), Files.size(out));
+            return 0;
+        }
+
+        static GgufModel.FileType fileType(String s) {
+            for (GgufModel.FileType t : GgufModel.FileType.values()) if (t.name().equalsIgnoreCase(s)) return t;
+            throw new IllegalArgumentException("--dtype must be one of " + java.util.Arrays.stream(GgufModel.FileType.values())
+                    .map(t -> t.name().toLowerCase(Locale.ROOT)).toList() + ", got '" + s + "'");
         }
     }
 

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
                 + "--stride tokens, and each next-token prediction is scored once, in the first window that makes it. Prints the tokens scored, "
                 + "the mean negative log-likelihood (nats), perplexity = exp(mean NLL), bits per byte (total NLL in bits / bytes of text), "
                 + "the time and tokens/s.",
-                "--model is a directory or cached model name, as for generate; --checkpoint a `jllm train` checkpoint, as for sample."})
+                "--model is a directory, GGUF file or cached model name, as for generate; --checkpoint a `jllm train` checkpoint, as for sample."})
 public final class EvalCommand implements Callable<Integer> {
     /** Hugging Face's guide and llama.cpp use 1024 and 512 tokens; longer windows cost quadratic attention for little change. */
     static final int MAX_DEFAULT_CTX = 1024;
@@ -35,7 +35,7 @@ public final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", description = "A Hugging Face model directory or cached model name (as generate takes).")
+    @Option(names = "--model", description = "A Hugging Face model directory, GGUF file or cached model name (as generate takes).")
     String model;
 
     @Option(names = "--checkpoint", description = "A checkpoint directory, or a run's out_dir (as sample takes).")

@@ -1,7 +1,6 @@
 package jllm.cli;
 
 import jllm.distributed.ProcessGroup;
-import jllm.io.hf.HfHub;
 import jllm.generate.SpecialTokens;
 import jllm.lora.LoraConfig;
 import jllm.lora.PeftModel;
@@ -35,7 +34,7 @@ import java.util.concurrent.Callable;
                         + "validation loss improves, training checkpoints (OUT/ckpt_last, ckpt_best: adapter weights and optimizer), "
                         + "metrics.jsonl and loss.png. Then: jllm generate --model MODEL --adapter OUT/adapter"})
 public final class FinetuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Base model directory or cached model name.")
+    @Option(names = "--model", required = true, description = "Base model directory, GGUF file or cached model name.")
     String model;
 
     @Option(names = "--data", required = true, description = "Training data: a .jsonl file of prompt/response objects, or any other file as plain text.")
@@ -120,9 +119,10 @@ public final class FinetuneCommand implements Callable<Integer> {
     }
 
     private int finetune(ProcessGroup group, PrintStream o) throws Exception {
-        Path dir = HfHub.resolve(model);
-        PretrainedModel base = dtype == null ? AutoModelForCausalLM.fromPretrained(dir)
-                : AutoModelForCausalLM.fromPretrained(dir, jllm.nn.Quantize.parse(dtype));
+        jllm.io.ModelSource src = jllm.io.ModelSource.open(model);
+        Path dir = Path.of(src.name());
+        PretrainedModel base = dtype == null ? AutoModelForCausalLM.fromPretrained(src)
+                : AutoModelForCausalLM.fromPretrained(src, jllm.nn.Quantize.parse(dtype));
         int block = Math.min(blockSize, base.blockSize());
         TrainConfig cfg = config(dir, base, block).withOverrides(sets);
         TrainConfig.Share share = cfg.share(group.worldSize());
@@ -134,7 +134,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         PeftModel peft = PeftModel.getPeftModel(base.asModule(), lora);
         o.println(peft.trainableParametersLine());
 
-        try (HfTokenizer tok = HfTokenizer.fromDirectory(dir)) {
+        try (HfTokenizer tok = src.tokenizer()) {
             // the split and shuffle use the config's seed on every rank, so all ranks hold the same examples
             FinetuneData batches = FinetuneData.load(data, encoding(tok, base), share.batchSize(), cfg.blockSize(), cfg.seed());
             group.verifySame("the fine-tuning data", batches.description());

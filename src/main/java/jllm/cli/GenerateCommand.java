@@ -19,18 +19,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, with an optional LoRA adapter. */
+/** {@code jllm generate}: text from a Hugging Face model directory of any family jllm has, or a GGUF file, with an optional LoRA adapter. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate text with a Hugging Face model directory (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Phi-3) and its tokenizer.json, optionally "
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
-                "--model is a directory, or a name (org/name) found in the local Hugging Face cache "
+                "--model is a directory, a GGUF file (llama.cpp's format: a Llama with its tokenizer; F32, F16, BF16, Q8_0 and Q4_0 "
+                        + "tensors, Q4_K/Q6_K widened to float32), or a name (org/name) found in the local Hugging Face cache "
                         + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
 public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+    @Option(names = "--model", required = true, description = "Model directory, GGUF file or cached model name.")
     String model;
 
     @Option(names = "--adapter", description = "A LoRA adapter directory (adapter_config.json + adapter_model.safetensors), as PEFT saves it.")

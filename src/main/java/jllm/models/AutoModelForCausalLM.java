@@ -1,5 +1,6 @@
 package jllm.models;
 
+import jllm.io.ModelSource;
 import jllm.io.hf.HfHub;
 import jllm.nn.Init;
 import jllm.tensor.DType;
@@ -10,14 +11,15 @@ import java.nio.file.Path;
 
 /**
  * transformers' {@code AutoModelForCausalLM.from_pretrained}: picks the model class from
- * config.json's model_type (else its architectures) in the {@link ModelRegistry}.
+ * config.json's model_type (else its architectures) in the {@link ModelRegistry}. A GGUF file
+ * loads the same way ({@link ModelSource#open}: its header becomes the config).
  */
 public final class AutoModelForCausalLM {
     private AutoModelForCausalLM() {}
 
-    /** A local directory, or org/name from the local Hugging Face cache ({@link HfHub#resolve(String)}; never the network). */
+    /** A GGUF file, a local directory, or org/name from the local Hugging Face cache ({@link HfHub#resolve(String)}; never the network). */
     public static PretrainedModel fromPretrained(String pathOrName) throws IOException {
-        return fromPretrained(HfHub.resolve(pathOrName));
+        return fromPretrained(ModelSource.open(pathOrName));
     }
 
     /** As {@link #fromPretrained(String)} with an explicit hub cache root. */
@@ -25,9 +27,14 @@ public final class AutoModelForCausalLM {
         return fromPretrained(HfHub.resolve(pathOrName, hubCacheRoot));
     }
 
-    /** The model class config.json names ({@link ModelRegistry#forConfig}), loaded from dir. */
-    public static PretrainedModel fromPretrained(Path dir) throws IOException {
-        return ModelRegistry.load(dir);
+    /** The model class config.json names ({@link ModelRegistry#forConfig}), loaded from a directory or GGUF file. */
+    public static PretrainedModel fromPretrained(Path dirOrGguf) throws IOException {
+        return ModelRegistry.load(dirOrGguf);
+    }
+
+    /** The model class the source's config names, loaded from it. */
+    public static PretrainedModel fromPretrained(ModelSource source) throws IOException {
+        return ModelRegistry.load(source);
     }
 
     /**
@@ -36,10 +43,15 @@ public final class AutoModelForCausalLM {
      * never exists in F32 first.
      */
     public static PretrainedModel fromPretrained(Path dir, DType weights) throws IOException {
+        return fromPretrained(ModelSource.open(dir), weights);
+    }
+
+    /** As {@link #fromPretrained(Path, DType)} for a source already open. */
+    public static PretrainedModel fromPretrained(ModelSource source, DType weights) throws IOException {
         try {
             return Init.weightsIn(weights, () -> {
                 try {
-                    return ModelRegistry.load(dir);
+                    return ModelRegistry.load(source);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -3,7 +3,7 @@ package jllm.models;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.io.hf.HfException;
-import jllm.io.hf.HfModelDir;
+import jllm.io.ModelSource;
 import jllm.models.gemma.Gemma2ForCausalLM;
 import jllm.models.gemma.GemmaForCausalLM;
 import jllm.models.gpt.CharGPT;
@@ -31,10 +31,10 @@ import java.util.Optional;
 public final class ModelRegistry {
     private ModelRegistry() {}
 
-    /** Loads a Hugging Face directory of the family. */
+    /** Loads a model of the family from a Hugging Face directory or a GGUF file. */
     @FunctionalInterface
     public interface Loader {
-        PretrainedModel load(HfModelDir dir) throws IOException;
+        PretrainedModel load(ModelSource source) throws IOException;
     }
 
     /** Builds a fresh model from a training config's model section, with the tokenizer's vocabulary and the block size. */
@@ -129,18 +129,22 @@ public final class ModelRegistry {
                 + (type == null ? "(none)" : "'" + type + "'") + "; jllm loads model_type " + String.join(", ", huggingFaceTypes()));
     }
 
+    /** Loads a Hugging Face model directory or a GGUF file with its family's loader ({@link #load(ModelSource)}). */
+    public static PretrainedModel load(Path dirOrGguf) throws IOException {
+        return load(ModelSource.open(dirOrGguf));
+    }
+
     /**
-     * Loads a Hugging Face model directory with its family's loader; a quantized directory keeps its
-     * blocks (unless an enclosing {@link jllm.nn.Init#weightsIn} asks for another type).
+     * Loads a model source with the loader of the family its config names; quantized weights keep
+     * their blocks (unless an enclosing {@link jllm.nn.Init#weightsIn} asks for another type).
      */
-    public static PretrainedModel load(Path dir) throws IOException {
-        HfModelDir d = HfModelDir.open(dir);
-        Loader l = forConfig(d.config(), d.configFile()).loader();
-        if (d.blockType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(d);
+    public static PretrainedModel load(ModelSource source) throws IOException {
+        Loader l = forConfig(source.config(), source.configFile()).loader();
+        if (source.blockType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(source);
         try {
-            return jllm.nn.Init.weightsIn(d.blockType(), () -> {
+            return jllm.nn.Init.weightsIn(source.blockType(), () -> {
                 try {
-                    return l.load(d);
+                    return l.load(source);
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }

@@ -28,10 +28,10 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
     }
 
     /**
-     * A family's config parsed from d's config.json and checked against the memory budget before
+     * A family's config parsed from d's config.json (or the GGUF header it was made from) and checked against the memory budget before
      * anything is allocated; a bad field is an {@link HfException} naming config.json.
      */
-    protected static <C> C checked(jllm.io.hf.HfModelDir d, java.util.function.Supplier<C> parse, java.util.function.ToLongFunction<C> numParameters) {
+    protected static <C> C checked(jllm.io.ModelSource d, java.util.function.Supplier<C> parse, java.util.function.ToLongFunction<C> numParameters) {
         try {
             C c = parse.get();
             MemoryBudget.requireFits(numParameters.applyAsLong(c), d.configFile());
@@ -45,7 +45,7 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
      * A family's from_pretrained: config.json parsed and checked ({@link #checked}), the model
      * built without its random init, the weights loaded ({@link #loadHf}).
      */
-    protected static <C, M extends PretrainedCausalLM> M load(jllm.io.hf.HfModelDir d,
+    protected static <C, M extends PretrainedCausalLM> M load(jllm.io.ModelSource d,
                                                               java.util.function.BiFunction<com.fasterxml.jackson.databind.JsonNode, Object, C> parse,
                                                               java.util.function.ToLongFunction<C> numParameters,
                                                               java.util.function.Function<C, M> build) {

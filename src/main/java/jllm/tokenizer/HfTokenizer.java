@@ -73,7 +73,13 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final Path chatTemplateFile; // where the template came from, for its errors
     private final int modelMaxLength;
 
-    private HfTokenizer(Path file, JsonNode tok, JsonNode config, String chatTemplateOverride) throws IOException {
+    /**
+     * file names the tokenizer in messages; its bytes are tokJson, already parsed as tok. config is
+     * tokenizer_config.json's object (read from configFile, named in its errors); a template not in
+     * the config comes from templateFile.
+     */
+    private HfTokenizer(Path file, byte[] tokJson, JsonNode tok, JsonNode config, Path configFile, String chatTemplateOverride,
+                        Path templateFile) {
         this.file = file;
         JsonNode model = tok.path("model");
         String type = model.path("type").asText("");
@@ -106,7 +112,6 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             if (id >= 0) idToToken[id] = t;
         });
 
-        Path configFile = file.resolveSibling("tokenizer_config.json");
         specialTokens = new HashMap<>();
         for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
             String v = tokenString(config.get(key), configFile, key);
@@ -125,7 +130,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             addBos = config.hasNonNull("add_bos_token") ? jllm.io.ConfigFields.bool(config, "add_bos_token", false) : null;
             addEos = config.hasNonNull("add_eos_token") ? jllm.io.ConfigFields.bool(config, "add_eos_token", false) : null;
             chatTemplate = chatTemplateOverride != null ? chatTemplateOverride : chatTemplateOf(config.get("chat_template"));
-            chatTemplateFile = chatTemplateOverride != null ? file.resolveSibling("chat_template.jinja") : configFile;
+            chatTemplateFile = chatTemplateOverride != null ? templateFile : configFile;
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
         }
@@ -136,8 +141,10 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
         // DJL would otherwise impose its default truncation (512) and padding; we want neither.
         Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
-        try (var in = Files.newInputStream(file)) {
+        try (var in = new java.io.ByteArrayInputStream(tokJson)) {
             hf = HuggingFaceTokenizer.newInstance(in, options);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(file + ": the tokenizers library rejected this tokenizer.json: " + e.getMessage(), e);
         }
@@ -155,6 +162,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     /** A {@code tokenizer.json}; the {@code tokenizer_config.json} beside it is read when present. */
     public static HfTokenizer fromFile(Path tokenizerJson) {
         JsonNode tok = readJson(tokenizerJson, true);
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(tokenizerJson);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read tokenizer file " + tokenizerJson + ": " + e.getMessage(), e);
+        }
         Path dir = tokenizerJson.toAbsolutePath().getParent();
         JsonNode config = readJson(dir.resolve("tokenizer_config.json"), false);
         String template = null;
@@ -166,11 +179,22 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 throw new UncheckedIOException("cannot read chat template " + jinja + ": " + e.getMessage(), e);
             }
         }
+        return new HfTokenizer(tokenizerJson, bytes, tok, config, tokenizerJson.resolveSibling("tokenizer_config.json"), template,
+                tokenizerJson.resolveSibling("chat_template.jinja"));
+    }
+
+    /**
+     * A tokenizer.json and tokenizer_config.json held in memory, made from another format (a GGUF
+     * file's metadata); source is named in every message about them.
+     */
+    public static HfTokenizer fromJson(String tokenizerJson, JsonNode tokenizerConfig, Path source) {
+        JsonNode tok;
         try {
-            return new HfTokenizer(tokenizerJson, tok, config, template);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read tokenizer file " + tokenizerJson + ": " + e.getMessage(), e);
+            tok = JSON.readTree(tokenizerJson);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(source + ": the tokenizer.json made from it is not valid JSON: " + e.getOriginalMessage(), e);
         }
+        return new HfTokenizer(source, tokenizerJson.getBytes(java.nio.charset.StandardCharsets.UTF_8), tok, tokenizerConfig, source, null, source);
     }
 
     private static JsonNode readJson(Path p, boolean required) {

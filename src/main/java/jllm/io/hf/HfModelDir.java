@@ -45,7 +45,7 @@ import java.util.stream.Stream;
  * elements, dtype q8_0). transformers refuses such a directory with an error naming the method;
  * a directory quantized by another method (GPTQ, AWQ, bitsandbytes) is refused here the same way.
  */
-public final class HfModelDir implements jllm.io.WeightSource {
+public final class HfModelDir implements jllm.io.ModelSource {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
@@ -86,6 +86,7 @@ public final class HfModelDir implements jllm.io.WeightSource {
     public static final String QUANT_METHOD = "jllm";
 
     /** The quantized weights' block type (Q8_0, Q4_0), or null when the directory holds none. */
+    @Override
     public DType blockType() { return blocks; }
 
     /** True for a tensor stored as blocks: a U8 tensor of a quantized directory. */
@@ -164,10 +165,35 @@ public final class HfModelDir implements jllm.io.WeightSource {
 
     public Path dir() { return dir; }
 
+    @Override
     public Path configFile() { return dir.resolve(CONFIG); }
 
     /** config.json (a live object; copy it before changing it). */
+    @Override
     public ObjectNode config() { return config; }
+
+    /** tokenizer.json (with tokenizer_config.json and chat_template.jinja when present) of the directory. */
+    @Override
+    public jllm.tokenizer.HfTokenizer tokenizer() { return jllm.tokenizer.HfTokenizer.fromDirectory(dir); }
+
+    @Override
+    public JsonNode tokenizerJson() {
+        Path f = dir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(f)) throw new HfException("no tokenizer.json in model directory " + dir);
+        return readJson(f);
+    }
+
+    /** Files of a model directory that describe the tokenizer and generation, copied next to converted weights. */
+    public static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "chat_template.jinja");
+
+    @Override
+    public void writeTokenizerFiles(Path to) throws IOException {
+        for (String f : SIDE_FILES) {
+            Path src = dir.resolve(f);
+            if (Files.isRegularFile(src)) Files.copy(src, to.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
 
     /** Tensor names in file (or index) order. */
     @Override
@@ -230,7 +256,7 @@ public final class HfModelDir implements jllm.io.WeightSource {
         SafeTensorsFile f = entryFile(key);
         TensorEntry e = f.get(key);
         if (!floating(key) || !dst.isContiguous()) {
-            jllm.io.WeightSource.super.copyInto(key, dst);
+            jllm.io.ModelSource.super.copyInto(key, dst);
             return;
         }
         Tensor flat = dst.view(-1);

@@ -1,7 +1,6 @@
 package jllm.models.gemma;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -22,7 +21,7 @@ public class Gemma2ForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return gemma2.toJson(); }
 
-    public static Gemma2ForCausalLM fromPretrained(HfModelDir d) {
+    public static Gemma2ForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, Gemma2Config::fromJson, Gemma2Config::numParameters, c -> new Gemma2ForCausalLM(c, null));
     }
 }

@@ -1,7 +1,6 @@
 package jllm.models.gemma;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -21,7 +20,7 @@ public class GemmaForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return gemma.toJson(); }
 
-    public static GemmaForCausalLM fromPretrained(HfModelDir d) {
+    public static GemmaForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, GemmaConfig::fromJson, c -> c.decoder().numParameters(), c -> new GemmaForCausalLM(c, null));
     }
 }

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.io.ConfigFields;
 import jllm.io.hf.HfException;
-import jllm.io.hf.HfModelDir;
 import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
 import jllm.models.StepCache;
@@ -248,9 +247,9 @@ public class GPT extends PretrainedCausalLM {
      * with {@link #loadHuggingFace}'s rules. Settings jllm's GPT does not implement
      * (another activation, layer_norm_epsilon, n_inner, scale_attn_by_inverse_layer_idx) are errors.
      */
-    public static GPT fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
+    public static GPT fromPretrained(Path dir) throws IOException { return fromPretrained(jllm.io.ModelSource.open(dir)); }
 
-    public static GPT fromPretrained(HfModelDir d) {
+    public static GPT fromPretrained(jllm.io.ModelSource d) {
         ObjectNode c = d.config();
         Path cf = d.configFile();
         GPTConfig cfg;

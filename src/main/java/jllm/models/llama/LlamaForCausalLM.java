@@ -3,7 +3,6 @@ package jllm.models.llama;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import jllm.autograd.Grad;
 import jllm.io.hf.HfException;
-import jllm.io.hf.HfModelDir;
 import jllm.models.PretrainedCausalLM;
 import jllm.models.KVCache;
 import jllm.models.StepCache;
@@ -180,9 +179,9 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
     }
 
     /** Loads a Hugging Face LlamaForCausalLM directory (config.json + safetensors, single or sharded, F32/F16/BF16). */
-    public static LlamaForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
+    public static LlamaForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(jllm.io.ModelSource.open(dir)); }
 
-    public static LlamaForCausalLM fromPretrained(HfModelDir d) {
+    public static LlamaForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, LlamaConfig::fromJson, LlamaConfig::numParameters, c -> new LlamaForCausalLM(c, null));
     }
 

@@ -1,7 +1,6 @@
 package jllm.models.mistral;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -21,7 +20,7 @@ public class MistralForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return mistral.toJson(); }
 
-    public static MistralForCausalLM fromPretrained(HfModelDir d) {
+    public static MistralForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, MistralConfig::fromJson, c -> c.decoder().numParameters(), c -> new MistralForCausalLM(c, null));
     }
 }

@@ -1,7 +1,6 @@
 package jllm.models.phi3;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -21,7 +20,7 @@ public class Phi3ForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return phi3.toJson(); }
 
-    public static Phi3ForCausalLM fromPretrained(HfModelDir d) {
+    public static Phi3ForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, Phi3Config::fromJson, c -> c.decoder().numParameters(), c -> new Phi3ForCausalLM(c, null));
     }
 }

@@ -1,7 +1,6 @@
 package jllm.models.qwen2;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -26,9 +25,9 @@ public class Qwen2ForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return qwen.toJson(); }
 
-    public static Qwen2ForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(HfModelDir.open(dir)); }
+    public static Qwen2ForCausalLM fromPretrained(Path dir) throws IOException { return fromPretrained(jllm.io.ModelSource.open(dir)); }
 
-    public static Qwen2ForCausalLM fromPretrained(HfModelDir d) {
+    public static Qwen2ForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, Qwen2Config::fromJson, Qwen2Config::numParameters, c -> new Qwen2ForCausalLM(c, null));
     }
 }

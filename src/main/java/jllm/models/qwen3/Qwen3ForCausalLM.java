@@ -1,7 +1,6 @@
 package jllm.models.qwen3;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import jllm.io.hf.HfModelDir;
 import jllm.models.llama.LlamaForCausalLM;
 import jllm.tensor.Generator;
 
@@ -20,7 +19,7 @@ public class Qwen3ForCausalLM extends LlamaForCausalLM {
     @Override
     public ObjectNode configJson() { return qwen.toJson(); }
 
-    public static Qwen3ForCausalLM fromPretrained(HfModelDir d) {
+    public static Qwen3ForCausalLM fromPretrained(jllm.io.ModelSource d) {
         return load(d, Qwen3Config::fromJson, Qwen3Config::numParameters, c -> new Qwen3ForCausalLM(c, null));
     }
 }

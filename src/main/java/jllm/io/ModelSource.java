@@ -25,8 +25,12 @@ public interface ModelSource extends WeightSource {
     /** The file the config comes from, for messages: config.json, or the GGUF file. */
     Path configFile();
 
-    /** The block type (Q8_0, Q4_0) the weight matrices are stored in, which loading keeps by default; null when they are floating. */
-    jllm.tensor.DType blockType();
+    /**
+     * The type the weight matrices are stored in when it is one type other than F32 (Q8_0, Q4_0,
+     * BF16, F16), which loading keeps by default (the kernels read it directly: half or less of the
+     * memory and of the bytes each decoded token reads); null when they load as F32.
+     */
+    jllm.tensor.DType weightType();
 
     /** The model's tokenizer (tokenizer.json and tokenizer_config.json, or made from GGUF metadata). */
     HfTokenizer tokenizer();

@@ -140,9 +140,9 @@ public final class ModelRegistry {
      */
     public static PretrainedModel load(ModelSource source) throws IOException {
         Loader l = forConfig(source.config(), source.configFile()).loader();
-        if (source.blockType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(source);
+        if (source.weightType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(source);
         try {
-            return jllm.nn.Init.weightsIn(source.blockType(), () -> {
+            return jllm.nn.Init.weightsIn(source.weightType(), () -> {
                 try {
                     return l.load(source);
                 } catch (IOException e) {

@@ -83,6 +83,12 @@ class QuantizeCommandTest {
             assertEquals("F32", st.get("model.norm.weight").dtype().name());
         }
         assertEquals(greedy(model), greedy(b));
+        // a bf16 directory loads into bf16 matrices by default (half the memory of float32), or widened when asked
+        PretrainedModel kept = AutoModelForCausalLM.fromPretrained(b);
+        assertEquals(DType.BF16, kept.asModule().namedParameters().get("model.layers.0.mlp.gate_proj.weight").dtype());
+        assertEquals(DType.F32, kept.asModule().namedParameters().get("model.norm.weight").dtype());
+        assertEquals(DType.F32, AutoModelForCausalLM.fromPretrained(b, DType.F32).asModule().namedParameters()
+                .get("model.layers.0.mlp.gate_proj.weight").dtype());
     }
 
     @Test

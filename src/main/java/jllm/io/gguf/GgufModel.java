@@ -83,10 +83,10 @@ public final class GgufModel implements ModelSource {
     }
 
     /**
-     * The block type the model keeps its matrices in: Q8_0 or Q4_0 when every matrix that can be
-     * stored in whole 32-element blocks is of that type (the others being float, as llama.cpp's
-     * converter leaves them); null otherwise, when everything loads as float32 (a note says so when
-     * that dequantizes a file's Q4_K/Q6_K or mixed blocks).
+     * The type the model keeps its matrices in: Q8_0 or Q4_0 when every matrix that can be stored in
+     * whole 32-element blocks is of that type (the others being float, as llama.cpp's converter
+     * leaves them); F16 or BF16 when every matrix is; null otherwise, when everything loads as
+     * float32 (a note says so when that dequantizes a file's Q4_K/Q6_K or mixed blocks).
      */
     private static DType blockType(GgufFile f) {
         java.util.Set<GgmlType> quantized = EnumSet.noneOf(GgmlType.class), blockable = EnumSet.noneOf(GgmlType.class);
@@ -97,6 +97,10 @@ public final class GgufModel implements ModelSource {
         if (blockable.size() == 1 && (blockable.contains(GgmlType.Q8_0) || blockable.contains(GgmlType.Q4_0)) && quantized.equals(blockable)) {
             return blockable.contains(GgmlType.Q8_0) ? DType.Q8_0 : DType.Q4_0;
         }
+        java.util.Set<GgmlType> matrices = EnumSet.noneOf(GgmlType.class);
+        for (GgufFile.TensorInfo t : f.tensors().values()) if (t.ne().length == 2) matrices.add(t.type());
+        if (matrices.equals(EnumSet.of(GgmlType.F16))) return DType.F16;
+        if (matrices.equals(EnumSet.of(GgmlType.BF16))) return DType.BF16;
         if (!quantized.isEmpty()) {
             System.err.println("note: " + f.path() + ": its " + quantized + " tensors are widened to float32 at load (jllm keeps Q8_0 or Q4_0"
                     + " blocks when all of a model's matrices are of that one type)");
@@ -105,7 +109,7 @@ public final class GgufModel implements ModelSource {
     }
 
     @Override
-    public DType blockType() { return blocks; }
+    public DType weightType() { return blocks; }
 
     public GgufFile file() { return file; }
 

@@ -57,12 +57,28 @@ public final class HfModelDir implements jllm.io.ModelSource {
     private final LinkedHashMap<String, SafeTensorsFile> fileOfKey;
     /** The block type of the U8 tensors, from quantization_config; null for an unquantized directory. */
     private final DType blocks;
+    /** What the weight matrices load as by default: the block type, or BF16/F16 when all of them are; null for F32. */
+    private final DType stored;
 
     private HfModelDir(Path dir, ObjectNode config, LinkedHashMap<String, SafeTensorsFile> fileOfKey) {
         this.dir = dir;
         this.config = config;
         this.fileOfKey = fileOfKey;
         this.blocks = quantization(config, dir.resolve(CONFIG));
+        this.stored = blocks != null ? blocks : floatingWeightType(fileOfKey);
+    }
+
+    /** BF16 or F16 when every 2-D floating tensor is of that one type; null otherwise (loads as F32). */
+    private static DType floatingWeightType(Map<String, SafeTensorsFile> fileOfKey) {
+        java.util.Set<jllm.io.StDType> seen = java.util.EnumSet.noneOf(jllm.io.StDType.class);
+        for (Map.Entry<String, SafeTensorsFile> e : fileOfKey.entrySet()) {
+            TensorEntry t = e.getValue().get(e.getKey());
+            if (t.shape().length == 2) seen.add(t.dtype());
+        }
+        seen.removeIf(t -> !(t == jllm.io.StDType.F16 || t == jllm.io.StDType.BF16 || t == jllm.io.StDType.F32 || t == jllm.io.StDType.F64));
+        if (seen.equals(java.util.Set.of(jllm.io.StDType.BF16))) return DType.BF16;
+        if (seen.equals(java.util.Set.of(jllm.io.StDType.F16))) return DType.F16;
+        return null;
     }
 
     /** quantization_config's block type; null without one; an error for another method or a bad field. */
@@ -85,9 +101,8 @@ public final class HfModelDir implements jllm.io.ModelSource {
 
     public static final String QUANT_METHOD = "jllm";
 
-    /** The quantized weights' block type (Q8_0, Q4_0), or null when the directory holds none. */
     @Override
-    public DType blockType() { return blocks; }
+    public DType weightType() { return stored; }
 
     /** True for a tensor stored as blocks: a U8 tensor of a quantized directory. */
     private boolean isBlocks(String key) {

@@ -86,9 +86,16 @@ class GgufModelTest {
             assertEquals(a.keySet(), b.keySet());
             for (String k : a.keySet()) {
                 Tensor expect = throughType(k, a.get(k), type), have = b.get(k);
-                boolean blocks = type.type.quantized() && a.get(k).dim() == 2 && a.get(k).size(-1) % 32 == 0;
-                assertEquals(blocks ? (type == GgufModel.FileType.Q8_0 ? DType.Q8_0 : DType.Q4_0) : DType.F32, have.dtype(),
-                        type + " " + k + ": Q8_0/Q4_0 matrices stay blocks, the rest loads as float32");
+                boolean matrix = a.get(k).dim() == 2, blocks = type.type.quantized() && matrix && a.get(k).size(-1) % 32 == 0;
+                DType stored = switch (type) {
+                    case Q8_0 -> blocks ? DType.Q8_0 : DType.F32;
+                    case Q4_0 -> blocks ? DType.Q4_0 : DType.F32;
+                    case F16 -> matrix ? DType.F16 : DType.F32;
+                    case BF16 -> matrix ? DType.BF16 : DType.F32;
+                    default -> DType.F32;
+                };
+                assertEquals(stored, have.dtype(), type + " " + k + ": matrices keep the file's type (Q8_0/Q4_0 where rows are whole blocks), "
+                        + "the rest loads as float32");
                 try (var g = Grad.off()) {
                     assertTrue(expect.equal(have.to(DType.F32)), type + ": tensor " + k + " differs");
                 }

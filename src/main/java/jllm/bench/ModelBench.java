@@ -392,16 +392,20 @@ public final class ModelBench {
      * for the f32 cases, PyTorch on the same weights (its own generation loop at the case's prompt).
      */
     public void runGenerate(List<String> names, String model, List<jllm.tensor.DType> dtypes, int promptLen, List<Integer> contexts, int tokens,
-                            int warmup, int repeats, boolean withTorch) {
+                            int warmup, int repeats, boolean withTorch, boolean withLlamaCpp) {
         MachineLimits m = limits();
         DecodeBench bench = new DecodeBench(out, m);
         if (model != null) {
+            if (withLlamaCpp) {
+                sameGgufFiles(bench, model, dtypes, promptLen, contexts, tokens, warmup, repeats);
+                return;
+            }
             bench.run(new DecodeBench.ModelSource() {
                 @Override public String name() { return model; }
 
                 @Override public jllm.models.CausalLM load(jllm.tensor.DType dtype) {
                     try {
-                        return (jllm.models.CausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(jllm.io.hf.HfHub.resolve(model), dtype);
+                        return (jllm.models.CausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(jllm.io.ModelSource.open(model), dtype);
                     } catch (IOException e) {
                         throw new UncheckedIOException(e);
                     }
@@ -414,6 +418,89 @@ public final class ModelBench {
                     : new GPT(CASES.get(n).config())), dtypes, promptLen, contexts, tokens, warmup, repeats);
             if (withTorch && dtypes.contains(jllm.tensor.DType.F32) && !n.equals("tiny")) torchGenerate(n, tokens, warmup, repeats);
         }
+    }
+
+    /**
+     * jllm and llama.cpp on the same GGUF file per weight type: the model is written as GGUF in each
+     * type (as `convert gguf` does), jllm loads that file in its stored type, and llama.cpp
+     * (tools/gguf/bench_llamacpp.mjs, node-llama-cpp) runs it with 1 and with 2 threads.
+     */
+    private void sameGgufFiles(DecodeBench bench, String model, List<jllm.tensor.DType> dtypes, int promptLen, List<Integer> contexts,
+                               int tokens, int warmup, int repeats) {
+        Path dir = tempDir();
+        try {
+            jllm.io.ModelSource src = jllm.io.ModelSource.open(model);
+            jllm.models.PretrainedModel m = jllm.models.AutoModelForCausalLM.fromPretrained(src, jllm.tensor.DType.F32);
+            for (jllm.tensor.DType t : dtypes) {
+                Path f = dir.resolve(t.torchName() + ".gguf");
+                try (jllm.tokenizer.HfTokenizer tok = src.tokenizer()) {
+                    jllm.io.gguf.GgufModel.write(f, m.configJson(), m.hfStateDict(), src.tokenizerJson(), tok, ggufType(t), "bench");
+                }
+                bench.run(new DecodeBench.ModelSource() {
+                    @Override public String name() { return f.getFileName().toString(); }
+
+                    @Override public jllm.models.CausalLM load(jllm.tensor.DType dtype) {
+                        try {
+                            return (jllm.models.CausalLM) jllm.models.AutoModelForCausalLM.fromPretrained(f);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    }
+                }, List.of(t), promptLen, contexts, tokens, warmup, repeats);
+                llamaCpp(f, promptLen, contexts, tokens, warmup, repeats).forEach(out::println);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static jllm.io.gguf.GgufModel.FileType ggufType(jllm.tensor.DType t) {
+        return switch (t) {
+            case F32 -> jllm.io.gguf.GgufModel.FileType.F32;
+            case F16 -> jllm.io.gguf.GgufModel.FileType.F16;
+            case BF16 -> jllm.io.gguf.GgufModel.FileType.BF16;
+            case Q8_0 -> jllm.io.gguf.GgufModel.FileType.Q8_0;
+            case Q4_0 -> jllm.io.gguf.GgufModel.FileType.Q4_0;
+            default -> throw new IllegalArgumentException("no GGUF file type for " + t.torchName());
+        };
+    }
+
+    /** llama.cpp's lines for one GGUF file, with 1 and 2 threads, or why it did not run. */
+    private List<String> llamaCpp(Path gguf, int promptLen, List<Integer> contexts, int tokens, int warmup, int repeats) {
+        String home = System.getProperty("jllm.home", ".");
+        Path script = Path.of(home, "tools", "gguf", "bench_llamacpp.mjs");
+        List<String> lines = new ArrayList<>();
+        if (!Files.isDirectory(Path.of(home, "tools", "gguf", "node_modules", "node-llama-cpp"))) {
+            lines.add("llama.cpp: not run (needs Node and `npm ci` in tools/gguf, which installs node-llama-cpp 3.21.1)");
+            return lines;
+        }
+        for (int threads : new int[] {1, 2}) {
+            List<String> cmd = List.of("node", script.toString(), gguf.toString(), String.valueOf(promptLen),
+                    contexts.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")), String.valueOf(tokens),
+                    String.valueOf(threads), String.valueOf(repeats), String.valueOf(warmup));
+            try {
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (p.waitFor() != 0) {
+                    lines.add("llama.cpp run failed (exit " + p.exitValue() + "): " + all.strip());
+                    continue;
+                }
+                String json = all.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
+                var r = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+                lines.add(String.format(Locale.ROOT, "llama.cpp threads=%d: prefill %d tokens %.0f tokens/s, first token after %.1f ms", threads,
+                        r.get("prompt_len").asInt(), r.get("prefill_tps").asDouble(), r.get("ttft_ms").asDouble()));
+                for (int i = 0; i < r.get("contexts").size(); i++) {
+                    double ms = r.get("decode_ms").get(i).asDouble();
+                    lines.add(String.format(Locale.ROOT, "          decode at context %d: %.1f tokens/s (%.2f ms/token)", r.get("contexts").get(i).asInt(),
+                            1000 / ms, ms));
+                }
+            } catch (Exception e) {
+                lines.add("llama.cpp: could not run " + String.join(" ", cmd) + ": " + e.getMessage());
+            }
+        }
+        return lines;
     }
 
     /** PyTorch's generation on the case's weights (saved by jllm), its logits checked against jllm's. */

@@ -182,6 +182,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-torch", description = "Skip the PyTorch comparison.")
         boolean noTorch;
 
+        @Option(names = "--llama-cpp", description = "With --model (a Llama): write it as a GGUF file per --dtype and run llama.cpp "
+                + "(node-llama-cpp, after `npm ci` in tools/gguf) on the same file, with 1 and 2 threads, beside jllm.")
+        boolean llamaCpp;
+
         @Option(names = "--threads", description = "jllm threads (default: all cores); PyTorch always runs with 1 and with 2.")
         Integer threads;
 
@@ -193,12 +197,13 @@ public final class BenchCommand implements Runnable {
             List<jllm.tensor.DType> types = CliErrors.usage(spec, () -> {
                 if (tokens < 1) throw new IllegalArgumentException("--tokens must be >= 1, got " + tokens);
                 for (int c : contexts) if (c < 1) throw new IllegalArgumentException("--context values must be >= 1, got " + c);
+                if (llamaCpp && model == null) throw new IllegalArgumentException("--llama-cpp needs --model (a Llama with its tokenizer)");
                 return dtypes.stream().map(jllm.nn.Quantize::parse).toList();
             });
             var sizes = CliErrors.usage(spec, () -> new jllm.bench.ModelBench.Sizes(null, null, promptLen));
             int prompt = promptLen != null ? promptLen : 512;
             return runCases(model != null ? List.of() : cases, jllm.bench.ModelBench.GENERATE_CASES, threads, sizes,
-                    b -> b.runGenerate(cases, model, types, prompt, contexts, tokens, warmup, repeats, !noTorch));
+                    b -> b.runGenerate(cases, model, types, prompt, contexts, tokens, warmup, repeats, !noTorch, llamaCpp));
         }
     }
 

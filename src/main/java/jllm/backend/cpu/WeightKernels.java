@@ -117,7 +117,7 @@ final class WeightKernels {
                     for (int b = 0; b < n / QK; b++, o += 18, dOff += QK) {
                         FloatVector d = FloatVector.broadcast(S, BlockQuant.scale((byte[]) w, o));
                         for (int j = 0; j < 16; j += VL) {
-                            ByteVector q = ByteVector.fromArray(BS, (byte[]) w, o + 2 + j);
+                            IntVector q = q4(w, o + 2 + j);
                             q4lo(q).mul(d).intoArray(dst, dOff + j);
                             q4hi(q).mul(d).intoArray(dst, dOff + 16 + j);
                         }
@@ -246,7 +246,7 @@ final class WeightKernels {
             FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
             FloatVector s = FloatVector.zero(S);
             for (int j = 0; j < 16; j += VL) {
-                ByteVector q = ByteVector.fromArray(BS, w, o + 2 + j);
+                IntVector q = q4(w, o + 2 + j);
                 s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
                 s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
             }
@@ -272,12 +272,21 @@ final class WeightKernels {
         return (FloatVector) ByteVector.fromArray(BS, (byte[]) w, o).convertShape(VectorOperators.B2F, S, 0);
     }
 
-    private static FloatVector q4lo(ByteVector q) {
-        return (FloatVector) q.and((byte) 15).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    /**
+     * VL bytes of a Q4_0 block's nibbles, widened to int lanes once: both nibbles are then taken with
+     * int shifts and masks (x86 has no byte shifts: byte lanes emulate them; interleaved runs of a
+     * 8192 x 4096 decode product: 2.0-2.6 ms against 2.1-3.7 ms for byte lanes).
+     */
+    private static IntVector q4(Object w, int o) {
+        return (IntVector) ByteVector.fromArray(BS, (byte[]) w, o).convertShape(VectorOperators.B2I, IS, 0);
     }
 
-    private static FloatVector q4hi(ByteVector q) {
-        return (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, S, 0);
+    private static FloatVector q4lo(IntVector q) {
+        return (FloatVector) q.and(15).sub(8).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector q4hi(IntVector q) {
+        return (FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(15).sub(8).convert(VectorOperators.I2F, 0);
     }
 
     private static FloatVector bf16(short[] w, int o) {

@@ -116,11 +116,8 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
         try (var g = Grad.off()) {
             for (HfTensor h : want) {
                 String f = fileKeyOf.get(h.key());
-                if (h.transposed()) {
-                    h.param().copy_(src.tensor(f).t());
-                } else {
-                    src.copyInto(f, h.param()); // streamed: no second full-size copy of a large weight
-                }
+                // streamed: no second full-size copy of a large weight (a transposed one fills the parameter's transposed view)
+                src.copyInto(f, h.transposed() ? h.param().t() : h.param());
                 loaded.put(h.key(), h.param());
             }
         }

@@ -147,6 +147,10 @@ public final class Engine {
                     }
                 }
             }
+            // as PyTorch frees a node's saved tensors once its backward ran: the activations of the layers
+            // already done are garbage while the later weight gradients are being allocated, so a step's
+            // peak is parameters + optimizer state + gradients, not that plus every activation
+            if (!retainGraph) n.release();
         }
         if (!retainGraph) {
             for (Node n : all) if (!(n instanceof AccumulateGrad)) n.release();

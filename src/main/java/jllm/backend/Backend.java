@@ -101,6 +101,9 @@ public interface Backend {
     /** zeros(shape) then out.index_add_(dim, index, src). */
     Tensor indexAdd(int[] shape, int dim, Tensor index, Tensor src);
 
+    /** target.index_add_(dim, index, src) into a contiguous F32 target, e.g. a gradient being summed into. */
+    void indexAddInto(Tensor target, int dim, Tensor index, Tensor src);
+
     Tensor gather(Tensor src, int dim, Tensor index);
 
     /** zeros(shape) then out.scatter_add_(dim, index, src). */

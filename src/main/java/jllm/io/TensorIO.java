@@ -58,7 +58,7 @@ public final class TensorIO {
                 if (e.getValue() == null) {
                     throw new SafeTensorsException(file + ": tensor '" + e.getKey() + "' is null");
                 }
-                sources.add(source(file, e.getKey(), e.getValue()));
+                sources.add(source(e.getKey(), e.getValue()));
             }
         }
         SafeTensors.writeSources(file, sources, metadata);
@@ -66,38 +66,55 @@ public final class TensorIO {
 
     public static void save(Path file, Map<String, Tensor> tensors) throws IOException { save(file, tensors, null); }
 
-    private static TensorSource source(Path file, String name, Tensor t) {
-        Tensor c = t.detach().to(Device.CPU).contiguous();
+    /**
+     * A tensor's bytes for the writer, read from the tensor 64K elements at a time as the writer asks
+     * for them: saving a model or an optimizer state never holds a second copy of it (a GPT-2
+     * checkpoint would otherwise first copy its 1.5 GB of weights and AdamW moments). The tensor is
+     * read when the file is written, so it must not change before then.
+     */
+    public static TensorSource source(String name, Tensor t) {
+        Tensor c = t.detach().to(Device.CPU);
+        Tensor flat = (c.isContiguous() ? c : c.contiguous()).reshape(-1);
         int[] s = c.shape();
         long[] shape = new long[s.length];
         for (int i = 0; i < s.length; i++) shape[i] = s[i];
-        Object host = c.toHostArray();
-        return switch (c.dtype()) {
-            case F32 -> TensorSource.f32(name, shape, (float[]) host);
-            case I32 -> TensorSource.i32(name, shape, (int[]) host);
-            case I64 -> TensorSource.i64(name, shape, (long[]) host);
-            case F64 -> {
-                double[] a = (double[]) host;
-                yield new TensorSource(name, StDType.F64, shape, 8L * a.length,
-                        (off, dst) -> MemorySegment.copy(a, (int) (off / 8), dst, LE_F64, 0, (int) (dst.byteSize() / 8)));
-            }
-            case F16, BF16 -> {
-                short[] a = (short[]) host;
-                yield new TensorSource(name, c.dtype() == DType.F16 ? StDType.F16 : StDType.BF16, shape, 2L * a.length,
-                        (off, dst) -> MemorySegment.copy(a, (int) (off / 2), dst, LE_I16, 0, (int) (dst.byteSize() / 2)));
-            }
-            case U8, BOOL -> {
-                byte[] a = (byte[]) host;
-                if (c.dtype() == DType.BOOL) {
-                    for (int i = 0; i < a.length; i++) a[i] = (byte) (a[i] != 0 ? 1 : 0);
-                }
-                yield new TensorSource(name, c.dtype() == DType.BOOL ? StDType.BOOL : StDType.U8, shape, a.length,
-                        (off, dst) -> MemorySegment.copy(a, (int) off, dst, ValueLayout.JAVA_BYTE, 0, (int) dst.byteSize()));
-            }
+        StDType st = switch (c.dtype()) {
+            case F32 -> StDType.F32;
+            case F64 -> StDType.F64;
+            case F16 -> StDType.F16;
+            case BF16 -> StDType.BF16;
+            case I64 -> StDType.I64;
+            case I32 -> StDType.I32;
+            case U8 -> StDType.U8;
+            case BOOL -> StDType.BOOL;
             case Q8_0, Q4_0 -> throw new IllegalArgumentException("tensor '" + name + "' is " + c.dtype().torchName()
                     + ", which safetensors has no type for (write it to GGUF, or convert it with to(float32) first)");
         };
+        int es = st.byteSize();
+        return new TensorSource(name, st, shape, (long) es * flat.numel(), (off, dst) -> {
+            int from = (int) (off / es), count = (int) (dst.byteSize() / es);
+            for (int done = 0; done < count; done += PIECE) {
+                int k = Math.min(PIECE, count - done);
+                Object a = flat.narrow(0, from + done, k).toHostArray();
+                MemorySegment to = dst.asSlice((long) done * es, (long) k * es);
+                switch (a) {
+                    case float[] x -> MemorySegment.copy(x, 0, to, LE_F32, 0, k);
+                    case double[] x -> MemorySegment.copy(x, 0, to, LE_F64, 0, k);
+                    case short[] x -> MemorySegment.copy(x, 0, to, LE_I16, 0, k);
+                    case long[] x -> MemorySegment.copy(x, 0, to, LE_I64, 0, k);
+                    case int[] x -> MemorySegment.copy(x, 0, to, LE_I32, 0, k);
+                    case byte[] x -> {
+                        if (c.dtype() == DType.BOOL) for (int i = 0; i < k; i++) x[i] = (byte) (x[i] != 0 ? 1 : 0);
+                        MemorySegment.copy(x, 0, to, ValueLayout.JAVA_BYTE, 0, k);
+                    }
+                    default -> throw new IllegalStateException("unexpected host array " + a.getClass());
+                }
+            }
+        });
     }
+
+    /** Elements per read while writing: 256 KB as F32, below G1's humongous threshold, so the reads are plain young garbage. */
+    private static final int PIECE = 1 << 16;
 
     // ------------------------------------------------------------------ reading
 

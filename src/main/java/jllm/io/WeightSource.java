@@ -28,13 +28,14 @@ public interface WeightSource {
     Tensor tensor(String key);
 
     /**
-     * Copies a floating tensor into dst (same number of elements, contiguous) converting to dst's
-     * dtype. The default reads it whole; a file-backed source streams it in chunks, so that loading
-     * a model never holds a second copy of a large weight.
+     * Copies a floating tensor into dst (the same number of elements, laid out as dst's shape in row-major
+     * order; dst may be a view, e.g. a transposed parameter) converting to dst's dtype. The default reads
+     * it whole; a file-backed source streams it in chunks, so that loading a model never holds a second
+     * copy of a large weight.
      */
     default void copyInto(String key, Tensor dst) {
         Tensor t = tensor(key);
-        dst.view(-1).copy_(t.reshape(-1));
+        dst.copy_(t.reshape(dst.shape()));
     }
 
     /** The file holding key, or where it would be, for messages. */

@@ -116,10 +116,11 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
         try (var g = Grad.off()) {
             for (HfTensor h : want) {
                 String f = fileKeyOf.get(h.key());
-                if (h.transposed()) {
-                    h.param().copy_(src.tensor(f).t());
+                // streamed: no second full-size copy of a large weight (a transposed one fills the parameter's transposed view)
+                if (h.transposed() && h.param().dtype().isQuantized()) {
+                    h.param().copy_(src.tensor(f).t()); // blocks are written whole rows at a time, not through a transposed view
                 } else {
-                    src.copyInto(f, h.param()); // streamed: no second full-size copy of a large weight
+                    src.copyInto(f, h.transposed() ? h.param().t() : h.param());
                 }
                 loaded.put(h.key(), h.param());
             }

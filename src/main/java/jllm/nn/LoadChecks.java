@@ -44,9 +44,10 @@ public final class LoadChecks {
             Tensor t = e.getValue();
             if (t == null || !t.dtype().isFloatingPoint()) continue;
             long bad = 0;
-            // in chunks: a full copy of every weight would double the heap a model load needs
+            // in chunks: a full copy of every weight would double the heap a model load needs; 64K floats
+            // stay below G1's humongous threshold (half its smallest region), so the scan leaves plain young garbage
             Tensor flat = t.reshape(-1);
-            int n = flat.size(0), chunk = 1 << 18;
+            int n = flat.size(0), chunk = 1 << 16;
             for (int s = 0; s < n; s += chunk) {
                 for (float v : flat.narrow(0, s, Math.min(chunk, n - s)).toFloatArray()) if (!Float.isFinite(v)) bad++;
             }

@@ -4,6 +4,7 @@ import jllm.backend.Backends;
 import jllm.io.SafeTensors;
 import jllm.io.SafeTensorsFile;
 import jllm.io.TensorEntry;
+import jllm.io.TensorIO;
 import jllm.io.TensorSource;
 import jllm.tensor.DType;
 import jllm.tensor.Device;
@@ -47,14 +48,9 @@ public record OptimizerStateDict(Map<String, Tensor> tensors, Map<String, String
         List<TensorSource> sources = new ArrayList<>(tensors.size());
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             Tensor t = e.getValue();
-            int[] s = t.shape();
-            long[] shape = new long[s.length];
-            for (int i = 0; i < s.length; i++) shape[i] = s[i];
-            sources.add(switch (t.dtype()) {
-                case I64 -> TensorSource.i64(e.getKey(), shape, t.toLongArray());
-                case I32 -> TensorSource.i32(e.getKey(), shape, t.toIntArray());
-                default -> TensorSource.f32(e.getKey(), shape, t.toFloatArray());
-            });
+            boolean keep = t.dtype() == DType.I64 || t.dtype() == DType.I32 || t.dtype() == DType.F32;
+            // streamed from the live state: no copy of the moments is made first
+            sources.add(TensorIO.source(e.getKey(), keep ? t : t.to(DType.F32)));
         }
         SafeTensors.writeSources(file, sources, metadata);
     }

@@ -1,5 +1,6 @@
 package jllm.autograd;
 
+import jllm.nn.functional.F;
 import jllm.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -76,5 +77,22 @@ class GradientOwnershipTest {
         a.t().matmul(Tensor.of(new float[] {1, 0, 0, 2}, 2, 2)).sum().backward();
         // d/da[i][j] of sum(a^T B) = sum_k B[i][k]
         assertClose(a.grad(), Tensor.of(new float[] {2, 2, 4, 4}, 2, 2));
+    }
+
+    @Test
+    void aTiedEmbeddingAddsItsRowsIntoTheHeadsGradient() {
+        float[] wv = {1, 2, -1, 0.5f, 3, -2, 0.25f, 1};
+        Tensor idx = Tensor.of(new long[] {1, 3, 1, 0}), coef = Tensor.of(new float[] {1, -2, 3, 0.5f}).view(1, 4);
+        // tied as GPT ties wte and lm_head: the head's weight gradient comes first, then the embedding's rows
+        Tensor w = Tensor.of(wv, 4, 2).requiresGrad(true);
+        F.linear(w.embedding(idx), w, null).mul(coef).sum().backward();
+        // the same with two untied copies
+        Tensor e = Tensor.of(wv, 4, 2).requiresGrad(true), h = Tensor.of(wv, 4, 2).requiresGrad(true);
+        F.linear(e.embedding(idx), h, null).mul(coef).sum().backward();
+        assertClose(w.grad(), e.grad().add(h.grad()), 1e-6, 1e-6);
+        assertTrue(w.grad().isContiguous());
+        // once more: the rows now add into the .grad accumulated by the first backward
+        F.linear(w.embedding(idx), w, null).mul(coef).sum().backward();
+        assertClose(w.grad(), e.grad().add(h.grad()).mul(2), 1e-6, 1e-6);
     }
 }

@@ -85,6 +85,7 @@ public final class TestDevice implements Backend {
     }
     @Override public Tensor indexSelect(Tensor src, int dim, Tensor index) { return w(CPU.indexSelect(src, dim, index)); }
     @Override public Tensor indexAdd(int[] shape, int dim, Tensor index, Tensor src) { return w(CPU.indexAdd(shape, dim, index, src)); }
+    @Override public void indexAddInto(Tensor target, int dim, Tensor index, Tensor src) { CPU.indexAddInto(target, dim, index, src); }
     @Override public Tensor gather(Tensor src, int dim, Tensor index) { return w(CPU.gather(src, dim, index)); }
     @Override public Tensor scatterAdd(int[] shape, int dim, Tensor index, Tensor src) { return w(CPU.scatterAdd(shape, dim, index, src)); }
     @Override public Tensor cat(List<Tensor> parts, int dim) { return w(CPU.cat(parts, dim)); }

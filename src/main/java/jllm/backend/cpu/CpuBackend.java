@@ -406,33 +406,43 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor indexAdd(int[] shape, int dim, Tensor index, Tensor src) {
+        Tensor out = alloc(DType.F32, shape);
+        indexAddInto(out, dim, index, src);
+        return out;
+    }
+
+    @Override
+    public void indexAddInto(Tensor out, int dim, Tensor index, Tensor src) {
+        if (out.dtype() != DType.F32 || !out.isContiguous()) {
+            throw new IllegalArgumentException("index_add into a tensor needs a contiguous float32 target, got " + out.dtype().torchName()
+                    + (out.isContiguous() ? "" : " (not contiguous)"));
+        }
+        int[] shape = out.shape();
         Tensor s = cf(src);
         long[] idx = indices(index, shape.length == 0 ? 1 : shape[dim], "index_add", dim);
-        Tensor out = alloc(DType.F32, shape);
         int outer = 1, inner = 1;
         for (int i = 0; i < dim; i++) outer *= shape[i];
         for (int i = dim + 1; i < shape.length; i++) inner *= shape[i];
         int n = shape.length == 0 ? 1 : shape[dim];
         float[] sa = f(s), oa = f(out);
-        int soff = s.storageOffset();
+        int soff = s.storageOffset(), ooff = out.storageOffset();
         final int in = inner, k = idx.length;
         // parallel over outer, or over the inner (feature) range when outer == 1, so no two threads add into one row
         if (outer > 1) {
             Parallel.forRange(outer, 1, (s0, e0) -> {
                 for (int o = s0; o < e0; o++) {
                     for (int j = 0; j < k; j++) {
-                        Elementwise.addInto(sa, soff + (o * k + j) * in, oa, (o * n + (int) idx[j]) * in, in);
+                        Elementwise.addInto(sa, soff + (o * k + j) * in, oa, ooff + (o * n + (int) idx[j]) * in, in);
                     }
                 }
             });
         } else {
             Parallel.forRange(in, 256, (s0, e0) -> {
                 for (int j = 0; j < k; j++) {
-                    Elementwise.addInto(sa, soff + j * in + s0, oa, (int) idx[j] * in + s0, e0 - s0);
+                    Elementwise.addInto(sa, soff + j * in + s0, oa, ooff + (int) idx[j] * in + s0, e0 - s0);
                 }
             });
         }
-        return out;
     }
 
     @Override

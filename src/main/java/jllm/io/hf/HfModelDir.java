@@ -264,28 +264,40 @@ public final class HfModelDir implements jllm.io.ModelSource {
     /** The dtype a tensor has in its file. */
     public jllm.io.StDType dtype(String key) { return entryFile(key).get(key).dtype(); }
 
-    /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
-    /** Streams the tensor into dst in chunks of at most 256K elements (1 MB as F32): no full-size temporary. */
+    /**
+     * Streams the tensor into dst (any layout of the file's shape, e.g. the transposed view of a
+     * parameter that a GPT-2 Conv1D weight fills) in chunks of whole rows of at most 64K elements:
+     * no full-size temporary, and each chunk (256 KB as F32) stays below half of G1's smallest
+     * region, so that loading allocates no humongous garbage (each such allocation can start a
+     * concurrent collection cycle).
+     */
     @Override
     public void copyInto(String key, Tensor dst) {
         SafeTensorsFile f = entryFile(key);
         TensorEntry e = f.get(key);
-        if (!floating(key) || !dst.isContiguous()) {
+        if (!floating(key)) {
             jllm.io.ModelSource.super.copyInto(key, dst);
             return;
         }
-        Tensor flat = dst.view(-1);
         long n = e.numel();
-        if (n != flat.numel()) throw new HfException("tensor '" + key + "' in " + f.path() + " has " + n + " elements, the parameter " + flat.numel());
-        int chunk = 1 << 18;
-        for (long s = 0; s < n; s += chunk) {
-            int len = (int) Math.min(chunk, n - s);
-            flat.narrow(0, (int) s, len).copy_(TensorIO.floatingSlice(f.path(), e, s, len));
+        if (n != dst.numel()) throw new HfException("tensor '" + key + "' in " + f.path() + " has " + n + " elements, the parameter " + dst.numel());
+        int[] shape = dst.dim() == 0 ? new int[] {1} : dst.shape();
+        Tensor to = dst.dim() == 0 ? dst.view(1) : dst;
+        int rowLen = shape[0] == 0 ? 1 : (int) (n / shape[0]);
+        int rows = Math.max(1, CHUNK / Math.max(1, rowLen));
+        for (int r = 0; r < shape[0]; r += rows) {
+            int k = Math.min(rows, shape[0] - r);
+            int[] part = shape.clone();
+            part[0] = k;
+            to.narrow(0, r, k).copy_(TensorIO.floatingSlice(f.path(), e, (long) r * rowLen, k * rowLen).view(part));
         }
         // the bytes now live in the parameter: let the kernel drop the file's pages from this process's memory
         if (e.data().isMapped()) e.data().unload();
     }
 
+    private static final int CHUNK = 1 << 16;
+
+    /** One tensor copied out of the mapping; floating dtypes become F32, integer ones stay. */
     @Override
     public Tensor tensor(String key) {
         SafeTensorsFile f = entryFile(key);

@@ -81,9 +81,8 @@ public class GPT extends PretrainedCausalLM {
         drop = config.dropout() > 0 ? (Dropout) transformer.get("drop") : null;
         h = (ModuleList) transformer.get("h");
         lnF = (LayerNorm) transformer.get("ln_f");
-        lmHead = registerModule("lm_head", new Linear(config.nEmbd(), config.vocabSize(), false));
         // weight sharing scheme: one tensor under both names
-        wte.setParameter("weight", lmHead.weight());
+        lmHead = registerModule("lm_head", Linear.sharing(wte.weight()));
         if (!Init.skipping()) initWeights(gen);
         bosTokenId = config.vocabSize() > 50256 ? 50256 : null;
         eosTokenIds = config.vocabSize() > 50256 ? List.of(50256) : List.of();

@@ -102,9 +102,9 @@ public class LlamaForCausalLM extends PretrainedCausalLM {
         this.config = config;
         this.finalSoftcap = variant.finalSoftcap();
         model = registerModule("model", new LlamaModel(config, variant));
-        Linear lmHead = registerModule("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false));
         // tie_word_embeddings: one tensor under both names, as transformers' tie_weights
-        if (config.tieWordEmbeddings()) lmHead.setParameter("weight", model.embedTokens.weight());
+        registerModule("lm_head", config.tieWordEmbeddings() ? Linear.sharing(model.embedTokens.weight())
+                : new Linear(config.hiddenSize(), config.vocabSize(), false));
         if (gen != null) initWeights(gen);
     }
 

@@ -61,8 +61,8 @@ record HeapPlan(long liveBytes, long youngBytes, long regionBytes, String what) 
         // every trained weight is 4 arrays (itself, its gradient, two moments), a frozen one 1
         long live = base + regionWaste(weights, trainable >= fp.parameters() ? 4 : 1, region);
         long young = youngActivations ? Math.max(64 * MB, 6 * activations) : 64 * MB;
-        String what = String.format(Locale.ROOT, "%,d parameters (%,d trained) = %s for weights%s, activations of batch %d x %d ~ %s",
-                fp.parameters(), trainable, gb(state), trainable > 0 ? ", gradients and AdamW moments" : "", batch, seq, gb(activations));
+        String what = String.format(Locale.ROOT, "%,d parameters%s = %s for weights, gradients and AdamW moments, activations of batch %d x %d ~ %s",
+                fp.parameters(), frozen > 0 ? String.format(Locale.ROOT, " (%,d trained)", trainable) : "", gb(state), batch, seq, gb(activations));
         return new HeapPlan(live, young, region, what);
     }
 

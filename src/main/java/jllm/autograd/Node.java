@@ -49,6 +49,16 @@ public class Node {
     /** The nodes of the inputs (null where an input needs no gradient). */
     public Node[] nextFunctions() { return next.clone(); }
 
+    /**
+     * The tensors this node keeps for its backward (empty once released), as PyTorch's
+     * {@code grad_fn._saved_*}: what a graph holds in memory until backward has passed it.
+     */
+    public List<Tensor> savedTensors() {
+        List<Tensor> out = new ArrayList<>();
+        if (saved != null) for (Tensor t : saved) if (t != null) out.add(t);
+        return out;
+    }
+
     /** Adds a hook that sees (and may replace) the gradient flowing into this node. */
     public void registerPreHook(UnaryOperator<Tensor> hook) {
         if (preHooks == null) preHooks = new ArrayList<>();

@@ -123,8 +123,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         Path dir = Path.of(src.name());
         PretrainedModel base = dtype == null ? AutoModelForCausalLM.fromPretrained(src)
                 : AutoModelForCausalLM.fromPretrained(src, jllm.nn.Quantize.parse(dtype));
-        int block = Math.min(blockSize, base.blockSize());
-        TrainConfig cfg = config(dir, base, block).withOverrides(sets);
+        TrainConfig cfg = config(dir, base.modelType(), base.blockSize());
         TrainConfig.Share share = cfg.share(group.worldSize());
         Generator.manualSeed(cfg.seed() + group.rank()); // LoRA's init is broadcast from rank 0; dropout differs per rank
 
@@ -169,10 +168,12 @@ public final class FinetuneCommand implements Callable<Integer> {
         return 0;
     }
 
-    private TrainConfig config(Path dir, PretrainedModel base, int block) {
+    /** The run's settings for a base model of this type and context, the --set overrides applied. */
+    TrainConfig config(Path dir, String modelType, int context) {
+        int block = Math.min(blockSize, context);
         Map<String, Object> section = new LinkedHashMap<>();
         section.put("base_model", dir.toString());
-        section.put("model_type", base.modelType());
+        section.put("model_type", modelType);
         int warmup = Math.min(100, maxIters / 10);
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("out_dir", out.toString());
@@ -194,7 +195,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         c.put("min_lr", learningRate / 10);
         c.put("seed", seed);
         c.put("model", section);
-        return TrainConfig.defaults().with(c);
+        return TrainConfig.defaults().with(c).withOverrides(sets);
     }
 
     /** bos as the tokenizer adds it to a prompt, and the eos generation stops at after every response, so the model learns to stop. */

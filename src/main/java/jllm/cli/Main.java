@@ -11,7 +11,7 @@ import java.util.List;
                 "Errors are one line on stderr (exit 1: bad input, 2: bad usage); --debug or JLLM_DEBUG=1 adds the Java stack trace."},
         subcommands = {CommandLine.HelpCommand.class, TrainCommand.class, SampleCommand.class, PrepareCommand.class, InfoCommand.class,
                 GenerateCommand.class, EvalCommand.class, FinetuneCommand.class, ConvertCommand.class, ExamplesCommand.class, BenchCommand.class,
-                WarmupCommand.class, ServeCommand.class})
+                WarmupCommand.class, ServeCommand.class, HeapCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -69,12 +69,16 @@ public final class TrainCommand implements Callable<Integer> {
         CliErrors.check(spec, sampleTokens >= 0, "--sample-tokens must be >= 0, got " + sampleTokens);
         CliErrors.usage(spec, () -> TrainRun.progressMode(progress));
         if (DataParallel.shouldLaunch(spec, nproc)) return DataParallel.launch(nproc, "train", spec.commandLine().getParseResult().originalArgs(), progress);
+        TrainConfig cfg = config();
+        return DataParallel.run("train", cfg, System.out, (group, out) -> train(cfg, group, out));
+    }
+
+    /** The run's config: the preset, then --config, then the --set overrides, then --resume. */
+    TrainConfig config() throws java.io.IOException {
         TrainConfig cfg = Presets.load(preset);
         if (config != null) cfg = TrainConfig.load(config, cfg);
         cfg = cfg.withOverrides(sets);
-        if (resume) cfg = cfg.with("init_from", TrainConfig.RESUME);
-        TrainConfig c = cfg;
-        return DataParallel.run("train", cfg, System.out, (group, out) -> train(c, group, out));
+        return resume ? cfg.with("init_from", TrainConfig.RESUME) : cfg;
     }
 
     private int train(TrainConfig cfg, ProcessGroup group, PrintStream out) throws Exception {

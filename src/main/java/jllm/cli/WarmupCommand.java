@@ -32,9 +32,10 @@ import java.util.stream.Stream;
  * {@code jllm warmup} (hidden): the workload the launcher runs once per build to record JDK 25's
  * ahead-of-time cache ({@code -XX:AOTCacheOutput}, JEP 483/514/515). It touches what real commands
  * load first: every command's option parsing and help, a training step of a tiny GPT, KV-cached
- * generation, a Llama saved and loaded as a Hugging Face directory, a tokenizer.json through the
- * tokenizers library and a chat template. Classes loaded and linked here start in later runs
- * already parsed and linked, with their profiles; nothing here is printed.
+ * generation, a Llama saved and loaded as a Hugging Face directory, the heap sizing of a train and a
+ * generate command line, a tokenizer.json through the tokenizers library and a chat template.
+ * Classes loaded and linked here start in later runs already parsed and linked, with their
+ * profiles; nothing here is printed.
  */
 @Command(name = "warmup", hidden = true, mixinStandardHelpOptions = true,
         description = "Run the small workload that records the start-up cache (the launcher does this once per build).")
@@ -67,6 +68,9 @@ final class WarmupCommand implements Callable<Integer> {
             Path model = dir.resolve("llama");
             llama.savePretrained(model);
             Files.writeString(model.resolve("tokenizer.json"), StrictJson.MAPPER.writeValueAsString(chars.toHuggingFaceJson()));
+            // what the launcher runs before train, finetune and generate, so that it starts from the cache too
+            HeapCommand.size(List.of("generate", "--model", model.toString(), "--prompt", "hello"));
+            HeapCommand.size(List.of("train", "--set", "max_iters=1"));
             PretrainedModel loaded = AutoModelForCausalLM.fromPretrained(model);
             try (HfTokenizer tok = HfTokenizer.fromDirectory(model)) {
                 int[] ids = tok.encode("hello world");

@@ -38,27 +38,55 @@ public final class ModelFactory {
         return f.section().build(spec, vocabSize, blockSize);
     }
 
+    /**
+     * What a model built from the section would need in memory, without building it (the launcher
+     * sizes the heap from it); the section is checked as {@link #build} checks it.
+     */
+    public static MemoryFootprint footprint(Map<String, Object> section, int vocabSize, int blockSize) {
+        Map<String, Object> spec = section == null ? Map.of() : section;
+        String type = String.valueOf(spec.getOrDefault("type", GPT_TYPE));
+        ModelRegistry.Family f = ModelRegistry.bySectionType(type).orElseThrow(() -> new IllegalArgumentException("unknown model type '"
+                + type + "' in the model section (known: " + String.join(", ", ModelRegistry.sectionTypes()) + ")"));
+        return f.footprint().of(spec, vocabSize, blockSize);
+    }
+
     /** {@code gpt}: seed 002's GPT; {@code "preset"} starts from a GPT-2 size, the other keys override it. */
     static Module gpt(Map<String, Object> spec, int vocabSize, int blockSize) {
+        GPTConfig cfg = gptConfig(spec, vocabSize, blockSize);
+        MemoryBudget.requireFits(cfg.numParameters(false), "the model section (type " + GPT_TYPE + ")");
+        return new GPT(cfg);
+    }
+
+    static MemoryFootprint gptFootprint(Map<String, Object> spec, int vocabSize, int blockSize) {
+        return MemoryFootprint.of(gptConfig(spec, vocabSize, blockSize));
+    }
+
+    private static GPTConfig gptConfig(Map<String, Object> spec, int vocabSize, int blockSize) {
         checkKeys(spec, GPT_KEYS, GPT_TYPE);
         GPTConfig base = spec.containsKey("preset") ? GPTConfig.of(String.valueOf(spec.get("preset"))) : GPTConfig.DEFAULT;
         Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(base, Map.class));
         fields.put("block_size", blockSize);
         spec.forEach((k, v) -> { if (!k.equals("type") && !k.equals("preset")) fields.put(k, v); });
         fields.put("vocab_size", vocabSize);
-        GPTConfig cfg = convert(fields, GPTConfig.class, GPT_TYPE);
-        MemoryBudget.requireFits(cfg.numParameters(false), "the model section (type " + GPT_TYPE + ")");
-        return new GPT(cfg);
+        return convert(fields, GPTConfig.class, GPT_TYPE);
     }
 
     /** {@code char_gpt}: seed 003's character-level model; the keys override its defaults. */
     static Module charGpt(Map<String, Object> spec, int vocabSize, int blockSize) {
+        return new CharGPT(charGptConfig(spec, vocabSize, blockSize));
+    }
+
+    static MemoryFootprint charGptFootprint(Map<String, Object> spec, int vocabSize, int blockSize) {
+        return MemoryFootprint.of(charGptConfig(spec, vocabSize, blockSize));
+    }
+
+    private static CharGPTConfig charGptConfig(Map<String, Object> spec, int vocabSize, int blockSize) {
         checkKeys(spec, CHAR_KEYS, CHAR_GPT_TYPE);
         Map<String, Object> fields = new LinkedHashMap<>(JSON.convertValue(CharGPTConfig.SEED003, Map.class));
         spec.forEach((k, v) -> { if (!k.equals("type")) fields.put(k, v); });
         fields.put("vocab_size", vocabSize);
         fields.put("block_size", blockSize);
-        return new CharGPT(convert(fields, CharGPTConfig.class, CHAR_GPT_TYPE));
+        return convert(fields, CharGPTConfig.class, CHAR_GPT_TYPE);
     }
 
     private static void checkKeys(Map<String, Object> spec, Set<String> allowed, String type) {

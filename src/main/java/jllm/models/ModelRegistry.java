@@ -43,6 +43,12 @@ public final class ModelRegistry {
         Module build(Map<String, Object> section, int vocabSize, int blockSize);
     }
 
+    /** The memory a model built from a training config's model section needs, found without building it. */
+    @FunctionalInterface
+    public interface SectionFootprint {
+        MemoryFootprint of(Map<String, Object> section, int vocabSize, int blockSize);
+    }
+
     /**
      * One family.
      *
@@ -53,9 +59,10 @@ public final class ModelRegistry {
      * @param fanInFanOut   PEFT's fan_in_fan_out for the family's projections (GPT-2's Conv1D stores [in, out])
      * @param sectionType   the "type" of a training config's model section that builds the family; null: not trainable from scratch
      * @param section       builds it from that section
+     * @param footprint     its memory from that section (for the launcher's heap size); null with section
      */
     public record Family(String modelType, List<String> architectures, Loader loader, List<String> loraTargets, boolean fanInFanOut,
-                         String sectionType, SectionBuilder section) {
+                         String sectionType, SectionBuilder section, SectionFootprint footprint) {
         public Family {
             architectures = List.copyOf(architectures);
             loraTargets = List.copyOf(loraTargets);
@@ -66,16 +73,17 @@ public final class ModelRegistry {
 
     private static final List<Family> FAMILIES = List.of(
             new Family("gpt2", List.of("GPT2LMHeadModel", "GPT2Model"), GPT::fromPretrained, List.of("c_attn"), true,
-                    ModelFactory.GPT_TYPE, ModelFactory::gpt),
-            new Family("llama", List.of("LlamaForCausalLM"), LlamaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
-            new Family("qwen2", List.of("Qwen2ForCausalLM"), Qwen2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
-            new Family("qwen3", List.of("Qwen3ForCausalLM"), Qwen3ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
-            new Family("mistral", List.of("MistralForCausalLM"), MistralForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
-            new Family("gemma", List.of("GemmaForCausalLM"), GemmaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
-            new Family("gemma2", List.of("Gemma2ForCausalLM"), Gemma2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null),
+                    ModelFactory.GPT_TYPE, ModelFactory::gpt, ModelFactory::gptFootprint),
+            new Family("llama", List.of("LlamaForCausalLM"), LlamaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
+            new Family("qwen2", List.of("Qwen2ForCausalLM"), Qwen2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
+            new Family("qwen3", List.of("Qwen3ForCausalLM"), Qwen3ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
+            new Family("mistral", List.of("MistralForCausalLM"), MistralForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
+            new Family("gemma", List.of("GemmaForCausalLM"), GemmaForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
+            new Family("gemma2", List.of("Gemma2ForCausalLM"), Gemma2ForCausalLM::fromPretrained, List.of("q_proj", "v_proj"), false, null, null, null),
             // PEFT has no default for phi3 (its projections are fused): target_modules must be given, e.g. qkv_proj
-            new Family("phi3", List.of("Phi3ForCausalLM"), Phi3ForCausalLM::fromPretrained, List.of(), false, null, null),
-            new Family(CharGPT.MODEL_TYPE, List.of(), null, List.of(), false, ModelFactory.CHAR_GPT_TYPE, ModelFactory::charGpt));
+            new Family("phi3", List.of("Phi3ForCausalLM"), Phi3ForCausalLM::fromPretrained, List.of(), false, null, null, null),
+            new Family(CharGPT.MODEL_TYPE, List.of(), null, List.of(), false, ModelFactory.CHAR_GPT_TYPE, ModelFactory::charGpt,
+                    ModelFactory::charGptFootprint));
 
     /** All families, in table order. */
     public static List<Family> families() { return FAMILIES; }

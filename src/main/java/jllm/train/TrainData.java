@@ -58,6 +58,24 @@ public record TrainData(String name, Tokenizer tokenizer, TokenSource train, Tok
         }
     }
 
+    /**
+     * The vocabulary size of a dataset as {@link #load} would find it, without tokenizing the text
+     * (the launcher sizes the heap from it before the run starts).
+     */
+    public static int vocabSize(String dataset) {
+        return switch (dataset) {
+            case SHAKESPEARE_CHAR -> CharTokenizer.fromText(Datasets.tinyShakespeare()).vocabSize();
+            case SHAKESPEARE -> Gpt2Tokenizer.VOCAB_SIZE;
+            default -> {
+                try {
+                    yield DatasetMeta.read(Path.of(dataset)).vocabSize();
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read dataset directory " + dataset + ": " + e.getMessage(), e);
+                }
+            }
+        };
+    }
+
     /** nanoGPT's get_batch: B random windows of T+1 tokens from the split, drawn with the trainer's generator. */
     public BatchSource batches(int batchSize, int blockSize) {
         RandomBatcher tr = new RandomBatcher(train, tokenizer.vocabSize(), describe(train, "train")),

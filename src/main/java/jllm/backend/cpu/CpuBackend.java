@@ -595,16 +595,25 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void uniform(Tensor dst, double lo, double hi, Generator gen) {
+        // straight into a contiguous float32 destination: a dropout mask is drawn without two full-size temporaries
+        if (dst.dtype() == DType.F32 && dst.isContiguous()) {
+            gen.fillUniform(f(dst), dst.storageOffset(), dst.numel(), (float) lo, (float) hi);
+            return;
+        }
         float[] tmp = new float[dst.numel()];
         gen.fillUniform(tmp, 0, tmp.length, (float) lo, (float) hi);
-        copy(Tensor.of(tmp, dst.shape()), dst);
+        copy(Tensor.fromStorage(CpuStorage.wrap(DType.F32, tmp), dst.shape()), dst);
     }
 
     @Override
     public void normal(Tensor dst, double mean, double std, Generator gen) {
+        if (dst.dtype() == DType.F32 && dst.isContiguous()) {
+            gen.fillNormal(f(dst), dst.storageOffset(), dst.numel(), (float) mean, (float) std);
+            return;
+        }
         float[] tmp = new float[dst.numel()];
         gen.fillNormal(tmp, 0, tmp.length, (float) mean, (float) std);
-        copy(Tensor.of(tmp, dst.shape()), dst);
+        copy(Tensor.fromStorage(CpuStorage.wrap(DType.F32, tmp), dst.shape()), dst);
     }
 
     @Override

@@ -33,6 +33,17 @@ public record CharGPTConfig(
 
     public static CharGPTConfig seed003() { return SEED003; }
 
+    /**
+     * Parameters of a {@link CharGPT} with this config, counted without building it: per block the
+     * bias-free key/query/value of every head, the biased output projection and feed-forward
+     * layers and two LayerNorms; the two embeddings, ln_f and the biased lm_head.
+     */
+    public long numParameters() {
+        long c = nEmbd;
+        long block = 3 * c * c + (c * c + c) + (4 * c * c + 4 * c) + (4 * c * c + c) + 4 * c;
+        return ((long) vocabSize + blockSize) * c + nLayer * block + 2 * c + c * vocabSize + vocabSize;
+    }
+
     /** The same model for another vocabulary (the seed derives vocab_size from the text). */
     public CharGPTConfig withVocabSize(int v) { return new CharGPTConfig(batchSize, blockSize, v, nEmbd, nHead, nLayer, dropout); }
 

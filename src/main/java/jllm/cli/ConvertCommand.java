@@ -167,10 +167,7 @@ public final class ConvertCommand implements Runnable {
             jllm.tensor.DType t = CliErrors.usage(spec, () -> jllm.nn.Quantize.parse(dtype));
             ModelSource src = io.source();
             PretrainedModel m = AutoModelForCausalLM.fromPretrained(src, t);
-            List<String> kept = new java.util.ArrayList<>();
-            for (var e : m.asModule().namedParameters().entrySet()) {
-                if (e.getValue().dim() == 2 && e.getValue().dtype() != t) kept.add(e.getKey());
-            }
+            List<String> kept = jllm.nn.Quantize.describe(m.asModule(), t).kept();
             io.save(m, src);
             System.out.printf(Locale.ROOT, "weights: %s, %.1f MB%s%n", t.torchName(), jllm.bench.DecodeBench.weightBytes(m.asModule()) / 1e6,
                     kept.isEmpty() ? "" : "; kept in float32 (rows not whole blocks): " + String.join(", ", kept));

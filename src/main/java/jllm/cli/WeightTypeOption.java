@@ -5,7 +5,6 @@ import jllm.nn.Quantize;
 import jllm.tensor.DType;
 import picocli.CommandLine.Option;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -35,18 +34,13 @@ final class WeightTypeOption {
     /** Says on stderr what the model's weight matrices are in, naming those kept in float32 when another type was asked for. */
     static void report(Module model, DType t) {
         if (t == null || t == DType.F32) return;
-        int converted = 0;
-        List<String> kept = new ArrayList<>();
-        for (var e : model.namedParameters().entrySet()) {
-            if (e.getValue().dim() != 2) continue;
-            if (e.getValue().dtype() == t) converted++;
-            else kept.add(e.getKey());
-        }
+        Quantize.Result r = Quantize.describe(model, t);
+        List<String> kept = r.kept();
         String k = "";
         if (!kept.isEmpty()) {
             List<String> names = kept.size() <= 3 ? kept : List.of(kept.get(0), kept.get(1), "...");
             k = ", " + kept.size() + " kept in float32 (rows not whole " + t.blockSize() + "-element blocks: " + String.join(", ", names) + ")";
         }
-        System.err.printf(Locale.ROOT, "weights: %d matrices in %s%s%n", converted, t.torchName(), k);
+        System.err.printf(Locale.ROOT, "weights: %d matrices in %s%s%n", r.converted().size(), t.torchName(), k);
     }
 }

@@ -6,7 +6,6 @@ import jllm.nn.Init;
 import jllm.tensor.DType;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
@@ -48,16 +47,6 @@ public final class AutoModelForCausalLM {
 
     /** As {@link #fromPretrained(Path, DType)} for a source already open. */
     public static PretrainedModel fromPretrained(ModelSource source, DType weights) throws IOException {
-        try {
-            return Init.weightsIn(weights, () -> {
-                try {
-                    return ModelRegistry.load(source);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
+        return Init.weightsIn(weights, () -> ModelRegistry.load(source));
     }
 }

@@ -143,22 +143,13 @@ public final class ModelRegistry {
     }
 
     /**
-     * Loads a model source with the loader of the family its config names; quantized weights keep
-     * their blocks (unless an enclosing {@link jllm.nn.Init#weightsIn} asks for another type).
+     * Loads a model source with the loader of the family its config names; the weight matrices keep
+     * the type they are stored in ({@link ModelSource#weightType}) unless an enclosing
+     * {@link jllm.nn.Init#weightsIn} asks for another.
      */
     public static PretrainedModel load(ModelSource source) throws IOException {
         Loader l = forConfig(source.config(), source.configFile()).loader();
         if (source.weightType() == null || jllm.nn.Init.weightsDtype() != null) return l.load(source);
-        try {
-            return jllm.nn.Init.weightsIn(source.weightType(), () -> {
-                try {
-                    return l.load(source);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-        } catch (java.io.UncheckedIOException e) {
-            throw e.getCause();
-        }
+        return jllm.nn.Init.weightsIn(source.weightType(), () -> l.load(source));
     }
 }

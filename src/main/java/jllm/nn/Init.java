@@ -40,6 +40,12 @@ public final class Init {
     /** True inside {@link #skipInit}: constructors leave parameters as allocated. */
     public static boolean skipping() { return SKIP.get(); }
 
+    /** What {@link #weightsIn} builds: a model load, which may throw (an IOException for a file). */
+    @FunctionalInterface
+    public interface Build<T, E extends Exception> {
+        T get() throws E;
+    }
+
     /** The dtype of {@link #weightsIn}; null outside it (F32). */
     private static final ThreadLocal<DType> WEIGHTS = new ThreadLocal<>();
 
@@ -51,7 +57,7 @@ public final class Init {
      * values are converted as they are copied in and no F32 copy of the model is ever allocated.
      * Norms, biases and buffers stay F32 ({@link Quantize} converts a model already built).
      */
-    public static <T> T weightsIn(DType dtype, java.util.function.Supplier<T> build) {
+    public static <T, E extends Exception> T weightsIn(DType dtype, Build<T, E> build) throws E {
         DType was = WEIGHTS.get();
         WEIGHTS.set(dtype);
         try {

@@ -37,8 +37,21 @@ public final class Quantize {
         };
     }
 
-    /** What a conversion did: the weights converted and those kept in F32, by parameter name. */
+    /** Weight matrices by parameter name: those in dtype (converted) and those kept in another type (F32). */
     public record Result(DType dtype, List<String> converted, List<String> kept) {}
+
+    /**
+     * What a model's weight matrices (its 2-D parameters, a shared one once) are against dtype: those in
+     * it and those not, by parameter name.
+     */
+    public static Result describe(Module model, DType dtype) {
+        List<String> in = new ArrayList<>(), other = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : model.namedParameters().entrySet()) {
+            if (e.getValue().dim() != 2) continue;
+            (e.getValue().dtype() == dtype ? in : other).add(e.getKey());
+        }
+        return new Result(dtype, in, other);
+    }
 
     /**
      * Converts the weights of model's Linear and Embedding layers to dtype (F32, BF16, F16, Q8_0 or

@@ -88,15 +88,7 @@ public final class TokenizerJson {
                 : replace);
         root.put("pre_tokenizer", null);
         if (bos != null) {
-            int bosId = pieces.indexOf(bos);
-            Map<String, Object> bosSpecial = Map.of("SpecialToken", ordered("id", bos, "type_id", 0));
-            root.put("post_processor", ordered(
-                    "type", "TemplateProcessing",
-                    "single", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0))),
-                    "pair", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0)),
-                            Map.of("SpecialToken", ordered("id", bos, "type_id", 1)),
-                            Map.of("Sequence", ordered("id", "B", "type_id", 1))),
-                    "special_tokens", Map.of(bos, ordered("id", bos, "ids", List.of(bosId), "tokens", List.of(bos)))));
+            root.put("post_processor", bosTemplate(bos, pieces.indexOf(bos)));
         } else {
             root.put("post_processor", null);
         }
@@ -123,6 +115,18 @@ public final class TokenizerJson {
         return write(root);
     }
 
+    /** transformers' TemplateProcessing that puts bos (id bosId) before a sequence, and before each of a pair. */
+    private static Map<String, Object> bosTemplate(String bos, int bosId) {
+        Map<String, Object> bosSpecial = Map.of("SpecialToken", ordered("id", bos, "type_id", 0));
+        return ordered(
+                "type", "TemplateProcessing",
+                "single", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0))),
+                "pair", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0)),
+                        Map.of("SpecialToken", ordered("id", bos, "type_id", 1)),
+                        Map.of("Sequence", ordered("id", "B", "type_id", 1))),
+                "special_tokens", Map.of(bos, ordered("id", bos, "ids", List.of(bosId), "tokens", List.of(bos))));
+    }
+
     /**
      * A byte-level BPE tokenizer.json (GPT-2, and Llama 3 / Qwen2 with their split regex): the
      * tokens in byte-level form, merges as "left right" pairs, the pre-tokenizer either GPT-2's
@@ -141,15 +145,7 @@ public final class TokenizerJson {
         root.put("pre_tokenizer", splitRegex == null ? byteLevel : ordered("type", "Sequence", "pretokenizers", List.of(
                 ordered("type", "Split", "pattern", Map.of("Regex", splitRegex), "behavior", "Isolated", "invert", false), byteLevel)));
         if (bos != null) {
-            int bosId = tokens.indexOf(bos);
-            Map<String, Object> bosSpecial = Map.of("SpecialToken", ordered("id", bos, "type_id", 0));
-            root.put("post_processor", ordered(
-                    "type", "TemplateProcessing",
-                    "single", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0))),
-                    "pair", List.of(bosSpecial, Map.of("Sequence", ordered("id", "A", "type_id", 0)),
-                            Map.of("SpecialToken", ordered("id", bos, "type_id", 1)),
-                            Map.of("Sequence", ordered("id", "B", "type_id", 1))),
-                    "special_tokens", Map.of(bos, ordered("id", bos, "ids", List.of(bosId), "tokens", List.of(bos)))));
+            root.put("post_processor", bosTemplate(bos, tokens.indexOf(bos)));
         } else {
             root.put("post_processor", ordered("type", "ByteLevel", "add_prefix_space", true, "trim_offsets", false, "use_regex", true));
         }

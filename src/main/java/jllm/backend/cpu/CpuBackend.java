@@ -119,7 +119,7 @@ public final class CpuBackend implements Backend {
             return;
         }
         if (sd.isQuantized() && dd == DType.F32 && wholeBlocks(src) && dst.isContiguous() && Arrays.equals(src.shape(), shape)) {
-            BlockQuant.dequantize(sd, s.u8(), src.storageOffset(), f(dst), dst.storageOffset(), dst.numel());
+            WeightKernels.widen(sd, s.u8(), src.storageOffset(), f(dst), dst.storageOffset(), dst.numel());
             return;
         }
         Object sa = s.array(), da = d.array();

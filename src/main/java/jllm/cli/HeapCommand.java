@@ -4,6 +4,8 @@ import jllm.io.hf.HfHub;
 import jllm.io.hf.HfModelDir;
 import jllm.models.MemoryFootprint;
 import jllm.models.ModelFactory;
+import jllm.nn.Quantize;
+import jllm.tensor.DType;
 import jllm.train.TrainConfig;
 import jllm.train.TrainData;
 import jllm.train.Trainer;
@@ -107,7 +109,7 @@ final class HeapCommand implements Callable<Integer> {
         TrainConfig cfg = t.config();
         if (TrainConfig.RESUME.equals(cfg.initFrom())) cfg = Trainer.resumeConfig(cfg, line -> { });
         MemoryFootprint fp = ModelFactory.footprint(cfg.model(), TrainData.vocabSize(cfg.dataset()), cfg.blockSize());
-        return HeapPlan.training(fp, fp.weightMatrices(), fp.parameters(), batchPerRank(cfg, ranks), cfg.blockSize());
+        return HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), fp.parameters(), batchPerRank(cfg, ranks), cfg.blockSize());
     }
 
     private static HeapPlan finetune(FinetuneCommand f, int ranks) throws Exception {
@@ -117,7 +119,7 @@ final class HeapCommand implements Callable<Integer> {
         TrainConfig cfg = f.config(dir, d.config().path("model_type").asText(), fp.context());
         // LoRA's A and B on every projection of every layer, at most: q, k, v, o (C in, C out) and the MLP's three
         long adapter = (long) fp.layers() * f.loraR * (8L * fp.width() + 3L * (fp.width() + fp.mlpWidth()));
-        return HeapPlan.training(fp, matrices(d), adapter, batchPerRank(cfg, ranks), cfg.blockSize());
+        return HeapPlan.training(fp, arrays(d, weightType(d, f.dtype)), adapter, batchPerRank(cfg, ranks), cfg.blockSize());
     }
 
     private static HeapPlan generate(GenerateCommand g) throws Exception {
@@ -127,7 +129,9 @@ final class HeapCommand implements Callable<Integer> {
         int prompt = g.prompt.getBytes(StandardCharsets.UTF_8).length + (g.system == null ? 0 : g.system.getBytes(StandardCharsets.UTF_8).length)
                 + (g.chat ? TEMPLATE_TOKENS : 1);
         int positions = (int) Math.min(fp.context(), (long) prompt + g.maxNewTokens);
-        return HeapPlan.inference(fp, matrices(d), positions, 1, Math.min(prompt, fp.context()), !g.sampling.noCache);
+        DType type = weightType(d, g.dtype.name);
+        return HeapPlan.inference(fp, arrays(d, type), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
+                !g.sampling.noCache);
     }
 
     private static int batchPerRank(TrainConfig cfg, int ranks) {
@@ -138,17 +142,32 @@ final class HeapCommand implements Callable<Integer> {
         }
     }
 
-    /** The element count of every tensor of the weight files. */
-    private static long[] matrices(HfModelDir d) {
+    /** The weight matrices' type: --dtype's, else the one the directory stores (null: float32). */
+    private static DType weightType(HfModelDir d, String option) {
+        return option != null ? Quantize.parse(option) : d.weightType();
+    }
+
+    /**
+     * The bytes every tensor of the weight files takes once loaded: a weight matrix in type where its
+     * rows are whole blocks of it (as {@link Quantize#weights} converts them), the rest in float32.
+     */
+    private static long[] arrays(HfModelDir d, DType type) {
         return d.keys().stream().mapToLong(k -> {
-            long e = 1;
-            for (long s : d.shape(k)) e *= s;
-            return e;
+            long[] shape = d.shape(k);
+            long e = elements(shape);
+            boolean matrix = shape.length == 2 && type != null && shape[1] % type.blockSize() == 0;
+            return matrix ? type.bytes(e) : e * Float.BYTES;
         }).toArray();
     }
 
     private static long parameters(HfModelDir d) {
-        return java.util.Arrays.stream(matrices(d)).sum();
+        return d.keys().stream().mapToLong(k -> elements(d.shape(k))).sum();
+    }
+
+    private static long elements(long[] shape) {
+        long e = 1;
+        for (long s : shape) e *= s;
+        return e;
     }
 
     /** This machine's memory, or the container's limit when there is one. */

@@ -2,6 +2,7 @@ package jllm.cli;
 
 import jllm.models.MemoryFootprint;
 
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -11,8 +12,8 @@ import java.util.Locale;
  *
  * <p>The heap is the live peak plus a young generation for the garbage between collections:
  * <ul>
- *   <li>training: weights, gradients and AdamW's two moments (16 bytes per trained parameter, 4
- *       per frozen one), the activations one forward saves ({@link MemoryFootprint}), the head's
+ *   <li>training: weights, gradients and AdamW's two moments (16 bytes per trained parameter; a
+ *       frozen base as it is loaded), the activations one forward saves ({@link MemoryFootprint}), the head's
  *       logits gradient and softmax, and room for the largest array to find contiguous regions in
  *       a nearly full heap. When the largest activation fits in half a region of at most 32 MB,
  *       the region is made that large, so activations are ordinary young objects, and the young
@@ -20,7 +21,7 @@ import java.util.Locale;
  *       (SurvivorRatio=3), are never promoted and never start a marking cycle. Otherwise (GPT-2's
  *       logits) the activations are humongous, allocated in old regions and freed at every young
  *       collection, and 64 MB of young generation is enough;</li>
- *   <li>inference: the float32 weights, the KV cache for the positions the run can reach, the
+ *   <li>inference: the weights in the type they load as, the KV cache for the positions the run can reach, the
  *       prompt's activations (every position's logits without the cache), and 32 MB of young
  *       generation: decoding makes little garbage per token.</li>
  * </ul>
@@ -38,13 +39,13 @@ record HeapPlan(long liveBytes, long youngBytes, long regionBytes, String what) 
     long heapBytes() { return liveBytes + youngBytes; }
 
     /**
-     * A training run of fp (weights: the element counts of its matrices) with batch x seq tokens per
-     * step; trainable of its parameters get gradients and AdamW moments (all of them when training
-     * from scratch, the adapter with LoRA).
+     * A training run of fp (weights: the bytes of each of its weight arrays as loaded) with batch x
+     * seq tokens per step; trainable parameters get gradients and AdamW moments: all of them when
+     * training from scratch, the adapter with LoRA (whose base stays as loaded, frozen).
      */
     static HeapPlan training(MemoryFootprint fp, long[] weights, long trainable, int batch, int seq) {
-        long frozen = Math.max(0, fp.parameters() - trainable);
-        long state = 16 * trainable + 4 * frozen;
+        boolean scratch = trainable >= fp.parameters();
+        long state = 16 * trainable + (scratch ? 0 : Arrays.stream(weights).sum());
         long activations = fp.savedActivationBytes(batch, seq);
         long tokens = (long) batch * seq;
         long logits = tokens * fp.vocab() * Float.BYTES, layer = fp.largestLayerActivationBytes(batch, seq);
@@ -59,38 +60,47 @@ record HeapPlan(long liveBytes, long youngBytes, long regionBytes, String what) 
         long base = state + old + head + largest + 64 * MB;
         long region = youngActivations ? Math.max(MB, Long.highestOneBit(2 * biggest + 31) << 1) : regionBytes(base);
         // every trained weight is 4 arrays (itself, its gradient, two moments), a frozen one 1
-        long live = base + regionWaste(weights, trainable >= fp.parameters() ? 4 : 1, region);
+        long live = base + regionWaste(weights, scratch ? 4 : 1, region);
         long young = youngActivations ? Math.max(64 * MB, 6 * activations) : 64 * MB;
         String what = String.format(Locale.ROOT, "%,d parameters%s = %s for weights, gradients and AdamW moments, activations of batch %d x %d ~ %s",
-                fp.parameters(), frozen > 0 ? String.format(Locale.ROOT, " (%,d trained)", trainable) : "", gb(state), batch, seq, gb(activations));
+                fp.parameters(), scratch ? "" : String.format(Locale.ROOT, " (%,d trained)", trainable), gb(state), batch, seq, gb(activations));
         return new HeapPlan(live, young, region, what);
     }
 
     /**
-     * Generation with fp's weights (as float32) over at most positions tokens of sequences rows
-     * (prompt included), with the KV cache or, without it, a full forward per token.
+     * Generation with fp's weights (the bytes of each array as loaded, in weightType) over at most
+     * positions tokens of sequences rows (prompt included), with the KV cache or, without it, a full
+     * forward per token.
      */
-    static HeapPlan inference(MemoryFootprint fp, long[] matrices, int positions, int sequences, int promptTokens, boolean cache) {
-        long region = regionBytes(4 * fp.parameters());
-        long weights = 4 * fp.parameters() + regionWaste(matrices, 1, region);
+    static HeapPlan inference(MemoryFootprint fp, long[] arrays, String weightType, int positions, int sequences, int promptTokens,
+                              boolean cache) {
+        long stored = Arrays.stream(arrays).sum();
+        long region = regionBytes(stored);
+        long weights = stored + regionWaste(arrays, 1, region);
         long kv = cache ? fp.kvCacheBytesPerPosition() * positions * sequences : 0;
         long rows = (long) sequences * (cache ? promptTokens : positions);
         long forward = rows * (4L * fp.width() + 2L * fp.mlpWidth() + (cache ? 0 : fp.vocab())) * Float.BYTES;
         long live = weights + kv + forward + 32 * MB;
-        String what = String.format(Locale.ROOT, "%,d parameters = %s as float32%s", fp.parameters(), gb(weights),
+        String what = String.format(Locale.ROOT, "%,d parameters = %s as %s%s", fp.parameters(), gb(weights), weightType,
                 cache ? String.format(Locale.ROOT, ", KV cache for %d positions %s", positions, gb(kv)) : "");
         return new HeapPlan(live, 32 * MB, region, what);
     }
 
+    /** The bytes of float32 arrays of these element counts. */
+    static long[] float32(long[] elements) {
+        return Arrays.stream(elements).map(n -> n * Float.BYTES).toArray();
+    }
+
     /**
-     * What G1 loses to the weights' arrays with regions of region bytes: an array of at least half a
-     * region is humongous and takes whole regions, so the tail of its last one stays empty (GPT-2's
-     * 2.4 MB projections take 3 MB, a 6 MB matrix 7 with its header), copies times for every matrix.
+     * What G1 loses to the weights' arrays (their sizes in bytes) with regions of region bytes: an
+     * array of at least half a region is humongous and takes whole regions, so the tail of its last
+     * one stays empty (GPT-2's 2.4 MB projections take 3 MB, a 6 MB matrix 7 with its header), copies
+     * times for every matrix.
      */
-    static long regionWaste(long[] matrices, int copies, long region) {
+    static long regionWaste(long[] arrays, int copies, long region) {
         long r = region, waste = 0;
-        for (long n : matrices) {
-            long b = n * Float.BYTES + 16; // the array's header: a 6 MB matrix takes 7 regions
+        for (long n : arrays) {
+            long b = n + 16; // the array's header: a 6 MB matrix takes 7 regions
             if (2 * b >= r) waste += (r - b % r) % r;
         }
         return copies * waste;

@@ -34,7 +34,7 @@ class HeapCommandTest {
     void theMainJobsActivationsAreYoungObjectsWithSurvivorRoomForAStep() {
         MemoryFootprint fp = ModelFactory.footprint(Map.of("type", "gpt", "n_layer", 4, "n_head", 4, "n_embd", 128, "dropout", 0.0,
                 "bias", false), 65, 64);
-        HeapPlan p = HeapPlan.training(fp, fp.weightMatrices(), fp.parameters(), 12, 64);
+        HeapPlan p = HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), fp.parameters(), 12, 64);
         long activations = fp.savedActivationBytes(12, 64);
         // the largest activation (12 x 64 x 512 floats, 1.5 MB) fits in half a 4 MB region
         assertEquals(4 * MB, p.regionBytes());
@@ -48,25 +48,25 @@ class HeapCommandTest {
     @Test
     void gpt2sHumongousActivationsLiveInTheOldGenerationBesideItsState() {
         MemoryFootprint fp = MemoryFootprint.of(GPTConfig.gpt2());
-        HeapPlan p = HeapPlan.training(fp, fp.weightMatrices(), fp.parameters(), 4, 64);
+        HeapPlan p = HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), fp.parameters(), 4, 64);
         assertEquals(64 * MB, p.youngBytes());
         long state = 16 * fp.parameters(), activations = fp.savedActivationBytes(4, 64);
         assertTrue(p.liveBytes() > state + activations, p.toString());
         // the regions lost to humongous arrays: every matrix rounded up, 4 arrays per trained matrix
         assertTrue(p.liveBytes() - state - activations < 1024 * MB, p.toString());
-        HeapPlan bigger = HeapPlan.training(fp, fp.weightMatrices(), fp.parameters(), 8, 64);
+        HeapPlan bigger = HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), fp.parameters(), 8, 64);
         assertTrue(bigger.heapBytes() > p.heapBytes(), "a larger batch needs more heap");
-        HeapPlan lora = HeapPlan.training(fp, fp.weightMatrices(), 1_000_000, 4, 64);
+        HeapPlan lora = HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), 1_000_000, 4, 64);
         assertTrue(lora.heapBytes() < p.heapBytes() - 1000 * MB, "frozen weights need no gradients or moments");
     }
 
     @Test
     void aHumongousArrayIsRoundedUpToWholeRegions() {
         // 2.25 MB takes 3 regions of 1 MB; exactly 6 MB takes 7 with the array's header; 0.25 MB is an ordinary object
-        assertEquals(MB - (MB / 4 + 16), HeapPlan.regionWaste(new long[] {(9 * MB / 4) / 4}, 1, MB));
-        assertEquals(MB - 16, HeapPlan.regionWaste(new long[] {6 * MB / 4}, 1, MB));
-        assertEquals(0, HeapPlan.regionWaste(new long[] {MB / 16}, 1, MB));
-        assertEquals(4 * (MB - 16), HeapPlan.regionWaste(new long[] {6 * MB / 4}, 4, MB));
+        assertEquals(MB - (MB / 4 + 16), HeapPlan.regionWaste(new long[] {9 * MB / 4}, 1, MB));
+        assertEquals(MB - 16, HeapPlan.regionWaste(new long[] {6 * MB}, 1, MB));
+        assertEquals(0, HeapPlan.regionWaste(new long[] {MB / 4}, 1, MB));
+        assertEquals(4 * (MB - 16), HeapPlan.regionWaste(new long[] {6 * MB}, 4, MB));
         assertEquals(MB, HeapPlan.regionBytes(100 * MB));
         assertEquals(4 * MB, HeapPlan.regionBytes(8192 * MB));
         assertEquals(32 * MB, HeapPlan.regionBytes(1L << 40));
@@ -75,19 +75,30 @@ class HeapCommandTest {
     @Test
     void inferenceHoldsTheWeightsTheCacheAndLittleElse() {
         MemoryFootprint fp = MemoryFootprint.of(GPTConfig.gpt2());
-        HeapPlan p = HeapPlan.inference(fp, fp.weightMatrices(), 129, 1, 1, true);
+        HeapPlan p = HeapPlan.inference(fp, HeapPlan.float32(fp.weightMatrices()), "float32", 129, 1, 1, true);
         long weights = 4 * fp.parameters(), kv = fp.kvCacheBytesPerPosition() * 129;
         assertEquals(32 * MB, p.youngBytes());
         assertTrue(p.liveBytes() > weights + kv && p.liveBytes() < weights + kv + 96 * MB, p.toString());
         // without the cache every step is a full forward: every position's logits at once
-        HeapPlan noCache = HeapPlan.inference(fp, fp.weightMatrices(), 1024, 1, 1, false);
+        HeapPlan noCache = HeapPlan.inference(fp, HeapPlan.float32(fp.weightMatrices()), "float32", 1024, 1, 1, false);
         assertTrue(noCache.liveBytes() > weights + 1024L * fp.vocab() * Float.BYTES, noCache.toString());
+    }
+
+    @Test
+    void quantizedWeightsAreSizedAsTheirBlocks() {
+        MemoryFootprint fp = MemoryFootprint.of(GPTConfig.gpt2());
+        long[] q8 = java.util.Arrays.stream(fp.weightMatrices()).map(n -> n / 32 * 34).toArray();
+        HeapPlan f32 = HeapPlan.inference(fp, HeapPlan.float32(fp.weightMatrices()), "float32", 129, 1, 1, true);
+        HeapPlan p = HeapPlan.inference(fp, q8, "q8_0", 129, 1, 1, true);
+        long weights = java.util.Arrays.stream(q8).sum(), kv = fp.kvCacheBytesPerPosition() * 129;
+        assertTrue(p.liveBytes() > weights + kv && p.liveBytes() < weights + kv + 96 * MB, p.toString());
+        assertTrue(f32.heapBytes() - p.heapBytes() > weights * 2, p + " vs " + f32);
     }
 
     @Test
     void aRunTheMachineCannotHoldIsOneLineNamingWhatItNeeds() {
         MemoryFootprint fp = MemoryFootprint.of(GPTConfig.gpt2());
-        HeapPlan p = HeapPlan.training(fp, fp.weightMatrices(), fp.parameters(), 4, 64);
+        HeapPlan p = HeapPlan.training(fp, HeapPlan.float32(fp.weightMatrices()), fp.parameters(), 4, 64);
         assertNull(p.doesNotFit(64L << 30, 1));
         String why = p.doesNotFit(2L << 30, 1);
         assertTrue(why.startsWith("this run needs about ") && why.contains("124,439,808 parameters") && why.contains("this machine has 2.0 GB")

@@ -1,11 +1,15 @@
 package jllm.cli;
 
+import jllm.io.SafeTensors;
+import jllm.io.SafeTensorsFile;
 import jllm.io.hf.HfHub;
 import jllm.io.hf.HfModelDir;
 import jllm.models.MemoryFootprint;
 import jllm.models.ModelFactory;
 import jllm.nn.Quantize;
 import jllm.tensor.DType;
+import jllm.train.Checkpoint;
+import jllm.train.SavedModel;
 import jllm.train.TrainConfig;
 import jllm.train.TrainData;
 import jllm.train.Trainer;
@@ -28,7 +32,7 @@ import java.util.concurrent.Callable;
  * will reject itself, with its own message). When this machine cannot hold the run it prints why
  * on stderr and exits 1, before anything is loaded.
  */
-@Command(name = "heap", hidden = true, description = "Print the JVM options for a train, finetune or generate command line (the launcher uses them).")
+@Command(name = "heap", hidden = true, description = "Print the JVM options for a train, finetune, generate or sample command line (the launcher uses them).")
 final class HeapCommand implements Callable<Integer> {
     /** Tokens a chat template may add around the prompt (system prompt, role markers). */
     static final int TEMPLATE_TOKENS = 512;
@@ -62,7 +66,7 @@ final class HeapCommand implements Callable<Integer> {
     /** A command line's heap, for ranks processes of it on this machine. */
     record Sized(String command, HeapPlan plan, int ranks) {}
 
-    /** The plan for a train, finetune or generate command line; null for another command or one the command will reject. */
+    /** The plan for a train, finetune, generate or sample command line; null for another command or one the command will reject. */
     static Sized size(List<String> commandLine) {
         List<String> rest = new ArrayList<>(commandLine);
         rest.remove("--debug");
@@ -71,6 +75,7 @@ final class HeapCommand implements Callable<Integer> {
             case "train" -> new TrainCommand();
             case "finetune" -> new FinetuneCommand();
             case "generate" -> new GenerateCommand();
+            case "sample" -> new SampleCommand();
             default -> null;
         };
         if (cmd == null) return null;
@@ -81,6 +86,7 @@ final class HeapCommand implements Callable<Integer> {
                 case TrainCommand t -> train(t, ranks);
                 case FinetuneCommand f -> finetune(f, ranks);
                 case GenerateCommand g -> generate(g);
+                case SampleCommand s -> sample(s);
                 default -> throw new IllegalStateException();
             };
             return new Sized(rest.getFirst(), plan, ranks);
@@ -132,6 +138,20 @@ final class HeapCommand implements Callable<Integer> {
         DType type = weightType(d, g.dtype.name);
         return HeapPlan.inference(fp, arrays(d, type), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
                 !g.sampling.noCache);
+    }
+
+    /** A training checkpoint's model (float32, as saved) generating --num-samples sequences at once. */
+    private static HeapPlan sample(SampleCommand s) throws Exception {
+        Path dir = SavedModel.resolve(s.checkpoint);
+        TrainConfig cfg = Checkpoint.readConfig(dir);
+        MemoryFootprint fp = ModelFactory.footprint(cfg.model(), SavedModel.tokenizer(dir).vocabSize(), cfg.blockSize());
+        long[] arrays;
+        try (SafeTensorsFile f = SafeTensors.open(dir.resolve(Checkpoint.MODEL))) {
+            arrays = f.entries().stream().mapToLong(e -> elements(e.shape()) * Float.BYTES).toArray();
+        }
+        int prompt = s.prompt.getBytes(StandardCharsets.UTF_8).length + 1;
+        int positions = (int) Math.min(cfg.blockSize(), (long) prompt + s.maxNewTokens);
+        return HeapPlan.inference(fp, arrays, "float32", positions, s.numSamples, Math.min(prompt, cfg.blockSize()), !s.sampling.noCache);
     }
 
     private static int batchPerRank(TrainConfig cfg, int ranks) {

@@ -61,6 +61,11 @@ public record SavedModel(Path dir, TrainConfig config, Module module, Tokenizer 
         jllm.io.AtomicFiles.writeString(outDir.resolve(TOKENIZER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Tokenizers.toJson(tok)));
     }
 
+    /** The tokenizer a checkpoint directory's model was trained with (its vocabulary sizes the model). */
+    public static Tokenizer tokenizer(Path dir) throws IOException {
+        return readTokenizer(tokenizerFile(dir));
+    }
+
     /** tokenizer.json in the checkpoint directory, else in the out_dir above it. */
     private static Path tokenizerFile(Path dir) throws IOException {
         for (Path p : new Path[] {dir.resolve(TOKENIZER), dir.toAbsolutePath().getParent() == null ? null : dir.toAbsolutePath().getParent().resolve(TOKENIZER)}) {

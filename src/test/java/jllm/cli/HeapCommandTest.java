@@ -119,7 +119,7 @@ class HeapCommandTest {
         Path cfg = Files.writeString(tmp.resolve("c.json"), "{\"batch_size\": 48}");
         assertTrue(option(run("heap", "train", "--config", cfg.toString()).out(), "Xmx") > option(opts, "Xmx"));
         // what the command itself rejects, and other commands, get nothing: the command reports its own errors
-        for (String[] a : new String[][] {{"heap", "train", "--config", tmp.resolve("absent.json").toString()}, {"heap", "sample"},
+        for (String[] a : new String[][] {{"heap", "train", "--config", tmp.resolve("absent.json").toString()}, {"heap", "sample"}, {"heap", "info"},
                 {"heap", "train", "--no-such-option"}, {"heap", "generate", "--model", tmp.resolve("none").toString()}}) {
             CliErrorsTest.Run r = run(a);
             assertEquals(0, r.rc(), r.err());
@@ -146,5 +146,22 @@ class HeapCommandTest {
         String ft = run("heap", "finetune", "--model", model.toString(), "--data", data.toString(), "--batch-size", "8").out().strip();
         String ft2 = run("heap", "finetune", "--model", model.toString(), "--data", data.toString(), "--batch-size", "64").out().strip();
         assertTrue(option(ft2, "Xmx") > option(ft, "Xmx"), ft2 + " vs " + ft);
+    }
+
+    @Test
+    void sampleIsSizedFromTheCheckpoint() throws Exception {
+        Path out = tmp.resolve("run");
+        var t = run("train", "--progress", "off", "--final-eval-iters", "1", "--sample-tokens", "0", "--set", "out_dir=" + out,
+                "--set", "max_iters=2", "--set", "eval_interval=2", "--set", "eval_iters=1", "--set", "batch_size=2", "--set", "block_size=16",
+                "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=32", "--set", "always_save_checkpoint=true");
+        assertEquals(0, t.rc(), t.err());
+        String one = run("heap", "sample", "--checkpoint", out.toString()).out().strip();
+        assertTrue(one.startsWith("-Xmx") && option(one, "Xmx") < 96, "a tiny checkpoint needs a small heap: " + one);
+        // eight sequences of the whole block each hold a KV cache: never less than one
+        String eight = run("heap", "sample", "--checkpoint", out.toString(), "--num-samples", "8").out().strip();
+        assertTrue(option(eight, "Xmx") >= option(one, "Xmx"), eight + " vs " + one);
+        // a checkpoint that is not there: the command says so itself
+        CliErrorsTest.Run none = run("heap", "sample", "--checkpoint", tmp.resolve("absent").toString());
+        assertEquals("", none.out() + none.err());
     }
 }

@@ -96,6 +96,33 @@ class MemoryFootprintTest {
         assertEquals(model.newCache(1, 10).numHeads() * model.newCache(1, 10).headDim(), fp.kvWidth());
     }
 
+    /**
+     * The Hugging Face families built on Llama's decoder, at a shape where their differences show
+     * (Gemma's 32-wide heads times 4 are not its width; Qwen3's q/k norms; Gemma 2's extra norms and
+     * soft-capped logits): the estimate the launcher sizes their fine-tuning from holds for each.
+     */
+    @Test
+    void everyHuggingFaceFamilyMatchesItsGraph() throws Exception {
+        String common = "\"vocab_size\": 500, \"hidden_size\": 96, \"intermediate_size\": 256, \"num_hidden_layers\": 2, "
+                + "\"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"max_position_embeddings\": 128, \"rms_norm_eps\": 1e-6";
+        Map<String, java.util.function.Function<ObjectNode, Module>> build = new LinkedHashMap<>();
+        build.put("mistral", j -> new jllm.models.mistral.MistralForCausalLM(jllm.models.mistral.MistralConfig.fromJson(j, "m"), null));
+        build.put("qwen2", j -> new jllm.models.qwen2.Qwen2ForCausalLM(jllm.models.qwen2.Qwen2Config.fromJson(j, "q"), null));
+        build.put("qwen3", j -> new jllm.models.qwen3.Qwen3ForCausalLM(jllm.models.qwen3.Qwen3Config.fromJson(j, "q"), null));
+        build.put("phi3", j -> new jllm.models.phi3.Phi3ForCausalLM(jllm.models.phi3.Phi3Config.fromJson(j, "p"), null));
+        build.put("gemma", j -> new jllm.models.gemma.GemmaForCausalLM(jllm.models.gemma.GemmaConfig.fromJson(j, "g"), null));
+        build.put("gemma2", j -> new jllm.models.gemma.Gemma2ForCausalLM(jllm.models.gemma.Gemma2Config.fromJson(j, "g"), null));
+        for (var e : build.entrySet()) {
+            for (String extra : new String[] {"", ", \"head_dim\": 32", ", \"attn_logit_softcapping\": null, \"final_logit_softcapping\": null"}) {
+                ObjectNode json = (ObjectNode) StrictJson.MAPPER.readTree("{\"model_type\": \"" + e.getKey() + "\", " + common + extra + "}");
+                Generator.manualSeed(0);
+                Module model = e.getValue().apply(json);
+                MemoryFootprint fp = MemoryFootprint.ofHuggingFace(json, model.numParameters());
+                assertWithin(savedBytes(model, 500, 2, 64), fp.savedActivationBytes(2, 64), 0.05, e.getKey() + extra);
+            }
+        }
+    }
+
     @Test
     void weightMatricesAreTheLargeParameters() {
         Map<String, Object> s = section("gpt", 3, 4, 64, 0.0);

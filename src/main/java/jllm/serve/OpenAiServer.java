@@ -214,6 +214,7 @@ public final class OpenAiServer implements AutoCloseable {
     private record Event(int choice, String text, Sink.Finish finish, int completionTokens, String error) {}
 
     private int complete(HttpExchange ex, boolean chat, Fields f) throws IOException {
+        f.refuseUnsupported();
         String model = f.string("model");
         int adapter = model.equals(baseId) ? -1 : adapters.indexOf(model);
         if (!model.equals(baseId) && adapter < 0) {

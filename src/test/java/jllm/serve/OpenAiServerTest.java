@@ -98,6 +98,17 @@ class OpenAiServerTest {
     }
 
     @Test
+    void theChatPageIsServedAtTheRoot() throws Exception {
+        var r = get("/", null);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("text/html; charset=utf-8", r.headers().firstValue("Content-Type").orElseThrow());
+        assertTrue(r.body().startsWith("<!doctype html>") && r.body().contains("<title>jllm chat</title>"), r.body());
+        assertTrue(r.body().contains("fetch(\"/v1/chat/completions\"") && r.body().contains("stream: true") && r.body().contains("fetch(\"/v1/models\""),
+                "the page streams from this server's API");
+        assertError(post("/", "{}", null), 405, null, "use GET");
+    }
+
+    @Test
     void chatCompletionStreamedAndWhole() throws Exception {
         String body = "{\"model\":\"aidreams\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}],\"max_tokens\":20,\"seed\":5,\"temperature\":0.8%s}";
         var whole = post("/v1/chat/completions", body.formatted(""), KEY);

@@ -31,7 +31,7 @@ public final class ServeCommand implements Callable<Integer> {
     /** How long requests in flight may run on after SIGINT/SIGTERM. */
     private static final long GRACE_MILLIS = 10_000;
     /** The most prompt tokens one step feeds: a long prompt is read over several steps while the others decode. */
-    private static final int PREFILL_CHUNK = 128;
+    static final int PREFILL_CHUNK = 128;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

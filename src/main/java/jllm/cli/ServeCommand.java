@@ -95,6 +95,7 @@ public final class ServeCommand implements Callable<Integer> {
         System.out.println("jllm serve: models " + String.join(", ", server.modelIds()) + " (context " + lm.blockSize() + " tokens, max batch "
                 + maxBatch + ")" + (apiKey != null ? ", API key required" : ""));
         System.out.println("jllm serve: listening on http://" + shownHost + ":" + server.port() + "/v1");
+        System.out.println("jllm serve: chat page at http://" + shownHost + ":" + server.port() + "/");
         System.out.flush();
         stopped.await();
         return 0;

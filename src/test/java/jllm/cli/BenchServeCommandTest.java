@@ -37,10 +37,10 @@ class BenchServeCommandTest {
 
     @Test
     void soakCountsOnlyUnintendedErrorsAndReportsMemory() {
-        var r = run("bench", "serve", "--model", ServeFixtures.MODEL.toString(), "--soak", "3", "--clients", "4", "--max-tokens", "24", "--prompt-len", "8");
+        var r = run("bench", "serve", "--model", ServeFixtures.MODEL.toString(), "--soak", "3", "--clients", "5", "--max-tokens", "24", "--prompt-len", "8");
         assertEquals(0, r.rc(), r.out() + r.err());
         String out = r.out();
-        assertTrue(out.contains("soak: 3 s, 4 clients; at start: RSS ") && out.contains(" MB, heap after GC "), out);
+        assertTrue(out.contains("soak: 3 s, 5 clients; at start: RSS ") && out.contains(" MB, heap after GC "), out);
         Matcher m = Pattern.compile("(\\d+) client disconnects mid-stream, (\\d+) bad requests refused with 400 as intended, (\\d+) unexpected errors").matcher(out);
         assertTrue(m.find(), out);
         assertTrue(Integer.parseInt(m.group(1)) > 0 && Integer.parseInt(m.group(2)) > 0, "both kinds of intended trouble happened: " + m.group());

@@ -55,6 +55,8 @@ public final class ServeBench {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** How long a request may wait for its response's headers (a stream's come at once; a whole answer's when it is done). */
+    private static final Duration TIMEOUT = Duration.ofMinutes(10);
 
     private final URI base;
     private final String model;
@@ -97,7 +99,7 @@ public final class ServeBench {
 
     private HttpRequest post(String path, ObjectNode body) {
         try {
-            return HttpRequest.newBuilder(base.resolve(path)).header("Content-Type", "application/json")
+            return HttpRequest.newBuilder(base.resolve(path)).timeout(TIMEOUT).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
         } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -311,7 +313,7 @@ public final class ServeBench {
                             } else if (u < 0.9) {
                                 kind = "get";
                                 String path = rnd.nextBoolean() ? "models" : "../metrics";
-                                var r = http.send(HttpRequest.newBuilder(base.resolve(path)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                                var r = http.send(HttpRequest.newBuilder(base.resolve(path)).timeout(TIMEOUT).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
                                 if (r.statusCode() != 200) error = r.statusCode() + " on GET " + path;
                             } else {
                                 kind = "bad-request";
@@ -365,7 +367,7 @@ public final class ServeBench {
 
     /** The server's running plus waiting sequences, from its /metrics. */
     private int runningAndWaiting() throws IOException, InterruptedException {
-        var r = http.send(HttpRequest.newBuilder(base.resolve("../metrics")).GET().build(), HttpResponse.BodyHandlers.ofString());
+        var r = http.send(HttpRequest.newBuilder(base.resolve("../metrics")).timeout(TIMEOUT).GET().build(), HttpResponse.BodyHandlers.ofString());
         double n = 0;
         for (String line : r.body().lines().toList()) {
             if (line.startsWith("jllm_running_sequences ") || line.startsWith("jllm_queue_length ")) n += Double.parseDouble(line.substring(line.indexOf(' ') + 1));

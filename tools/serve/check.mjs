@@ -51,4 +51,6 @@ await assert.rejects(client.completions.create({ model: base, prompt: "Tom ran. 
   (e) => { say("oversized prompt:", e.status, e.error?.param, e.message); return e instanceof OpenAI.BadRequestError; });
 await assert.rejects(client.completions.create({ model: "gpt-4", prompt: "hi" }),
   (e) => { say("unknown model:", e.status, e.message); return e instanceof OpenAI.NotFoundError; });
+await assert.rejects(client.chat.completions.create({ model: base, messages, max_tokens: 5, logprobs: true, top_logprobs: 2 }),
+  (e) => { say("unsupported parameter:", e.status, e.param, e.code, e.message); return e instanceof OpenAI.BadRequestError && e.param === "logprobs" && e.code === "unsupported_parameter"; });
 say("openai client check: all passed");

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the official openai npm client (check.mjs) against `jllm serve` on the tiny aidreams260K Llama
-# with a chat template and two LoRA adapters fine-tuned on the spot. Needs node >= 18 and npm.
+# with a chat template and two LoRA adapters fine-tuned on the spot, then the chat page at GET / in a
+# real browser (chat_check.mjs: puppeteer-core driving Debian's chromium, `apt-get install chromium`;
+# CHROMIUM=PATH for another one). Needs node >= 18 and npm.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -27,6 +29,7 @@ for _ in $(seq 1 300); do grep -q "listening on" "$work/serve.out" 2>/dev/null &
 url="$(grep -o 'http://[^ ]*/v1' "$work/serve.out")"
 cat "$work/serve.out"
 JLLM_URL="$url" JLLM_KEY="$key" JLLM_BASE=aidreams JLLM_ADAPTERS=cats,dogs node "$here/check.mjs"
+JLLM_URL="$url" JLLM_KEY="$key" JLLM_BASE=aidreams node "$here/chat_check.mjs"
 kill -TERM "$pid"
 wait "$pid" || true
 tail -2 "$work/serve.err"

@@ -12,9 +12,9 @@ import java.util.ArrayList;
 /** {@code jllm bench ...}: micro-benchmarks of the compute kernels. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: SGEMM vs OpenBLAS; GPT and Llama (LoRA) training step and generation vs PyTorch; "
-                + "data-parallel cost vs mpi4py and PyTorch DDP (gloo).",
+                + "data-parallel cost vs mpi4py and PyTorch DDP (gloo); jllm serve under concurrent load.",
         subcommands = {BenchCommand.MachineCmd.class, BenchCommand.GemmCmd.class, BenchCommand.TrainCmd.class, BenchCommand.GenerateCmd.class, BenchCommand.PoolCmd.class,
-                BenchCommand.DdpCmd.class})
+                BenchCommand.DdpCmd.class, BenchCommand.ServeCmd.class})
 public final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -297,6 +297,98 @@ public final class BenchCommand implements Runnable {
             pb.environment().remove("OPENBLAS_L2_SIZE");
             int rc = pb.start().waitFor();
             if (rc != 0) System.out.println("(peer " + String.join(" ", cmd) + " exited with " + rc + ")");
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = {"jllm serve under load: the model is served in this process on 127.0.0.1 (as `jllm serve` would serve it) "
+                    + "and closed-loop clients (java.net.http, one virtual thread each) send streaming /v1/completions requests "
+                    + "(a prompt of --prompt-len random token ids, temperature 1, a seed per request), each client its next request "
+                    + "as soon as its last one has ended. After a warm-up, for each --clients count it reports requests/s, "
+                    + "aggregate completion tokens/s and its ratio to the 1-client run, p50/p99 time to the first token and "
+                    + "p50/p99 time between streamed tokens, and errors. Exits 1 when a request failed.",
+                    "With --soak SECONDS it sends mixed traffic instead (streams read to the end, streams the client abandons "
+                            + "mid-answer, whole completions, GETs, requests the server must refuse with 400) from the largest "
+                            + "--clients count, and reports the resident set (/proc/self/status) and the heap after a full GC at "
+                            + "the start and the end, and every error other than the intended ones (exit 1 when there is one, "
+                            + "or when sequences are left on the server)."})
+    static final class ServeCmd implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--model", required = true, description = "Model directory or cached model name.")
+        String model;
+
+        @Option(names = "--clients", split = ",", description = "Concurrent clients, one run each (default: 1,4,16).")
+        List<Integer> clients = List.of(1, 4, 16);
+
+        @Option(names = "--requests", description = "Requests per run (default: ${DEFAULT-VALUE}).")
+        int requests = 48;
+
+        @Option(names = "--max-tokens", description = "max_tokens of each request (default: ${DEFAULT-VALUE}).")
+        int maxTokens = 32;
+
+        @Option(names = "--prompt-len", description = "Prompt tokens of each request (default: ${DEFAULT-VALUE}); in --soak, "
+                + "prompts and max_tokens are random up to these.")
+        int promptLen = 16;
+
+        @Option(names = "--warmup", description = "Requests at the largest --clients count before the runs, not reported "
+                + "(default: the largest --clients count).")
+        Integer warmup;
+
+        @Option(names = "--max-batch", description = "The server's --max-batch (default: ${DEFAULT-VALUE}).")
+        int maxBatch = 16;
+
+        @Option(names = "--soak", paramLabel = "SECONDS", description = "Run the soak test for this long instead of the runs.")
+        Integer soak;
+
+        @picocli.CommandLine.Mixin
+        WeightTypeOption dtype = new WeightTypeOption();
+
+        @Override
+        public Integer call() throws Exception {
+            CliErrors.check(spec, !clients.isEmpty() && clients.stream().allMatch(c -> c >= 1), "--clients must be >= 1, got " + clients);
+            CliErrors.check(spec, requests >= 1, "--requests must be >= 1, got " + requests);
+            CliErrors.check(spec, maxTokens >= 1, "--max-tokens must be >= 1, got " + maxTokens);
+            CliErrors.check(spec, promptLen >= 1, "--prompt-len must be >= 1, got " + promptLen);
+            CliErrors.check(spec, warmup == null || warmup >= 0, "--warmup must be >= 0, got " + warmup);
+            CliErrors.check(spec, maxBatch >= 1, "--max-batch must be >= 1, got " + maxBatch);
+            CliErrors.check(spec, soak == null || soak >= 1, "--soak must be >= 1 second, got " + soak);
+            jllm.tensor.DType weights = dtype.validate(spec);
+            int most = clients.stream().mapToInt(Integer::intValue).max().orElseThrow();
+            try (HfModel hf = HfModel.load(model, weights)) {
+                if (!(hf.model().asModule() instanceof jllm.models.CausalLM lm)) {
+                    throw new IllegalArgumentException(hf.dir() + ": a " + hf.model().modelType() + " model cannot be served (not a jllm CausalLM)");
+                }
+                if (promptLen + maxTokens > lm.blockSize()) {
+                    throw new IllegalArgumentException("--prompt-len (" + promptLen + ") plus --max-tokens (" + maxTokens + ") is more than the model's context of "
+                            + lm.blockSize() + " tokens");
+                }
+                var special = jllm.generate.SpecialTokens.of(hf.model(), hf.tokenizer());
+                var metrics = new jllm.serve.Metrics();
+                var engine = new jllm.serve.Engine(lm, null, hf.tokenizer(), new java.util.HashSet<>(special.stopTokens()), maxBatch,
+                        Math.max(256, most), ServeCommand.PREFILL_CHUNK, metrics);
+                String id = hf.dir().getFileName() == null ? model : hf.dir().getFileName().toString();
+                var server = new jllm.serve.OpenAiServer(engine, hf.tokenizer(), special, id, List.of(), "127.0.0.1", 0, null,
+                        jllm.serve.OpenAiServer.DEFAULT_MAX_BODY, metrics);
+                try {
+                    String url = "http://127.0.0.1:" + server.port() + "/v1";
+                    System.out.printf(java.util.Locale.ROOT, "bench serve: %s (%s, context %d) at %s, max batch %d, %d cores%n", id, hf.model().modelType(),
+                            lm.blockSize(), url, maxBatch, Runtime.getRuntime().availableProcessors());
+                    var bench = new jllm.bench.ServeBench(url, id, lm.vocabSize(), System.out);
+                    if (soak != null) {
+                        var s = bench.soak(soak, most, promptLen, maxTokens, lm.blockSize(), 1);
+                        return s.unexpected() == 0 && s.runningAfter() == 0 ? 0 : 1;
+                    }
+                    System.out.printf(java.util.Locale.ROOT, "%d requests per run, prompt %d tokens, max_tokens %d%n", requests, promptLen, maxTokens);
+                    var results = bench.sweep(clients, requests, promptLen, maxTokens, warmup != null ? warmup : most);
+                    int errors = results.stream().mapToInt(jllm.bench.ServeBench.Result::errors).sum();
+                    if (errors > 0) System.err.println("jllm bench serve: " + errors + " requests failed");
+                    return errors == 0 ? 0 : 1;
+                } finally {
+                    server.stop(0);
+                }
+            }
         }
     }
 }

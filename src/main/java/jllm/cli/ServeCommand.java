@@ -31,7 +31,7 @@ public final class ServeCommand implements Callable<Integer> {
     /** How long requests in flight may run on after SIGINT/SIGTERM. */
     private static final long GRACE_MILLIS = 10_000;
     /** The most prompt tokens one step feeds: a long prompt is read over several steps while the others decode. */
-    private static final int PREFILL_CHUNK = 128;
+    static final int PREFILL_CHUNK = 128;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -95,6 +95,7 @@ public final class ServeCommand implements Callable<Integer> {
         System.out.println("jllm serve: models " + String.join(", ", server.modelIds()) + " (context " + lm.blockSize() + " tokens, max batch "
                 + maxBatch + ")" + (apiKey != null ? ", API key required" : ""));
         System.out.println("jllm serve: listening on http://" + shownHost + ":" + server.port() + "/v1");
+        System.out.println("jllm serve: chat page at http://" + shownHost + ":" + server.port() + "/");
         System.out.flush();
         stopped.await();
         return 0;

@@ -187,6 +187,8 @@ public final class Engine implements AutoCloseable {
                 for (Sequence s : running) s.fail("internal error: " + e);
                 running.clear();
             }
+            // sequences that ended in the step have left: the gauge must not keep the count from before it while idle
+            metrics.running.set(running.size());
         }
     }
 

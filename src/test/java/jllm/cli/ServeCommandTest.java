@@ -58,6 +58,7 @@ class ServeCommandTest {
             assertEquals("jllm serve: models aidreams, a (context 128 tokens, max batch 16), API key required", first);
             Matcher m = Pattern.compile("listening on (http://127\\.0\\.0\\.1:(\\d+)/v1)").matcher(second);
             assertTrue(m.find(), second);
+            assertEquals("jllm serve: chat page at http://127.0.0.1:" + m.group(2) + "/", out.readLine());
             HttpClient http = HttpClient.newHttpClient();
             var r = http.send(HttpRequest.newBuilder(URI.create(m.group(1) + "/completions")).header("Authorization", "Bearer k1")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"a\",\"prompt\":\"Once\",\"max_tokens\":5}")).build(), HttpResponse.BodyHandlers.ofString());

@@ -117,6 +117,9 @@ class EngineTest {
             }
             for (int i = 0; i < PROMPTS.length; i++) assertEquals(want.get(i), cs.get(i).get(), "prompt " + i);
             assertTrue(want.get(2).length() > 20, want.get(2));
+            // all done: the gauge says so once the engine is idle (it used to keep the last step's count)
+            for (int i = 0; i < 100 && !metrics.render().contains("\njllm_running_sequences 0\n"); i++) Thread.sleep(20);
+            assertTrue(metrics.render().contains("\njllm_running_sequences 0\n"), metrics.render());
         }
         String text = metrics.render();
         assertTrue(text.contains("jllm_generation_tokens_total "), text);

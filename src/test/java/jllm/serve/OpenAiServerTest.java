@@ -98,6 +98,17 @@ class OpenAiServerTest {
     }
 
     @Test
+    void theChatPageIsServedAtTheRoot() throws Exception {
+        var r = get("/", null);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("text/html; charset=utf-8", r.headers().firstValue("Content-Type").orElseThrow());
+        assertTrue(r.body().startsWith("<!doctype html>") && r.body().contains("<title>jllm chat</title>"), r.body());
+        assertTrue(r.body().contains("fetch(\"/v1/chat/completions\"") && r.body().contains("stream: true") && r.body().contains("fetch(\"/v1/models\""),
+                "the page streams from this server's API");
+        assertError(post("/", "{}", null), 405, null, "use GET");
+    }
+
+    @Test
     void chatCompletionStreamedAndWhole() throws Exception {
         String body = "{\"model\":\"aidreams\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}],\"max_tokens\":20,\"seed\":5,\"temperature\":0.8%s}";
         var whole = post("/v1/chat/completions", body.formatted(""), KEY);
@@ -167,6 +178,50 @@ class OpenAiServerTest {
         assertError(get("/v1/chat/completions", KEY), 405, null, "use POST");
         assertError(get("/nope", KEY), 404, null, "no such endpoint");
         assertEquals(200, get("/health", null).statusCode(), "and the server keeps serving");
+    }
+
+    @Test
+    void unsupportedParametersAre400NamingTheParameter() throws Exception {
+        String chat = "{\"model\":\"aidreams\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3,%s}";
+        String text = "{\"model\":\"aidreams\",\"prompt\":\"hi\",\"max_tokens\":3,%s}";
+        Map<String, String> chatRefused = new LinkedHashMap<>();
+        chatRefused.put("logprobs", "true");
+        chatRefused.put("top_logprobs", "2");
+        chatRefused.put("tools", "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}]");
+        chatRefused.put("tool_choice", "\"required\"");
+        chatRefused.put("functions", "[{\"name\":\"f\"}]");
+        chatRefused.put("function_call", "{\"name\":\"f\"}");
+        chatRefused.put("response_format", "{\"type\":\"json_object\"}");
+        chatRefused.put("logit_bias", "{\"50\":-100}");
+        chatRefused.put("presence_penalty", "0.5");
+        chatRefused.put("frequency_penalty", "-1");
+        chatRefused.put("modalities", "[\"text\",\"audio\"]");
+        chatRefused.put("audio", "{\"voice\":\"alloy\",\"format\":\"wav\"}");
+        for (var e : chatRefused.entrySet()) {
+            var r = post("/v1/chat/completions", chat.formatted("\"" + e.getKey() + "\":" + e.getValue()), KEY);
+            assertError(r, 400, e.getKey(), "Unsupported parameter: '" + e.getKey() + "'");
+            assertEquals("unsupported_parameter", JSON.readTree(r.body()).at("/error/code").asText(), r.body());
+        }
+        Map<String, String> textRefused = new LinkedHashMap<>();
+        textRefused.put("logprobs", "1");
+        textRefused.put("echo", "true");
+        textRefused.put("suffix", "\"the end\"");
+        textRefused.put("best_of", "2");
+        textRefused.put("logit_bias", "{\"1\":5}");
+        for (var e : textRefused.entrySet()) {
+            assertError(post("/v1/completions", text.formatted("\"" + e.getKey() + "\":" + e.getValue()), KEY), 400, e.getKey(),
+                    "Unsupported parameter: '" + e.getKey() + "'");
+        }
+        // the same parameters at their neutral values (some clients always send them) are answered
+        String neutral = "\"logprobs\":false,\"top_logprobs\":0,\"tools\":[],\"tool_choice\":\"none\",\"response_format\":{\"type\":\"text\"},"
+                + "\"logit_bias\":{},\"presence_penalty\":0,\"frequency_penalty\":0.0,\"modalities\":[\"text\"],\"user\":\"u1\",\"store\":false";
+        var ok = post("/v1/chat/completions", chat.formatted(neutral), KEY);
+        assertEquals(200, ok.statusCode(), ok.body());
+        ok = post("/v1/completions", text.formatted("\"echo\":false,\"suffix\":\"\",\"best_of\":1,\"logprobs\":null"), KEY);
+        assertEquals(200, ok.statusCode(), ok.body());
+        // and a wrong type is still a type error naming the field
+        assertError(post("/v1/completions", text.formatted("\"presence_penalty\":\"high\""), KEY), 400, "presence_penalty", "must be a number");
+        assertError(post("/v1/completions", text.formatted("\"frequency_penalty\":3"), KEY), 400, "frequency_penalty", "[-2.0, 2.0]");
     }
 
     @Test

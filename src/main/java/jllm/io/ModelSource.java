@@ -32,6 +32,14 @@ public interface ModelSource extends WeightSource {
      */
     jllm.tensor.DType weightType();
 
+    /**
+     * The type the weight matrix under key is kept in when the model loads in {@link #weightType()}:
+     * that one, except in a file whose matrices mix types (llama.cpp's Q4_0 files keep the output
+     * matrix in Q6_K), where a matrix stored more precisely than the model's type keeps more (null:
+     * float32).
+     */
+    default jllm.tensor.DType weightType(String key) { return weightType(); }
+
     /** The model's tokenizer (tokenizer.json and tokenizer_config.json, or made from GGUF metadata). */
     HfTokenizer tokenizer();
 

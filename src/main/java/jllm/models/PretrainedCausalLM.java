@@ -51,8 +51,37 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
                                                               java.util.function.Function<C, M> build) {
         C c = checked(d, () -> parse.apply(d.config(), d.configFile()), numParameters);
         M m = jllm.nn.Init.skipInit(() -> build.apply(c));
+        if (jllm.nn.Init.weightsDtype() != null && jllm.nn.Init.weightsDtype() == d.weightType()) ((PretrainedCausalLM) m).keepTypesOf(d);
         m.loadHf(d);
         return m;
+    }
+
+    /**
+     * Before the weights are copied in: each Linear or Embedding weight whose file keeps another type
+     * than the model's ({@link jllm.io.ModelSource#weightType(String)}: a mixed GGUF file) is made
+     * again, zero, in that type, so that its values are not rounded to the model's type on the way.
+     * A tied matrix is one tensor in both its places.
+     */
+    private void keepTypesOf(jllm.io.ModelSource d) {
+        Map<Tensor, List<jllm.nn.Module>> owners = new java.util.IdentityHashMap<>();
+        for (jllm.nn.Module mod : namedModules().values()) {
+            if ((mod instanceof jllm.nn.Linear || mod instanceof jllm.nn.Embedding) && mod.hasParameter("weight") && mod.parameter("weight") != null) {
+                owners.computeIfAbsent(mod.parameter("weight"), k -> new ArrayList<>()).add(mod);
+            }
+        }
+        for (HfTensor h : hfTensors()) {
+            Tensor w = h.param();
+            List<jllm.nn.Module> mods = owners.get(w);
+            if (mods == null || w.dim() != 2) continue;
+            jllm.tensor.DType want = d.weightType(h.key());
+            jllm.tensor.DType type = want == null || want.isQuantized() && w.size(-1) % want.blockSize() != 0 ? jllm.tensor.DType.F32 : want;
+            if (type == w.dtype()) continue;
+            Tensor again = Tensor.zeros(w.shape(), type, w.device());
+            for (jllm.nn.Module mod : mods) {
+                Tensor p = mod.setParameter("weight", again);
+                if (!w.requiresGrad()) p.requiresGrad(false);
+            }
+        }
     }
 
     /** Every parameter under its Hugging Face key, in checkpoint order; a tied tensor once. */

@@ -83,29 +83,45 @@ public final class GgufModel implements ModelSource {
     }
 
     /**
-     * The type the model keeps its matrices in: Q8_0 or Q4_0 when every matrix that can be stored in
-     * whole 32-element blocks is of that type (the others being float, as llama.cpp's converter
-     * leaves them); F16 or BF16 when every matrix is; null otherwise, when everything loads as
-     * float32 (a note says so when that dequantizes a file's Q4_K/Q6_K or mixed blocks).
+     * The type the model keeps its matrices in: the block type (Q4_0 or Q8_0) of most of the elements
+     * of the matrices that can be stored in whole 32-element blocks, when the file has one (its other
+     * matrices keep what {@link #weightType(String)} says); F16 or BF16 when every matrix is; null
+     * otherwise, when everything loads as float32 (a note says so when that dequantizes Q4_K/Q6_K
+     * blocks).
      */
     private static DType blockType(GgufFile f) {
-        java.util.Set<GgmlType> quantized = EnumSet.noneOf(GgmlType.class), blockable = EnumSet.noneOf(GgmlType.class);
+        long q4 = 0, q8 = 0;
+        java.util.Set<GgmlType> quantized = EnumSet.noneOf(GgmlType.class), matrices = EnumSet.noneOf(GgmlType.class);
         for (GgufFile.TensorInfo t : f.tensors().values()) {
             if (t.type().quantized()) quantized.add(t.type());
-            if (t.ne().length == 2 && t.ne()[0] % 32 == 0) blockable.add(t.type());
+            if (t.ne().length == 2) matrices.add(t.type());
+            if (t.type() == GgmlType.Q4_0) q4 += t.numel();
+            if (t.type() == GgmlType.Q8_0) q8 += t.numel();
         }
-        if (blockable.size() == 1 && (blockable.contains(GgmlType.Q8_0) || blockable.contains(GgmlType.Q4_0)) && quantized.equals(blockable)) {
-            return blockable.contains(GgmlType.Q8_0) ? DType.Q8_0 : DType.Q4_0;
-        }
-        java.util.Set<GgmlType> matrices = EnumSet.noneOf(GgmlType.class);
-        for (GgufFile.TensorInfo t : f.tensors().values()) if (t.ne().length == 2) matrices.add(t.type());
+        if (q4 + q8 > 0) return q4 >= q8 ? DType.Q4_0 : DType.Q8_0;
         if (matrices.equals(EnumSet.of(GgmlType.F16))) return DType.F16;
         if (matrices.equals(EnumSet.of(GgmlType.BF16))) return DType.BF16;
         if (!quantized.isEmpty()) {
             System.err.println("note: " + f.path() + ": its " + quantized + " tensors are widened to float32 at load (jllm keeps Q8_0 or Q4_0"
-                    + " blocks when all of a model's matrices are of that one type)");
+                    + " blocks; Q4_K/Q6_K have no kernels of their own)");
         }
         return null;
+    }
+
+    /**
+     * In a model kept in Q4_0, a Q8_0 matrix stays Q8_0 and a Q4_K/Q6_K, F16, BF16 or F32 one (llama.cpp's
+     * output matrix) is kept in Q8_0 rather than losing bits to Q4_0; in a Q8_0 model a Q4_0 matrix
+     * stays Q4_0 (its blocks are copied, not re-rounded). Otherwise the model's type.
+     */
+    @Override
+    public DType weightType(String key) {
+        Entry e = byKey.get(key);
+        if (e == null || blocks == null || !blocks.isQuantized() || e.info().ne().length != 2) return blocks;
+        return switch (e.info().type()) {
+            case Q4_0 -> DType.Q4_0;
+            case Q8_0 -> DType.Q8_0;
+            default -> blocks == DType.Q4_0 ? DType.Q8_0 : blocks;
+        };
     }
 
     @Override
@@ -275,8 +291,8 @@ public final class GgufModel implements ModelSource {
      * Writes a Llama model as a GGUF file llama.cpp loads: config is its transformers config.json,
      * tensors its state dict under transformers' names (a tied lm_head absent), tokenizerJson and
      * tok its tokenizer (null: no tokenizer keys, which llama.cpp refuses to run). Matrices are
-     * stored as fileType says (quantized with llama.cpp's reference rounding; a matrix already in
-     * that block type is copied as it is), vectors (norms, biases) as F32, and a matrix whose rows
+     * stored as fileType says (quantized with llama.cpp's reference rounding; with a quantized
+     * fileType, a matrix already in Q8_0 or Q4_0 blocks is copied as it is), vectors (norms, biases) as F32, and a matrix whose rows
      * are not whole 32-element blocks as F16, as convert_hf_to_gguf.py falls back. Atomic.
      */
     public static void write(Path out, JsonNode config, Map<String, Tensor> tensors, JsonNode tokenizerJson, HfTokenizer tok, FileType fileType,
@@ -304,6 +320,10 @@ public final class GgufModel implements ModelSource {
             if (gname == null) throw new GgufException(where + ": tensor '" + e.getKey() + "' has no name in GGUF's llama architecture");
             Tensor t = e.getValue();
             GgmlType type = t.dim() <= 1 ? GgmlType.F32 : fileType.type;
+            // a matrix already in blocks keeps them in a quantized file (copied, not rounded again): a model
+            // whose output matrix was kept in Q8_0 writes llama.cpp's kind of mixed file
+            if (type.quantized() && t.dtype() == DType.Q8_0) type = GgmlType.Q8_0;
+            if (type.quantized() && t.dtype() == DType.Q4_0) type = GgmlType.Q4_0;
             if (type.quantized() && t.size(-1) % type.blockSize != 0) type = GgmlType.F16;
             long[] ne = new long[t.dim()];
             for (int i = 0; i < ne.length; i++) ne[i] = t.size(t.dim() - 1 - i);

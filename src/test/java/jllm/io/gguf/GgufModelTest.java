@@ -163,6 +163,47 @@ class GgufModelTest {
         }
     }
 
+    /**
+     * llama.cpp's Q4_0 files keep some matrices in more bits (the output matrix in Q6_K): a Q4_0 model
+     * whose embedding/head matrix is Q8_0 writes both block types, and reads back with each matrix in
+     * its own type, bit for bit, with the same logits; --dtype still puts every matrix in one type.
+     */
+    @Test
+    void aMixedBlockFileKeepsEachMatrixInItsOwnType(@TempDir Path dir) throws IOException {
+        PretrainedModel m = jllm.nn.Init.weightsIn(DType.Q4_0, () -> AutoModelForCausalLM.fromPretrained(aidreams));
+        String head = m.hfStateDict().containsKey("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
+        Tensor q4 = m.hfStateDict().get(head);
+        assertEquals(DType.Q4_0, q4.dtype(), head);
+        for (jllm.nn.Module mod : ((jllm.nn.Module) m).namedModules().values()) {
+            if (mod.hasParameter("weight") && mod.parameter("weight") == q4) {
+                try (var g = Grad.off()) {
+                    mod.setParameter("weight", AutoModelForCausalLM.fromPretrained(aidreams).hfStateDict().get(head).to(DType.Q8_0));
+                }
+            }
+        }
+        Tensor q8 = m.hfStateDict().get(head);
+        assertEquals(DType.Q8_0, q8.dtype());
+        Path f = write(m, dir.resolve("mixed.gguf"), GgufModel.FileType.Q4_0);
+        GgufModel src = GgufModel.open(f);
+        assertEquals(DType.Q4_0, src.weightType(), "most of the matrices are Q4_0");
+        assertEquals(DType.Q8_0, src.weightType(head));
+        PretrainedModel back = AutoModelForCausalLM.fromPretrained(f);
+        Map<String, Tensor> a = m.hfStateDict(), b = back.hfStateDict();
+        for (String k : a.keySet()) {
+            assertEquals(a.get(k).dtype(), b.get(k).dtype(), k + " keeps its type");
+            try (var g = Grad.off()) {
+                // a float matrix whose rows are not whole blocks travels as F16, as convert_hf_to_gguf.py stores it
+                Tensor want = a.get(k).dim() == 2 && a.get(k).dtype() == DType.F32 ? a.get(k).to(DType.F16).to(DType.F32) : a.get(k).to(DType.F32);
+                assertTrue(want.equal(b.get(k).to(DType.F32)), k + " keeps its values");
+            }
+        }
+        // asked for one type, every matrix is in it
+        PretrainedModel all8 = jllm.nn.Init.weightsIn(DType.Q8_0, () -> AutoModelForCausalLM.fromPretrained(f));
+        for (Map.Entry<String, Tensor> e : all8.hfStateDict().entrySet()) {
+            if (e.getValue().dim() == 2 && e.getValue().size(-1) % 32 == 0) assertEquals(DType.Q8_0, e.getValue().dtype(), e.getKey());
+        }
+    }
+
     private static final List<String> TEXTS = List.of("Echoes of vectors unfold", "Hello, world!\nTwo  spaces and a tab\t.", " leading space",
             "unicode: café naïve 日本 😀", "", "<s> looks special </s>");
 

@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
                 + "with a PEFT LoRA adapter. Streams tokens as they are produced, stops at the model's eos token(s), and "
                 + "prints tokens/s at the end (on stderr).",
                 "--model is a directory, a GGUF file (llama.cpp's format: a Llama with its tokenizer; F32, F16, BF16, Q8_0 and Q4_0 "
-                        + "tensors, Q4_K/Q6_K widened to float32), or a name (org/name) found in the local Hugging Face cache "
+                        + "tensors; Q4_K/Q6_K widened to float32, or kept in Q8_0 beside Q8_0/Q4_0 matrices), or a name (org/name) found in the local Hugging Face cache "
                         + "(~/.cache/huggingface/hub, $HF_HOME/hub or $HF_HUB_CACHE); nothing is ever downloaded."})
 public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec

@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * ggml's Q4_K and Q6_K super-blocks (256 elements), dequantized exactly as ggml-quants.c's
  * {@code dequantize_row_q4_K} / {@code dequantize_row_q6_K} do. jllm has no kernels for them, so a
- * GGUF tensor of these types is widened to float32 when it is loaded.
+ * GGUF tensor of these types is widened to float32 when it is loaded (and rounded to Q8_0 blocks when
+ * the model keeps its other matrices in Q8_0/Q4_0, see GgufModel#weightType(String)).
  */
 final class KQuants {
     private KQuants() {}

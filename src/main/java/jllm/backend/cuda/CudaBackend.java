@@ -412,7 +412,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor[] topk(Tensor a, int k, boolean largest) {
         Tensor[] r = CpuBackend.INSTANCE.topk(download(check(a)), k, largest);
-        return new Tensor[] {upload(r[0]), upload(r[1])};
+        return new Tensor[] {r[0] == null ? null : upload(r[0]), upload(r[1])}; // the CPU backend leaves values to Tensor.topk's gather
     }
 
     @Override

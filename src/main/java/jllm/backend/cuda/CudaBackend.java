@@ -438,7 +438,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** The single element stride between consecutive matrices of the flattened batch dims, or null when there is none. */
-    private static Long batchStride(int[] sh, int[] st, int nb) {
+    static Long batchStride(int[] sh, int[] st, int nb) {
         long stride = -1, span = 0;
         for (int d = nb - 1; d >= 0; d--) {
             if (sh[d] == 1) continue;

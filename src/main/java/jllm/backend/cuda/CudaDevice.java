@@ -228,7 +228,7 @@ final class CudaDevice {
 
     /** The reported index, or null when none was (waits for the queued work). */
     synchronized Long reportedIndex() {
-        makeCurrent();
+        synchronize();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocate(16, 8);
             drv.cuMemcpyDtoH.call(host, errorBuffer.ptr(), 16L);

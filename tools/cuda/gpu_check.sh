@@ -15,7 +15,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUNDLE="$ROOT/target/gpu-check"
 TESTS=(jllm.backend.cuda.CudaDiscoveryTest jllm.backend.cuda.NativeLibraryTest jllm.backend.cuda.CachingAllocatorTest
-       jllm.backend.cuda.LaunchPackingTest jllm.backend.cuda.KernelSourcesTest jllm.backend.cuda.BackendConformanceTest)
+       jllm.backend.cuda.LaunchPackingTest jllm.backend.cuda.KernelSourcesTest jllm.backend.cuda.NvrtcCompileTest
+       jllm.backend.cuda.CublasBindingTest jllm.backend.cuda.BackendConformanceTest)
 JUNIT_JUPITER=5.11.4
 JUNIT_PLATFORM=1.11.4
 
@@ -53,7 +54,8 @@ cuda_lib_dirs() {
     [ -d "$d" ] && dirs+=("$d")
   done
   # pip wheels: site-packages/nvidia/{cuda_nvrtc,cublas}/lib
-  for d in $(ls -d /usr/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
+  for d in $(ls -d /usr/lib/python3*/site-packages/nvidia/*/lib /usr/lib/python3/dist-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
+             $HOME/.local/lib/python3*/site-packages/nvidia/*/lib \
              /usr/local/lib/python3*/site-packages/nvidia/*/lib /opt/conda/lib/python3*/site-packages/nvidia/*/lib 2>/dev/null); do
     dirs+=("$d")
   done

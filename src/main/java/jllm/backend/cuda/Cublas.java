@@ -28,9 +28,11 @@ final class Cublas {
     private static volatile Cublas instance;
     private static volatile String reason;
 
+    private final NativeLibrary lib;
     private final NativeLibrary.Checked create, setStream, setMathMode, gemmStridedBatchedEx;
 
     private Cublas(NativeLibrary lib) {
+        this.lib = lib;
         if (lib.has("cublasGetStatusName")) {
             lib.setErrorNames(NativeLibrary.stringReturning(lib.function("cublasGetStatusName", FunctionDescriptor.of(ValueLayout.ADDRESS, INT))));
         }
@@ -77,6 +79,9 @@ final class Cublas {
         setMathMode.call(h, DEFAULT_MATH);
         return h;
     }
+
+    /** cuBLAS's name for a status (cublasGetStatusName). */
+    String statusName(int status) { return lib.errorName(status); }
 
     static boolean tf32() { return Boolean.getBoolean("jllm.cuda.tf32"); }
 

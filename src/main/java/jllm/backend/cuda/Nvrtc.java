@@ -49,8 +49,10 @@ final class Nvrtc {
             synchronized (LOCK) {
                 if (instance == null && reason == null) {
                     try {
-                        instance = new Nvrtc(NativeLibrary.open("NVRTC (libnvrtc.so, the CUDA runtime compiler)",
-                                List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2")));
+                        NativeLibrary lib = NativeLibrary.open("NVRTC (libnvrtc.so, the CUDA runtime compiler)",
+                                List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"));
+                        preloadBuiltins(lib.name());
+                        instance = new Nvrtc(lib);
                     } catch (NativeLibraryException | NativeCallException e) {
                         reason = e.getMessage();
                     }
@@ -59,6 +61,27 @@ final class Nvrtc {
         }
         if (instance == null) throw new CudaUnavailableException("CUDA kernels cannot be compiled: " + reason);
         return instance;
+    }
+
+    /**
+     * NVRTC dlopens libnvrtc-builtins.so.X.Y by name at its first compile; found through a directory
+     * (JLLM_CUDA_LIBS, a pip wheel's lib/) rather than the loader's path, it would not be found. Loading
+     * it first from libnvrtc's own directory makes that dlopen find the loaded copy (same soname).
+     */
+    private static void preloadBuiltins(String nvrtcPath) {
+        if (!nvrtcPath.contains("/")) return;
+        java.nio.file.Path dir = java.nio.file.Path.of(nvrtcPath).getParent();
+        try (var files = java.nio.file.Files.list(dir)) {
+            for (java.nio.file.Path p : files.filter(f -> f.getFileName().toString().startsWith("libnvrtc-builtins.so")).toList()) {
+                try {
+                    java.lang.foreign.SymbolLookup.libraryLookup(p, Arena.global());
+                } catch (IllegalArgumentException ignored) {
+                    // NVRTC reports a missing builtins library itself, with its name
+                }
+            }
+        } catch (java.io.IOException ignored) {
+            // as above
+        }
     }
 
     /** Why NVRTC cannot be used, or null. */

@@ -38,12 +38,14 @@ public final class CudaBackend implements Backend {
     private static final int T = CudaDevice.THREADS;
     private final CudaDevice dev;
 
-    CudaBackend(int index) { this.dev = new CudaDevice(index); }
+    CudaBackend(int index) { this(new CudaDevice(index)); }
+
+    CudaBackend(CudaDevice dev) { this.dev = dev; }
 
     @Override public Device device() { return dev.device; }
 
     /** The device's name and compute capability, e.g. "NVIDIA H100 80GB HBM3 (sm_90)". */
-    public String describe() { return dev.name + " (sm_" + dev.ccMajor + dev.ccMinor + ")"; }
+    public String describe() { return dev.describe(); }
 
     public CachingAllocator.Stats memoryStats() { return dev.allocator.stats(); }
 
@@ -70,10 +72,7 @@ public final class CudaBackend implements Backend {
 
     private Tensor alloc(DType dtype, int[] shape, boolean zero) {
         CudaStorage s = new CudaStorage(dev, dtype, Shape.numel(shape));
-        if (zero && s.bytes() > 0) {
-            dev.makeCurrent();
-            dev.drv.cuMemsetD8Async.call(s.ptr(), (byte) 0, s.bytes(), dev.stream);
-        }
+        if (zero && s.bytes() > 0) dev.memsetAsync(s.ptr(), s.bytes());
         return Tensor.fromStorage(s, shape);
     }
 
@@ -193,10 +192,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Storage allocate(DType dtype, int n) {
         CudaStorage s = new CudaStorage(dev, dtype, n);
-        if (s.bytes() > 0) {
-            dev.makeCurrent();
-            dev.drv.cuMemsetD8Async.call(s.ptr(), (byte) 0, s.bytes(), dev.stream);
-        }
+        if (s.bytes() > 0) dev.memsetAsync(s.ptr(), s.bytes());
         return s;
     }
 
@@ -216,11 +212,10 @@ public final class CudaBackend implements Backend {
         long bytes = s.bytes();
         if (bytes != heap.byteSize()) throw new IllegalArgumentException(dtype + " x " + n + " is " + bytes + " bytes, the array " + heap.byteSize());
         if (bytes == 0) return s;
-        dev.makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment stage = a.allocate(bytes, 16);
             stage.copyFrom(heap);
-            dev.drv.cuMemcpyHtoD.call(s.ptr(), stage, bytes);
+            dev.copyHtoD(s.ptr(), stage, bytes);
         }
         return s;
     }
@@ -250,10 +245,9 @@ public final class CudaBackend implements Backend {
             case Q8_0, Q4_0 -> new byte[Math.toIntExact(bytes)];
         };
         if (bytes == 0) return out;
-        dev.synchronize();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment stage = a.allocate(bytes, 16);
-            dev.drv.cuMemcpyDtoH.call(stage, CudaStorage.address(c), bytes);
+            dev.copyDtoH(stage, CudaStorage.address(c), bytes);
             MemorySegment.copy(stage, 0, switch (out) {
                 case float[] x -> MemorySegment.ofArray(x);
                 case double[] x -> MemorySegment.ofArray(x);
@@ -470,8 +464,7 @@ public final class CudaBackend implements Backend {
         Tensor out = alloc(DType.F32, outShape);
         Operand oa = operand(a), ob = operand(b);
         // row-major C[M,N] = A[M,K] B[K,N]  <=>  column-major C^T[N,M] = B^T[N,K] A^T[K,M]
-        dev.makeCurrent();
-        Cublas.get().sgemmStridedBatched(dev.cublas(), ob.colMajor ? Cublas.OP_T : Cublas.OP_N, oa.colMajor ? Cublas.OP_T : Cublas.OP_N,
+        dev.gemm(ob.colMajor ? Cublas.OP_T : Cublas.OP_N, oa.colMajor ? Cublas.OP_T : Cublas.OP_N,
                 N, M, K, CudaStorage.address(ob.t), ob.ld, ob.batchStride, CudaStorage.address(oa.t), oa.ld, oa.batchStride,
                 CudaStorage.address(out), N, (long) M * N, batch);
         java.lang.ref.Reference.reachabilityFence(oa);

@@ -25,9 +25,11 @@ import java.util.Map;
  * disk under {@code $JLLM_CUDA_CACHE} or {@code ~/.cache/jllm/cuda}), the cuBLAS handle, and a small
  * buffer through which index kernels report an out-of-range index.
  *
- * <p>Not run on a GPU yet: everything here follows the CUDA driver API documentation.
+ * <p>Not run on a GPU yet: everything here follows the CUDA driver API documentation. CudaBackend
+ * reaches the device only through this class's instance methods, so a test subclass (built with the
+ * second constructor, no driver) can stand in for it.
  */
-final class CudaDevice {
+class CudaDevice {
     static final int THREADS = 256;
     static final int MAX_GRID = 1 << 20;
     private static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
@@ -57,6 +59,46 @@ final class CudaDevice {
         makeCurrent();
         this.stream = CudaDriver.outPointer(drv.cuStreamCreate, 0);
         this.allocator = new CachingAllocator(new DeviceMemory(), device.toString());
+    }
+
+    /** For a test stand-in: no driver, no context; the subclass overrides every device operation. */
+    CudaDevice(Device device, CachingAllocator.RawAllocator memory) {
+        this.index = device.index();
+        this.device = device;
+        this.drv = null;
+        this.context = null;
+        this.stream = null;
+        this.ccMajor = 0;
+        this.ccMinor = 0;
+        this.name = "stand-in for " + device;
+        this.allocator = new CachingAllocator(memory, device.toString());
+    }
+
+    String describe() { return name + " (sm_" + ccMajor + ccMinor + ")"; }
+
+    /** Queues a zero fill of bytes at ptr. */
+    void memsetAsync(long ptr, long bytes) {
+        makeCurrent();
+        drv.cuMemsetD8Async.call(ptr, (byte) 0, bytes, stream);
+    }
+
+    /** Copies host (native) memory to the device; synchronous for the host. */
+    void copyHtoD(long dst, MemorySegment src, long bytes) {
+        makeCurrent();
+        drv.cuMemcpyHtoD.call(dst, src, bytes);
+    }
+
+    /** Copies device memory to host (native) memory after the queued work. */
+    void copyDtoH(MemorySegment dst, long src, long bytes) {
+        synchronize();
+        drv.cuMemcpyDtoH.call(dst, src, bytes);
+    }
+
+    /** Row-major-agnostic cuBLAS call: column-major C = op(A) op(B), F32, strided batches. */
+    void gemm(int transA, int transB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb, long strideB, long c, int ldc,
+              long strideC, int batch) {
+        makeCurrent();
+        Cublas.get().sgemmStridedBatched(cublas(), transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch);
     }
 
     void makeCurrent() { drv.cuCtxSetCurrent.call(context); }
@@ -188,6 +230,7 @@ final class CudaDevice {
      * device address of its first element), CudaStorage (its base address), null (a null pointer).
      */
     void launch(Kernel k, int gx, int gy, int gz, int bx, int sharedBytes, Object... args) {
+        KernelSignature.check(k, args);
         makeCurrent();
         MemorySegment f = function(k);
         try (Arena a = Arena.ofConfined()) {
@@ -218,8 +261,7 @@ final class CudaDevice {
     /** The {int flag; int pad; long value} buffer, cleared; pass {@link #errorFlag()} and {@link #errorValue()} to the kernel. */
     synchronized void clearError() {
         if (errorBuffer == null) errorBuffer = allocator.allocate(16, streamId());
-        makeCurrent();
-        drv.cuMemsetD8Async.call(errorBuffer.ptr(), (byte) 0, 16L, stream);
+        memsetAsync(errorBuffer.ptr(), 16L);
     }
 
     long errorFlag() { return errorBuffer.ptr(); }
@@ -228,10 +270,9 @@ final class CudaDevice {
 
     /** The reported index, or null when none was (waits for the queued work). */
     synchronized Long reportedIndex() {
-        synchronize();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocate(16, 8);
-            drv.cuMemcpyDtoH.call(host, errorBuffer.ptr(), 16L);
+            copyDtoH(host, errorBuffer.ptr(), 16L);
             return host.get(ValueLayout.JAVA_INT, 0) != 0 ? host.get(ValueLayout.JAVA_LONG, 8) : null;
         }
     }

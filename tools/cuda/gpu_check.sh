@@ -16,7 +16,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUNDLE="$ROOT/target/gpu-check"
 TESTS=(jllm.backend.cuda.CudaDiscoveryTest jllm.backend.cuda.NativeLibraryTest jllm.backend.cuda.CachingAllocatorTest
        jllm.backend.cuda.LaunchPackingTest jllm.backend.cuda.KernelSourcesTest jllm.backend.cuda.NvrtcCompileTest
-       jllm.backend.cuda.CublasBindingTest jllm.backend.cuda.BackendConformanceTest)
+       jllm.backend.cuda.CublasBindingTest jllm.backend.cuda.DriverHeaderTest jllm.backend.cuda.KernelSignatureTest
+       jllm.backend.cuda.CudaBackendHostSideTest jllm.backend.cuda.BackendConformanceTest)
 JUNIT_JUPITER=5.11.4
 JUNIT_PLATFORM=1.11.4
 

@@ -2,9 +2,12 @@ package jllm.backend.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static jllm.backend.cuda.NativeLibrary.INT;
 import static jllm.backend.cuda.NativeLibrary.LONG;
@@ -37,31 +40,66 @@ public final class CudaDriver {
     private final int deviceCount;
     private final int version;
 
+    /**
+     * Every driver function jllm calls, by exported symbol, with its parameters as FFM layouts (CUresult
+     * return). Handles (CUcontext, CUstream, CUmodule, CUfunction) and pointers are ADDRESS, CUdeviceptr
+     * is a 64-bit integer, size_t is 64-bit. DriverHeaderTest checks this table against cuda.h.
+     */
+    static final Map<String, MemoryLayout[]> FUNCTIONS = new LinkedHashMap<>();
+
+    static {
+        FUNCTIONS.put("cuInit", new MemoryLayout[] {INT});
+        FUNCTIONS.put("cuDriverGetVersion", new MemoryLayout[] {PTR});
+        FUNCTIONS.put("cuDeviceGetCount", new MemoryLayout[] {PTR});
+        FUNCTIONS.put("cuDeviceGet", new MemoryLayout[] {PTR, INT});
+        FUNCTIONS.put("cuDeviceGetName", new MemoryLayout[] {PTR, INT, INT});
+        FUNCTIONS.put("cuDeviceGetAttribute", new MemoryLayout[] {PTR, INT, INT});
+        FUNCTIONS.put("cuDeviceTotalMem_v2", new MemoryLayout[] {PTR, INT});
+        FUNCTIONS.put("cuDevicePrimaryCtxRetain", new MemoryLayout[] {PTR, INT});
+        FUNCTIONS.put("cuCtxSetCurrent", new MemoryLayout[] {PTR});
+        FUNCTIONS.put("cuCtxSynchronize", new MemoryLayout[] {});
+        FUNCTIONS.put("cuMemAlloc_v2", new MemoryLayout[] {PTR, SIZE_T});
+        FUNCTIONS.put("cuMemFree_v2", new MemoryLayout[] {LONG});
+        FUNCTIONS.put("cuMemGetInfo_v2", new MemoryLayout[] {PTR, PTR});
+        FUNCTIONS.put("cuMemcpyHtoD_v2", new MemoryLayout[] {LONG, PTR, SIZE_T});
+        FUNCTIONS.put("cuMemcpyDtoH_v2", new MemoryLayout[] {PTR, LONG, SIZE_T});
+        FUNCTIONS.put("cuMemcpyDtoDAsync_v2", new MemoryLayout[] {LONG, LONG, SIZE_T, PTR});
+        FUNCTIONS.put("cuMemsetD8Async", new MemoryLayout[] {LONG, ValueLayout.JAVA_BYTE, SIZE_T, PTR});
+        FUNCTIONS.put("cuStreamCreate", new MemoryLayout[] {PTR, INT});
+        FUNCTIONS.put("cuStreamSynchronize", new MemoryLayout[] {PTR});
+        FUNCTIONS.put("cuModuleLoadData", new MemoryLayout[] {PTR, PTR});
+        FUNCTIONS.put("cuModuleGetFunction", new MemoryLayout[] {PTR, PTR, PTR});
+        FUNCTIONS.put("cuLaunchKernel", new MemoryLayout[] {PTR, INT, INT, INT, INT, INT, INT, INT, PTR, PTR, PTR});
+        FUNCTIONS.put("cuGetErrorName", new MemoryLayout[] {INT, PTR});
+    }
+
+    private NativeLibrary.Checked bind(String symbol) { return lib.checked(symbol, FUNCTIONS.get(symbol)); }
+
     private CudaDriver(NativeLibrary lib) {
         this.lib = lib;
-        lib.setErrorNames(NativeLibrary.outPointer(lib.function("cuGetErrorName", FunctionDescriptor.of(INT, INT, PTR))));
-        cuInit = lib.checked("cuInit", INT);
-        cuDriverGetVersion = lib.checked("cuDriverGetVersion", PTR);
-        cuDeviceGetCount = lib.checked("cuDeviceGetCount", PTR);
-        cuDeviceGet = lib.checked("cuDeviceGet", PTR, INT);
-        cuDeviceGetName = lib.checked("cuDeviceGetName", PTR, INT, INT);
-        cuDeviceGetAttribute = lib.checked("cuDeviceGetAttribute", PTR, INT, INT);
-        cuDeviceTotalMem = lib.checked("cuDeviceTotalMem_v2", PTR, INT);
-        cuDevicePrimaryCtxRetain = lib.checked("cuDevicePrimaryCtxRetain", PTR, INT);
-        cuCtxSetCurrent = lib.checked("cuCtxSetCurrent", PTR);
-        cuCtxSynchronize = lib.checked("cuCtxSynchronize");
-        cuMemAlloc = lib.checked("cuMemAlloc_v2", PTR, SIZE_T);
-        cuMemFree = lib.checked("cuMemFree_v2", LONG);
-        cuMemGetInfo = lib.checked("cuMemGetInfo_v2", PTR, PTR);
-        cuMemcpyHtoD = lib.checked("cuMemcpyHtoD_v2", LONG, PTR, SIZE_T);
-        cuMemcpyDtoH = lib.checked("cuMemcpyDtoH_v2", PTR, LONG, SIZE_T);
-        cuMemcpyDtoDAsync = lib.checked("cuMemcpyDtoDAsync_v2", LONG, LONG, SIZE_T, PTR);
-        cuMemsetD8Async = lib.checked("cuMemsetD8Async", LONG, ValueLayout.JAVA_BYTE, SIZE_T, PTR);
-        cuStreamCreate = lib.checked("cuStreamCreate", PTR, INT);
-        cuStreamSynchronize = lib.checked("cuStreamSynchronize", PTR);
-        cuModuleLoadData = lib.checked("cuModuleLoadData", PTR, PTR);
-        cuModuleGetFunction = lib.checked("cuModuleGetFunction", PTR, PTR, PTR);
-        cuLaunchKernel = lib.checked("cuLaunchKernel", PTR, INT, INT, INT, INT, INT, INT, INT, PTR, PTR, PTR);
+        lib.setErrorNames(NativeLibrary.outPointer(lib.function("cuGetErrorName", FunctionDescriptor.of(INT, FUNCTIONS.get("cuGetErrorName")))));
+        cuInit = bind("cuInit");
+        cuDriverGetVersion = bind("cuDriverGetVersion");
+        cuDeviceGetCount = bind("cuDeviceGetCount");
+        cuDeviceGet = bind("cuDeviceGet");
+        cuDeviceGetName = bind("cuDeviceGetName");
+        cuDeviceGetAttribute = bind("cuDeviceGetAttribute");
+        cuDeviceTotalMem = bind("cuDeviceTotalMem_v2");
+        cuDevicePrimaryCtxRetain = bind("cuDevicePrimaryCtxRetain");
+        cuCtxSetCurrent = bind("cuCtxSetCurrent");
+        cuCtxSynchronize = bind("cuCtxSynchronize");
+        cuMemAlloc = bind("cuMemAlloc_v2");
+        cuMemFree = bind("cuMemFree_v2");
+        cuMemGetInfo = bind("cuMemGetInfo_v2");
+        cuMemcpyHtoD = bind("cuMemcpyHtoD_v2");
+        cuMemcpyDtoH = bind("cuMemcpyDtoH_v2");
+        cuMemcpyDtoDAsync = bind("cuMemcpyDtoDAsync_v2");
+        cuMemsetD8Async = bind("cuMemsetD8Async");
+        cuStreamCreate = bind("cuStreamCreate");
+        cuStreamSynchronize = bind("cuStreamSynchronize");
+        cuModuleLoadData = bind("cuModuleLoadData");
+        cuModuleGetFunction = bind("cuModuleGetFunction");
+        cuLaunchKernel = bind("cuLaunchKernel");
         cuInit.call(0);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(INT);

@@ -22,7 +22,10 @@
  *
  * <p><b>Status: nothing here has run on a GPU.</b> Verified without one: the downcall machinery (against
  * libc and upcall stubs), discovery and the no-GPU errors, the allocator (on off-heap memory), the launch
- * argument packing, and the kernel sources (nvcc -Werror to PTX for sm_90, where nvcc is installed).
- * The conformance suite and {@code tools/cuda/gpu_check.sh} are ready for a GPU machine.
+ * argument packing and per-launch signature checks ({@code KernelSignature}), the driver
+ * function table against cuda.h, the kernel sources (nvcc -Werror to PTX, and NVRTC 13.0 to sm_90/sm_80
+ * cubins through {@code Nvrtc}), the cuBLAS binding against libcublas 13.1, and CudaBackend's host side on a
+ * GPU-less stand-in device (transfers, GEMM layout mapping through a column-major reference). The
+ * conformance suite and {@code tools/cuda/gpu_check.sh} are ready for a GPU machine.
  */
 package jllm.backend.cuda;

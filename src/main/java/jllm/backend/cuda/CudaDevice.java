@@ -242,7 +242,7 @@ class CudaDevice {
         }
     }
 
-    private static MemorySegment marshal(Arena a, Object arg) {
+    static MemorySegment marshal(Arena a, Object arg) {
         return switch (arg) {
             case null -> a.allocateFrom(ValueLayout.JAVA_LONG, 0L);
             case Integer v -> a.allocateFrom(ValueLayout.JAVA_INT, v);

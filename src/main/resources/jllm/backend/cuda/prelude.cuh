@@ -37,6 +37,7 @@ __device__ __forceinline__ void offsets(const Strides& s, int i, int& o0, int& o
 }
 
 // ---- half / bfloat16 bit conversions (no cuda_fp16.h under NVRTC) ----
+#ifndef JLLM_HOST_EMULATION
 __device__ __forceinline__ float f16_to_float(u16 h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -47,6 +48,11 @@ __device__ __forceinline__ u16 float_to_f16(float f) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+#else
+// only for the tests' host emulation of these kernels (a C++ compiler has no PTX): the compiler's _Float16
+__device__ __forceinline__ float f16_to_float(u16 h) { _Float16 x; __builtin_memcpy(&x, &h, 2); return (float) x; }
+__device__ __forceinline__ u16 float_to_f16(float f) { _Float16 x = (_Float16) f; u16 h; __builtin_memcpy(&h, &x, 2); return h; }
+#endif
 __device__ __forceinline__ float bf16_to_float(u16 h) { return __uint_as_float(((unsigned) h) << 16); }
 __device__ __forceinline__ u16 float_to_bf16(float f) {
     if (f != f) return (u16) 0x7FC0;

@@ -33,10 +33,14 @@ import static org.junit.jupiter.api.Assertions.fail;
  * says so, else reported as skipped.
  */
 class BackendConformanceTest {
-    static Stream<String> devices() { return Stream.of("cpu", "cuda:0"); }
+    /** cpu; cuda:0 where a GPU is; cudaemu:0, the CUDA backend with its kernels compiled for the host by g++ (HostKernelEmulator). */
+    static Stream<String> devices() { return Stream.of("cpu", "cuda:0", HostKernelEmulator.TYPE + ":0"); }
 
     private static Device use(String spec) {
         Device d = Device.parse(spec);
+        if (d.type().equals(HostKernelEmulator.TYPE)) {
+            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "the host emulation of the CUDA kernels could not be built: " + HostKernelEmulator.reason());
+        }
         Assumptions.assumeTrue(Backends.isAvailable(d), () -> spec + " is not available on this machine"
                 + (d.type().equals("cuda") ? ": " + new CudaBackendProvider().unavailableReason(d.index()) : ""));
         return d;
@@ -643,7 +647,7 @@ class BackendConformanceTest {
         conform("topk indices", dev, new double[] {5, 7, 4}, 0, 0, dv -> be(dv).topk(t(x, dv, 8), 3, true)[1]);
         conform("cumsum", dev, new double[] {3, 4, 8, 9, 5, 14, 16, 22}, 0, 0, dv -> be(dv).cumsum(t(x, dv, 2, 4), 1).reshape(8));
         Tensor img = Tensor.zeros(new int[] {1, 1, 4, 4}, DType.F32, dev);
-        if (dev.type().equals("cuda")) {
+        if (!dev.isCpu()) {
             UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> be(dev).im2col(img, 2, 2, 1, 1, 0, 0, 1, 1));
             assertEquals("im2col is not implemented on cuda", e.getMessage());
             Tensor host = Tensor.of(x, 8);

@@ -12,11 +12,13 @@ import java.util.List;
  * (column-major, as cuBLAS defines it, so the backend's row-major mapping is checked for real), and
  * kernel launches are checked against the kernels' parameter lists and recorded, not executed.
  */
-final class StandInDevice extends CudaDevice {
+class StandInDevice extends CudaDevice {
     final List<Kernel> launched = new ArrayList<>();
     int gemms;
 
-    StandInDevice() { super(Device.cuda(0), new CachingAllocatorTest.OffHeap(1L << 30)); }
+    StandInDevice() { this(Device.cuda(0)); }
+
+    StandInDevice(Device device) { super(device, new CachingAllocatorTest.OffHeap(1L << 30)); }
 
     private static MemorySegment at(long ptr, long bytes) { return MemorySegment.ofAddress(ptr).reinterpret(bytes); }
 

@@ -103,31 +103,34 @@ final class HostKernelEmulator {
                 void* jllm_dynamic_shared;
                 struct Strides { int v[41]; };
                 struct S4 { int b, h, t, d; };
+                // bx threads per launch, each walking every block in order; a block barrier ends each block, so the
+                // function-scope statics standing for __shared__ memory are never used by two blocks at once
                 static void run(int gx, int gy, int gz, int bx, int shmem, const std::function<void()>& body) {
                     std::vector<float> dyn((shmem + 3) / 4 + 1);
                     jllm_dynamic_shared = dyn.data();
                     int warps = (bx + 31) / 32;
-                    for (int z = 0; z < gz; z++) for (int y = 0; y < gy; y++) for (int x = 0; x < gx; x++) {
-                        std::barrier<> block(bx);
-                        std::vector<std::barrier<>*> wb;
-                        std::vector<unsigned long long> buf(32 * warps);
-                        for (int w = 0; w < warps; w++) wb.push_back(new std::barrier<>(w == warps - 1 && bx % 32 ? bx % 32 : 32));
-                        std::vector<std::thread> ts;
-                        for (int t = 0; t < bx; t++) {
-                            ts.emplace_back([&, t] {
-                                threadIdx = {(unsigned) t, 0, 0};
+                    std::barrier<> block(bx);
+                    std::vector<std::barrier<>*> wb;
+                    std::vector<unsigned long long> buf(32 * warps);
+                    for (int w = 0; w < warps; w++) wb.push_back(new std::barrier<>(w == warps - 1 && bx % 32 ? bx % 32 : 32));
+                    std::vector<std::thread> ts;
+                    for (int t = 0; t < bx; t++) {
+                        ts.emplace_back([&, t] {
+                            threadIdx = {(unsigned) t, 0, 0};
+                            blockDim = {(unsigned) bx, 1, 1};
+                            gridDim = {(unsigned) gx, (unsigned) gy, (unsigned) gz};
+                            jllm_block_barrier = &block;
+                            jllm_warp_barrier = wb[t / 32];
+                            jllm_warp_buffer = &buf[32 * (t / 32)];
+                            for (int z = 0; z < gz; z++) for (int y = 0; y < gy; y++) for (int x = 0; x < gx; x++) {
                                 blockIdx = {(unsigned) x, (unsigned) y, (unsigned) z};
-                                blockDim = {(unsigned) bx, 1, 1};
-                                gridDim = {(unsigned) gx, (unsigned) gy, (unsigned) gz};
-                                jllm_block_barrier = &block;
-                                jllm_warp_barrier = wb[t / 32];
-                                jllm_warp_buffer = &buf[32 * (t / 32)];
                                 body();
-                            });
-                        }
-                        for (auto& th : ts) th.join();
-                        for (auto* b : wb) delete b;
+                                block.arrive_and_wait();
+                            }
+                        });
                     }
+                    for (auto& th : ts) th.join();
+                    for (auto* b : wb) delete b;
                 }
                 """);
         for (Kernel k : Kernel.values()) {

@@ -17,7 +17,7 @@ BUNDLE="$ROOT/target/gpu-check"
 TESTS=(jllm.backend.cuda.CudaDiscoveryTest jllm.backend.cuda.NativeLibraryTest jllm.backend.cuda.CachingAllocatorTest
        jllm.backend.cuda.LaunchPackingTest jllm.backend.cuda.KernelSourcesTest jllm.backend.cuda.NvrtcCompileTest
        jllm.backend.cuda.CublasBindingTest jllm.backend.cuda.DriverHeaderTest jllm.backend.cuda.KernelSignatureTest
-       jllm.backend.cuda.CudaBackendHostSideTest jllm.backend.cuda.BackendConformanceTest)
+       jllm.backend.cuda.CudaBackendHostSideTest jllm.backend.cuda.BackendConformanceTest jllm.backend.cuda.CudaEmulatedTrainingTest)
 JUNIT_JUPITER=5.11.4
 JUNIT_PLATFORM=1.11.4
 

@@ -25,7 +25,9 @@
  * argument packing and per-launch signature checks ({@code KernelSignature}), the driver
  * function table against cuda.h, the kernel sources (nvcc -Werror to PTX, and NVRTC 13.0 to sm_90/sm_80
  * cubins through {@code Nvrtc}), the cuBLAS binding against libcublas 13.1, and CudaBackend's host side on a
- * GPU-less stand-in device (transfers, GEMM layout mapping through a column-major reference). The
- * conformance suite and {@code tools/cuda/gpu_check.sh} are ready for a GPU machine.
+ * GPU-less stand-in device (transfers, GEMM layout mapping through a column-major reference), and the
+ * kernels' logic: tests compile the same sources with g++ and a CUDA shim (HostKernelEmulator, test-only)
+ * behind an emulated device on which the conformance suite passes and a tiny GPT trains like on the CPU.
+ * The conformance suite and {@code tools/cuda/gpu_check.sh} are ready for a GPU machine.
  */
 package jllm.backend.cuda;

@@ -6,8 +6,10 @@ import jllm.optim.AdamW;
 import jllm.tensor.Device;
 import jllm.tensor.Generator;
 import jllm.tensor.Tensor;
+import jllm.backend.Backends;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,14 +18,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A small GPT trained for two AdamW steps on the CUDA backend with its kernels emulated on the host
  * ({@link HostKernelEmulator}), beside the same model on the CPU: the losses and the parameters must
  * agree. This is the whole stack (modules, autograd, fused ops, optimizer, buffers moving with
- * {@code to(device)}) going through CudaBackend and the real kernel sources; on a GPU the same would
- * hold for {@code cuda:0}, which only a GPU run can show.
+ * {@code to(device)}) going through CudaBackend and the real kernel sources. The same test runs on
+ * {@code cuda:0} where a GPU is (skipped elsewhere): the GPT training parity check of gpu_check.sh.
  */
 class CudaEmulatedTrainingTest {
-    @Test
-    void aTinyGptTrainsLikeOnTheCpu() {
-        Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
-        Device dev = Device.of(HostKernelEmulator.TYPE, 0);
+    @ParameterizedTest
+    @ValueSource(strings = {"cudaemu:0", "cuda:0"})
+    void aTinyGptTrainsLikeOnTheCpu(String spec) {
+        Device dev = Device.parse(spec);
+        if (dev.type().equals(HostKernelEmulator.TYPE)) {
+            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
+        } else {
+            Assumptions.assumeTrue(Backends.isAvailable(dev), () -> spec + " is not available: " + new CudaBackendProvider().unavailableReason(0));
+        }
         GPTConfig cfg = new GPTConfig(16, 64, 1, 4, 32);
         GPT cpu = new GPT(cfg, new Generator(0)), emu = new GPT(cfg, new Generator(0));
         emu.to(dev);

@@ -52,4 +52,35 @@ class CudaEmulatedTrainingTest {
         Tensor wc = cpu.lmHead.weight(), we = emu.lmHead.weight().cpu();
         assertTrue(wc.allclose(we, 1e-4, 1e-5), "tied embedding after 2 AdamW steps");
     }
+
+    /**
+     * The KV-cache decode path on the device: prompt, then greedy steps of one token, logits compared with
+     * the CPU's at each step. (TextGenerator itself builds its inputs on the CPU, so generating on another
+     * device fails above the backend: not exercised here.)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cudaemu:0", "cuda:0"})
+    void kvCacheDecodeMatchesTheCpu(String spec) {
+        Device dev = Device.parse(spec);
+        if (dev.type().equals(HostKernelEmulator.TYPE)) {
+            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
+        } else {
+            Assumptions.assumeTrue(Backends.isAvailable(dev), () -> spec + " is not available: " + new CudaBackendProvider().unavailableReason(0));
+        }
+        GPTConfig cfg = new GPTConfig(16, 64, 1, 4, 32);
+        GPT cpu = new GPT(cfg, new Generator(3)), emu = new GPT(cfg, new Generator(3));
+        emu.to(dev);
+        try (var g = jllm.autograd.Grad.off()) {
+            var cc = cpu.newCache(1, 16);
+            var ce = emu.newCache(1, 16);
+            Tensor in = Tensor.of(new long[] {5, 9, 1}, 1, 3);
+            for (int step = 0; step < 5; step++) {
+                Tensor lc = cpu.forward(in, cc, true), le = emu.forward(in.to(dev), ce, true);
+                assertEquals(dev, le.device());
+                assertTrue(lc.allclose(le.cpu(), 1e-4, 1e-5), "logits at decode step " + step);
+                long next = (long) lc.reshape(-1).argmax().item();
+                in = Tensor.of(new long[] {next}, 1, 1);
+            }
+        }
+    }
 }

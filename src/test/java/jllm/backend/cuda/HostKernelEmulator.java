@@ -41,6 +41,10 @@ final class HostKernelEmulator {
             Path dir = Files.createTempDirectory("jllm-cudaemu");
             Path lib = build(dir);
             SymbolLookup l = SymbolLookup.libraryLookup(lib, Arena.global());
+            try (var files = Files.list(dir)) { // loaded: the build directory is no longer needed
+                for (Path f : files.toList()) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dir);
             launch = NativeLibrary.LINKER.downcallHandle(l.find("jllm_emu_launch").orElseThrow(),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));

@@ -11,4 +11,15 @@ public interface BackendProvider {
 
     /** The backend of device index (-1 for a device type without indices, as cpu). */
     Backend create(int index);
+
+    /**
+     * Whether device index can be used on this machine (a GPU backend on the class path of a machine
+     * without the GPU, its driver or its libraries says false). Must not throw.
+     */
+    default boolean isAvailable(int index) { return true; }
+
+    /** Why device index is unavailable (null when it is available), for the error a use of it raises. */
+    default String unavailableReason(int index) {
+        return isAvailable(index) ? null : "the " + deviceType() + " backend reports device " + index + " unavailable";
+    }
 }

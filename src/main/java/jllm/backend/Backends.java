@@ -16,10 +16,12 @@ import java.util.function.IntFunction;
 public final class Backends {
     private static final Map<String, IntFunction<Backend>> FACTORIES = new ConcurrentHashMap<>();
     private static final Map<Device, Backend> INSTANCES = new ConcurrentHashMap<>();
+    /** The providers behind FACTORIES' discovered entries (a hand-registered factory has none: always available). */
+    private static final Map<String, BackendProvider> PROVIDERS = new ConcurrentHashMap<>();
 
     static {
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader())) {
-            FACTORIES.putIfAbsent(p.deviceType(), p::create);
+            if (FACTORIES.putIfAbsent(p.deviceType(), p::create) == null) PROVIDERS.put(p.deviceType(), p);
         }
         if (!FACTORIES.containsKey(Device.CPU.type())) {
             throw new IllegalStateException("no cpu backend found: META-INF/services/" + BackendProvider.class.getName() + " is missing from the class path");
@@ -30,11 +32,19 @@ public final class Backends {
 
     /** Registers the backend for a device type; factory receives the device index. */
     public static void register(String deviceType, IntFunction<Backend> factory) {
+        PROVIDERS.remove(deviceType);
         FACTORIES.put(deviceType, factory);
     }
 
+    /**
+     * Whether tensors can be put on device here: a backend for its type is on the class path and (for
+     * a discovered provider) reports the index usable, e.g. false for cuda:0 on a machine without a GPU.
+     */
     public static boolean isAvailable(Device device) {
-        return INSTANCES.containsKey(device) || FACTORIES.containsKey(device.type());
+        if (INSTANCES.containsKey(device)) return true;
+        if (!FACTORIES.containsKey(device.type())) return false;
+        BackendProvider p = PROVIDERS.get(device.type());
+        return p == null || p.isAvailable(device.index());
     }
 
     public static Backend get(Device device) {
@@ -44,6 +54,10 @@ public final class Backends {
         if (f == null) {
             throw new IllegalStateException("no backend for device " + device + ": the class path has backends for " + new TreeSet<>(FACTORIES.keySet())
                     + " only (a backend jar lists its " + BackendProvider.class.getSimpleName() + " in META-INF/services)");
+        }
+        BackendProvider p = PROVIDERS.get(device.type());
+        if (p != null && !p.isAvailable(device.index())) {
+            throw new IllegalStateException("device " + device + " is not available: " + p.unavailableReason(device.index()));
         }
         return INSTANCES.computeIfAbsent(device, d -> f.apply(d.index()));
     }

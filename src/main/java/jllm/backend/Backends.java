@@ -47,6 +47,14 @@ public final class Backends {
         return p == null || p.isAvailable(device.index());
     }
 
+    /** Why device cannot be used here (no backend for its type, or its provider's reason), or null when it can. */
+    public static String unavailableReason(Device device) {
+        if (isAvailable(device)) return null;
+        BackendProvider p = PROVIDERS.get(device.type());
+        if (!FACTORIES.containsKey(device.type())) return "no backend for " + device.type() + " on the class path";
+        return p == null ? "not available" : p.unavailableReason(device.index());
+    }
+
     public static Backend get(Device device) {
         Backend b = INSTANCES.get(device);
         if (b != null) return b;

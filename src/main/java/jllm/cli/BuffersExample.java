@@ -71,7 +71,9 @@ final class BuffersExample {
         Device device = accelerator != null ? accelerator : findAccelerator();
         out.println("machine has an accelerator: " + (device != null));
         if (device == null) {
-            out.println("(no accelerator backend is registered: this jllm has only the CPU backend, tried " + ACCELERATORS + ")");
+            List<String> why = new java.util.ArrayList<>();
+            for (String type : ACCELERATORS) why.add(type + ":0: " + Backends.unavailableReason(Device.of(type, 0)).replaceAll("\\.$", ""));
+            out.println("(no accelerator is available here: " + String.join("; ", why) + ")");
             device = Device.CPU;
         }
         out.println("using device: " + device);

@@ -69,7 +69,7 @@ class ExamplesCommandTest {
         String o = r.out().replace("\r", "");
         assertHas(o,
                 "[[[-0.4519,  0.2216],", "[-0.5299, -0.1081]]", // without buffers: the seed's numbers
-                "machine has an accelerator: false", "no accelerator backend is registered", "using device: cpu",
+                "machine has an accelerator: false", "no accelerator is available here: cuda:0: ", "using device: cpu",
                 "W_query.weight.device: cpu\nmask.device: cpu",
                 "Expected all tensors to be on the same device",
                 "[[[0.4772, 0.1064],", "[0.5077, 0.3494]]", // with buffer (seed: 0.1063 / 0.3493 from unrounded weights)

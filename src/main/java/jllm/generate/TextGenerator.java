@@ -120,11 +120,13 @@ public final class TextGenerator {
         CachedLanguageModel cm = cached ? (CachedLanguageModel) model : null;
         // a long-context model's whole block size would preallocate far more cache than this call can use
         KVCache cache = cached ? cm.newCache(rows, Math.min(block, total)) : null;
+        // the token ids go where the model's weights are (they are made here, on the host)
+        jllm.tensor.Device dev = device(model);
         boolean[] done = new boolean[rows];
         int len = t, alive = rows;
         if (o.maxNewTokens() == 0) return len;
-        Tensor logits = cached ? last(cm.forward(window(buf, rows, total, len, block), cache, true))
-                : last(model.forward(window(buf, rows, total, len, block), null).logits());
+        Tensor logits = cached ? last(cm.forward(window(buf, rows, total, len, block).to(dev), cache, true))
+                : last(model.forward(window(buf, rows, total, len, block).to(dev), null).logits());
         for (int step = 0; step < o.maxNewTokens(); step++) {
             long[] next = sampler.sample(logits).toLongArray();
             for (int r = 0; r < rows; r++) {
@@ -143,16 +145,24 @@ public final class TextGenerator {
             len++;
             if (alive == 0 || step == o.maxNewTokens() - 1) break;
             if (!cached) {
-                logits = last(model.forward(window(buf, rows, total, len, block), null).logits());
+                logits = last(model.forward(window(buf, rows, total, len, block).to(dev), null).logits());
             } else if (cache.length() < cache.capacity()) {
-                logits = last(cm.forward(Tensor.of(next, rows, 1), cache, true));
+                logits = last(cm.forward(Tensor.of(next, rows, 1).to(dev), cache, true));
             } else {
                 // positions are absolute: a cropped window shifts every position, so the cache is rebuilt
                 cache.reset();
-                logits = last(cm.forward(window(buf, rows, total, len, block), cache, true));
+                logits = last(cm.forward(window(buf, rows, total, len, block).to(dev), cache, true));
             }
         }
         return len;
+    }
+
+    /** The device of the model's first parameter (the CPU for a model without any). */
+    private static jllm.tensor.Device device(LanguageModel model) {
+        if (model instanceof Module m) {
+            for (Tensor p : m.parameters()) return p.device();
+        }
+        return jllm.tensor.Device.CPU;
     }
 
     /** The last min(len, block) tokens of every row: I64 [rows, w]. */

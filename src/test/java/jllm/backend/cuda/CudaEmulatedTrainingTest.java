@@ -55,8 +55,8 @@ class CudaEmulatedTrainingTest {
 
     /**
      * The KV-cache decode path on the device: prompt, then greedy steps of one token, logits compared with
-     * the CPU's at each step. (TextGenerator itself builds its inputs on the CPU, so generating on another
-     * device fails above the backend: not exercised here.)
+     * the CPU's at each step; then TextGenerator on the device (it puts the token ids where the weights
+     * are) gives the CPU's greedy tokens, with the cache and without.
      */
     @ParameterizedTest
     @ValueSource(strings = {"cudaemu:0", "cuda:0"})
@@ -81,6 +81,12 @@ class CudaEmulatedTrainingTest {
                 long next = (long) lc.reshape(-1).argmax().item();
                 in = Tensor.of(new long[] {next}, 1, 1);
             }
+        }
+        Tensor prompt = Tensor.of(new long[] {5, 9, 1, 7}, 2, 2);
+        for (boolean cache : new boolean[] {true, false}) {
+            var opts = jllm.generate.TextGenerator.Options.of(6).temperature(0).useCache(cache);
+            Tensor want = jllm.generate.TextGenerator.generate(cpu, prompt, opts), got = jllm.generate.TextGenerator.generate(emu, prompt, opts);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want.toLongArray(), got.toLongArray(), "greedy tokens, cache " + cache);
         }
     }
 }

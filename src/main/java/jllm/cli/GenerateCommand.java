@@ -6,7 +6,9 @@ import jllm.generate.TextStream;
 import jllm.lora.PeftModel;
 import jllm.models.LanguageModel;
 import jllm.models.PretrainedModel;
+import jllm.backend.Backends;
 import jllm.tensor.DType;
+import jllm.tensor.Device;
 import jllm.tokenizer.ChatTemplate;
 import jllm.tokenizer.HfTokenizer;
 import picocli.CommandLine.Command;
@@ -52,6 +54,10 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--top-k", description = "Keep only the k most likely tokens (default: ${DEFAULT-VALUE}; 0 = off).")
     int topK = 50;
 
+    @Option(names = "--device", description = "Where to generate: cpu (default) or an accelerator such as cuda or cuda:1. The model "
+            + "moves there after loading; its weights are float32 there unless --dtype says otherwise.")
+    String device = "cpu";
+
     @Mixin
     SamplingOptions sampling = new SamplingOptions();
 
@@ -65,6 +71,10 @@ public final class GenerateCommand implements Callable<Integer> {
         CliErrors.check(spec, system == null || chat, "--system needs --chat");
         sampling.validate(spec);
         DType weights = dtype.validate(spec);
+        Device dev = CliErrors.usage(spec, () -> Device.parse(device));
+        CliErrors.check(spec, Backends.isAvailable(dev), "--device " + device + ": " + Backends.unavailableReason(dev));
+        // the CPU's kernels read bf16/f16/q8_0/q4_0 weights directly; an accelerator gets float32 unless told otherwise
+        if (weights == null && !dev.isCpu()) weights = DType.F32;
         try (HfModel hf = HfModel.load(model, weights)) {
             PretrainedModel base = hf.model();
             HfTokenizer tok = hf.tokenizer();
@@ -74,6 +84,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 System.err.println("adapter " + adapter + ": " + peft.loraLayerNames().size() + " LoRA layers (r=" + peft.peftConfig().r() + ")");
                 lm = peft;
             }
+            if (!dev.isCpu()) base.asModule().to(dev); // the adapter's LoRA layers sit inside the base model's modules
             int[] ids;
             if (chat) {
                 List<ChatTemplate.Message> messages = new ArrayList<>();

@@ -124,10 +124,10 @@ final class WeightKernels {
                     }
                     return;
                 }
-                case BF16 -> {
+                case BF16, F16 -> {
                     short[] h = (short[]) w;
                     int j = 0;
-                    for (; j <= n - VL; j += VL) bf16(h, o + j).intoArray(dst, dOff + j);
+                    for (; j <= n - VL; j += VL) (t == DType.BF16 ? bf16(h, o + j) : f16(h, o + j)).intoArray(dst, dOff + j);
                     if (j == n) return;
                     off += j;
                     dOff += j;
@@ -138,8 +138,6 @@ final class WeightKernels {
         }
         switch (t) {
             case BF16 -> Float16.bf16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
-            // F16 takes the plain loop even with vectors: C2 compiles Float.float16ToFloat over an array
-            // into the processor's half-to-single conversion (vcvtph2ps), where the Vector API has none
             case F16 -> Float16.f16ToFloat((short[]) w, Math.toIntExact(off), dst, dOff, n);
             case Q8_0, Q4_0 -> BlockQuant.dequantize(t, (byte[]) w, off, dst, dOff, n);
             default -> throw new IllegalArgumentException("not a weight type: " + t);
@@ -149,17 +147,14 @@ final class WeightKernels {
     /** out[m, n] for m < M and n in [n0, n1): the dot product of x's row m with W's row n. */
     static void rowsDot(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
                         int n0, int n1) {
-        float[] half = t == DType.F16 ? WORK.get().buf(K) : null;
         for (int n = n0; n < n1; n++) {
             long row = wOff + (long) n * K;
-            if (half != null) widen(t, w, row, half, 0, K);  // once for all M activation rows
             for (int m = 0; m < M; m++) {
                 int xo = xOff + m * ldx;
                 float v = switch (t) {
                     case Q8_0 -> dotQ8(((byte[]) w), Math.toIntExact(row / QK * 34), K / QK, x, xo);
                     case Q4_0 -> dotQ4(((byte[]) w), Math.toIntExact(row / QK * 18), K / QK, x, xo);
-                    case BF16 -> dotBf16((short[]) w, Math.toIntExact(row), K, x, xo);
-                    case F16 -> dot(half, 0, K, x, xo);
+                    case BF16, F16 -> dotHalf(t == DType.BF16, (short[]) w, Math.toIntExact(row), K, x, xo);
                     default -> throw new IllegalArgumentException("not a weight type: " + t);
                 };
                 out[outOff + m * ldo + n] = v;
@@ -260,14 +255,14 @@ final class WeightKernels {
         return LaneSum.sum(acc);
     }
 
-    private static float dotBf16(short[] w, int o, int k, float[] x, int xo) {
+    private static float dotHalf(boolean bf16, short[] w, int o, int k, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         if (VECTOR) {
-            for (; j <= k - VL; j += VL) acc = bf16(w, o + j).fma(FloatVector.fromArray(S, x, xo + j), acc);
+            for (; j <= k - VL; j += VL) acc = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc);
         }
         float r = LaneSum.sum(acc);
-        for (; j < k; j++) r += Float16.bf16ToFloat(w[o + j]) * x[xo + j];
+        for (; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
     }
 
@@ -299,19 +294,30 @@ final class WeightKernels {
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
+    /**
+     * IEEE half to single without a conversion instruction: the half's exponent and mantissa, moved
+     * to a single's positions, read as a single 2^-112 too small, so a multiplication by 2^112 gives
+     * the value, exactly, subnormals included; infinities and NaNs take the all-ones exponent.
+     */
+    private static FloatVector f16(short[] w, int o) {
+        IntVector h = (IntVector) ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0);
+        IntVector mag = h.and(0x7fff);
+        IntVector shifted = mag.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector bits = finite.blend(shifted.or(0x7f800000), mag.compare(VectorOperators.GE, 0x7c00))
+                .blend(shifted.or(0x7fc00000), mag.compare(VectorOperators.GT, 0x7c00)); // NaNs come out quiet, as Java's
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
     /** Widens the row into a scratch buffer, then an F32 dot product. */
     private static float dotWidened(DType t, Object w, long row, int k, float[] x, int xo) {
         float[] buf = WORK.get().buf(k);
         widen(t, w, row, buf, 0, k);
-        return dot(buf, 0, k, x, xo);
-    }
-
-    private static float dot(float[] a, int ao, int k, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j <= k - VL; j += VL) acc = FloatVector.fromArray(S, a, ao + j).fma(FloatVector.fromArray(S, x, xo + j), acc);
+        for (; j <= k - VL; j += VL) acc = FloatVector.fromArray(S, buf, j).fma(FloatVector.fromArray(S, x, xo + j), acc);
         float r = LaneSum.sum(acc);
-        for (; j < k; j++) r += a[ao + j] * x[xo + j];
+        for (; j < k; j++) r += buf[j] * x[xo + j];
         return r;
     }
 }

@@ -29,15 +29,7 @@ final class HostBuffer {
         }
         if (!t.isContiguous()) throw new DistributedException(what + ": the tensor must be contiguous");
         jllm.tensor.DType dt = t.dtype();
-        MemorySegment all = switch (cs.array()) {
-            case float[] a -> MemorySegment.ofArray(a);
-            case double[] a -> MemorySegment.ofArray(a);
-            case short[] a -> MemorySegment.ofArray(a);
-            case long[] a -> MemorySegment.ofArray(a);
-            case int[] a -> MemorySegment.ofArray(a);
-            case byte[] a -> MemorySegment.ofArray(a);
-            default -> throw new IllegalStateException("unknown CPU storage " + cs.array().getClass());
-        };
+        MemorySegment all = cs.bytes();
         // in bytes, which also covers the block-quantized types (whole blocks: the tensor is contiguous)
         return all.asSlice(dt.bytes(t.storageOffset()), dt.bytes(t.numel()));
     }

@@ -80,6 +80,19 @@ public final class CpuStorage extends Storage {
 
     public Object array() { return array; }
 
+    /** The heap array's bytes as a segment (for copies to native memory: a device, MPI). */
+    public java.lang.foreign.MemorySegment bytes() {
+        return switch (array) {
+            case float[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            case double[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            case short[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            case long[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            case int[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            case byte[] a -> java.lang.foreign.MemorySegment.ofArray(a);
+            default -> throw new IllegalStateException("unknown CPU storage " + array.getClass());
+        };
+    }
+
     public float[] f32() { return (float[]) array; }
 
     public double[] f64() { return (double[]) array; }

@@ -34,14 +34,7 @@ final class Reductions {
         Tensor out = CpuBackend.alloc(outType, outShape);
         if (r == 0 || outer == 0) {
             if (Shape.numel(outShape) > 0) {
-                double init = switch (op) {
-                    case SUM, SUMSQ, ANY -> 0;
-                    case PROD, ALL -> 1;
-                    case MEAN, VAR -> Double.NaN;
-                    case MAX, MIN -> throw new IllegalArgumentException(op.name().toLowerCase()
-                            + "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
-                };
-                CpuBackend.INSTANCE.fill(out, init);
+                CpuBackend.INSTANCE.fill(out, op.ofNothing());
             }
             return out;
         }

@@ -198,16 +198,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Storage fromHost(DType dtype, Object hostArray) {
-        int n = CpuStorage.wrap(dtype, hostArray).size(); // validates the array type and block sizes
-        MemorySegment heap = switch (hostArray) {
-            case float[] a -> MemorySegment.ofArray(a);
-            case double[] a -> MemorySegment.ofArray(a);
-            case short[] a -> MemorySegment.ofArray(a);
-            case long[] a -> MemorySegment.ofArray(a);
-            case int[] a -> MemorySegment.ofArray(a);
-            case byte[] a -> MemorySegment.ofArray(a);
-            default -> throw new IllegalArgumentException("unsupported host array " + hostArray.getClass());
-        };
+        CpuStorage host = CpuStorage.wrap(dtype, hostArray); // validates the array type and block sizes
+        int n = host.size();
+        MemorySegment heap = host.bytes();
         CudaStorage s = new CudaStorage(dev, dtype, n);
         long bytes = s.bytes();
         if (bytes != heap.byteSize()) throw new IllegalArgumentException(dtype + " x " + n + " is " + bytes + " bytes, the array " + heap.byteSize());
@@ -235,30 +228,14 @@ public final class CudaBackend implements Backend {
         }
         int n = c.numel();
         long bytes = dt.bytes(n);
-        Object out = switch (dt) {
-            case F32 -> new float[n];
-            case F64 -> new double[n];
-            case F16, BF16 -> new short[n];
-            case I64 -> new long[n];
-            case I32 -> new int[n];
-            case U8, BOOL -> new byte[n];
-            case Q8_0, Q4_0 -> new byte[Math.toIntExact(bytes)];
-        };
-        if (bytes == 0) return out;
+        CpuStorage out = CpuStorage.allocate(dt, n);
+        if (bytes == 0) return out.array();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment stage = a.allocate(bytes, 16);
             dev.copyDtoH(stage, CudaStorage.address(c), bytes);
-            MemorySegment.copy(stage, 0, switch (out) {
-                case float[] x -> MemorySegment.ofArray(x);
-                case double[] x -> MemorySegment.ofArray(x);
-                case short[] x -> MemorySegment.ofArray(x);
-                case long[] x -> MemorySegment.ofArray(x);
-                case int[] x -> MemorySegment.ofArray(x);
-                case byte[] x -> MemorySegment.ofArray(x);
-                default -> throw new IllegalStateException();
-            }, 0, bytes);
+            MemorySegment.copy(stage, 0, out.bytes(), 0, bytes);
         }
-        return out;
+        return out.array();
     }
 
     @Override
@@ -363,14 +340,7 @@ public final class CudaBackend implements Backend {
         Tensor out = alloc(outType, outShape);
         if (r == 0 || outer == 0) {
             if (Shape.numel(outShape) > 0) {
-                double init = switch (op) {
-                    case SUM, SUMSQ, ANY -> 0;
-                    case PROD, ALL -> 1;
-                    case MEAN, VAR -> Double.NaN;
-                    case MAX, MIN -> throw new IllegalArgumentException(op.name().toLowerCase()
-                            + "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
-                };
-                fill(out, init);
+                fill(out, op.ofNothing());
             }
             return out;
         }

@@ -6,6 +6,7 @@ import jllm.io.hf.HfHub;
 import jllm.io.hf.HfModelDir;
 import jllm.models.MemoryFootprint;
 import jllm.models.ModelFactory;
+import jllm.nn.Init;
 import jllm.nn.Quantize;
 import jllm.tensor.DType;
 import jllm.train.Checkpoint;
@@ -175,8 +176,7 @@ final class HeapCommand implements Callable<Integer> {
         return d.keys().stream().mapToLong(k -> {
             long[] shape = d.shape(k);
             long e = elements(shape);
-            boolean matrix = shape.length == 2 && type != null && shape[1] % type.blockSize() == 0;
-            return matrix ? type.bytes(e) : e * Float.BYTES;
+            return shape.length == 2 ? Init.matrixType(type, shape[1]).bytes(e) : e * Float.BYTES;
         }).toArray();
     }
 

@@ -73,8 +73,7 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
             Tensor w = h.param();
             List<jllm.nn.Module> mods = owners.get(w);
             if (mods == null || w.dim() != 2) continue;
-            jllm.tensor.DType want = d.weightType(h.key());
-            jllm.tensor.DType type = want == null || want.isQuantized() && w.size(-1) % want.blockSize() != 0 ? jllm.tensor.DType.F32 : want;
+            jllm.tensor.DType type = jllm.nn.Init.matrixType(d.weightType(h.key()), w.size(-1));
             if (type == w.dtype()) continue;
             Tensor again = Tensor.zeros(w.shape(), type, w.device());
             for (jllm.nn.Module mod : mods) {

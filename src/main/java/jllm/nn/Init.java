@@ -75,9 +75,16 @@ public final class Init {
      * when the layer skips its init.
      */
     public static Tensor weightMatrix(int rows, int cols) {
-        DType t = SKIP.get() && WEIGHTS.get() != null ? WEIGHTS.get() : DType.F32;
-        if (t.isQuantized() && cols % t.blockSize() != 0) t = DType.F32;
+        DType t = matrixType(SKIP.get() ? WEIGHTS.get() : null, cols);
         return Tensor.zeros(new int[] {rows, cols}, t, jllm.tensor.Device.CPU);
+    }
+
+    /**
+     * The type a weight matrix with rows of cols elements is kept in when want is asked for: want, or
+     * F32 when want is null or is a block type its rows are not whole blocks of.
+     */
+    public static DType matrixType(DType want, long cols) {
+        return want == null || want.isQuantized() && cols % want.blockSize() != 0 ? DType.F32 : want;
     }
 
     // ------------------------------------------------------------------ gains and fans

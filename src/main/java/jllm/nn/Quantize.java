@@ -72,7 +72,7 @@ public final class Quantize {
                 String name = e.getKey().isEmpty() ? "weight" : e.getKey() + ".weight";
                 Tensor q = done.get(w);
                 if (q == null) {
-                    if (dtype.isQuantized() && w.size(-1) % dtype.blockSize() != 0) {
+                    if (Init.matrixType(dtype, w.size(-1)) != dtype) {
                         kept.add(name);
                         continue;
                     }

@@ -37,7 +37,7 @@ public final class Main implements Runnable {
      * unknown command is bad usage even when {@code --help} follows it (picocli would print the
      * top-level help and succeed, and a script could not tell).
      */
-    public static int run(String... args) {
+    static int run(String... args) {
         List<String> rest = new ArrayList<>();
         boolean options = true;
         for (String a : args) {

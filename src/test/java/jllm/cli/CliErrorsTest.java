@@ -16,18 +16,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Errors as a person meets them: one line on stderr, exit 1 for bad input and 2 for bad usage, a stack trace only with --debug. */
-class CliErrorsTest {
+public class CliErrorsTest {
     @TempDir
     Path tmp;
 
-    record Run(int rc, String out, String err) {
+    /** A command line run in this JVM: its exit code, stdout and stderr (other packages' CLI tests use it too). */
+    public record Run(int rc, String out, String err) {
         /** The error output's lines, without the JVM's own warnings. */
         String[] errLines() {
             return err.lines().filter(l -> !l.startsWith("WARNING:")).toArray(String[]::new);
         }
     }
 
-    static Run run(String... args) {
+    public static Run run(String... args) {
         PrintStream savedOut = System.out, savedErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         try {

@@ -25,12 +25,7 @@ class CudaEmulatedTrainingTest {
     @ParameterizedTest
     @ValueSource(strings = {"cudaemu:0", "cuda:0"})
     void aTinyGptTrainsLikeOnTheCpu(String spec) {
-        Device dev = Device.parse(spec);
-        if (dev.type().equals(HostKernelEmulator.TYPE)) {
-            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
-        } else {
-            Assumptions.assumeTrue(Backends.isAvailable(dev), () -> spec + " is not available: " + new CudaBackendProvider().unavailableReason(0));
-        }
+        Device dev = usable(spec);
         GPTConfig cfg = new GPTConfig(16, 64, 1, 4, 32);
         GPT cpu = new GPT(cfg, new Generator(0)), emu = new GPT(cfg, new Generator(0));
         emu.to(dev);
@@ -61,12 +56,7 @@ class CudaEmulatedTrainingTest {
     @ParameterizedTest
     @ValueSource(strings = {"cudaemu:0", "cuda:0"})
     void kvCacheDecodeMatchesTheCpu(String spec) {
-        Device dev = Device.parse(spec);
-        if (dev.type().equals(HostKernelEmulator.TYPE)) {
-            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
-        } else {
-            Assumptions.assumeTrue(Backends.isAvailable(dev), () -> spec + " is not available: " + new CudaBackendProvider().unavailableReason(0));
-        }
+        Device dev = usable(spec);
         GPTConfig cfg = new GPTConfig(16, 64, 1, 4, 32);
         GPT cpu = new GPT(cfg, new Generator(3)), emu = new GPT(cfg, new Generator(3));
         emu.to(dev);
@@ -88,5 +78,16 @@ class CudaEmulatedTrainingTest {
             Tensor want = jllm.generate.TextGenerator.generate(cpu, prompt, opts), got = jllm.generate.TextGenerator.generate(emu, prompt, opts);
             org.junit.jupiter.api.Assertions.assertArrayEquals(want.toLongArray(), got.toLongArray(), "greedy tokens, cache " + cache);
         }
+    }
+
+    /** The device, once the emulation is installed or the GPU is found; the test is skipped, saying why, otherwise. */
+    private static Device usable(String spec) {
+        Device dev = Device.parse(spec);
+        if (dev.type().equals(HostKernelEmulator.TYPE)) {
+            Assumptions.assumeTrue(HostKernelEmulator.install(), () -> "host kernel emulation unavailable: " + HostKernelEmulator.reason());
+        } else {
+            Assumptions.assumeTrue(Backends.isAvailable(dev), () -> spec + " is not available: " + new CudaBackendProvider().unavailableReason(0));
+        }
+        return dev;
     }
 }

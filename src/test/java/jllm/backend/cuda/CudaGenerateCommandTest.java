@@ -1,16 +1,14 @@
 package jllm.backend.cuda;
 
 import jllm.backend.Backends;
-import jllm.cli.Main;
+import jllm.cli.CliErrorsTest;
+import jllm.cli.CliErrorsTest.Run;
 import jllm.io.llama2c.Llama2cConverter;
 import jllm.tensor.Device;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -18,34 +16,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code jllm generate --device}: an unusable device is one line saying why; on the emulated CUDA device the CPU's greedy text. */
 class CudaGenerateCommandTest {
-    private record Run(int rc, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream savedOut = System.out, savedErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int rc = Main.run(args);
-            return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
-        }
-    }
-
     @Test
     void aDeviceThatCannotBeUsedIsBadUsageSayingWhy(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("m");
         Llama2cConverter.convert(Path.of("src/test/resources/llama2c/aidreams260K.bin"), Path.of("src/test/resources/llama2c/tok512.bin"), model);
-        Run none = run("generate", "--model", model.toString(), "--device", "nosuch:0");
+        Run none = CliErrorsTest.run("generate", "--model", model.toString(), "--device", "nosuch:0");
         assertEquals(2, none.rc(), none.err());
         assertTrue(none.err().contains("--device nosuch:0: no backend for nosuch"), none.err());
-        Run bad = run("generate", "--model", model.toString(), "--device", "cuda:x");
+        Run bad = CliErrorsTest.run("generate", "--model", model.toString(), "--device", "cuda:x");
         assertEquals(2, bad.rc(), bad.err());
         assertTrue(bad.err().contains("invalid device string: 'cuda:x'"), bad.err());
         if (!Backends.isAvailable(Device.parse("cuda:0"))) {
-            Run cuda = run("generate", "--model", model.toString(), "--device", "cuda");
+            Run cuda = CliErrorsTest.run("generate", "--model", model.toString(), "--device", "cuda");
             assertEquals(2, cuda.rc(), cuda.err());
             assertTrue(cuda.err().contains("--device cuda: ") && cuda.err().contains("libcuda"), cuda.err());
         }
@@ -57,12 +39,12 @@ class CudaGenerateCommandTest {
         Path model = dir.resolve("m");
         Llama2cConverter.convert(Path.of("src/test/resources/llama2c/aidreams260K.bin"), Path.of("src/test/resources/llama2c/tok512.bin"), model);
         String[] common = {"generate", "--model", model.toString(), "--prompt", "Once upon", "--max-new-tokens", "8", "--temperature", "0"};
-        Run cpu = run(common);
+        Run cpu = CliErrorsTest.run(common);
         assertEquals(0, cpu.rc(), cpu.err());
         String[] onDevice = java.util.Arrays.copyOf(common, common.length + 2);
         onDevice[common.length] = "--device";
         onDevice[common.length + 1] = HostKernelEmulator.TYPE + ":0";
-        Run emu = run(onDevice);
+        Run emu = CliErrorsTest.run(onDevice);
         assertEquals(0, emu.rc(), emu.err());
         assertTrue(cpu.out().length() > "Once upon".length(), cpu.out());
         assertEquals(cpu.out(), emu.out());

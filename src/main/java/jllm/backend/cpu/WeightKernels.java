@@ -38,11 +38,11 @@ final class WeightKernels {
     /** Up to this many activation rows use fused row dot products (the weight widened in registers, per row). */
     static final int DOT_MAX_ROWS = 2;
     /**
-     * Up to this many rows (a short prompt, a few sequences decoding together) each weight row is
-     * widened once into an L1-resident buffer and multiplied by the rows four at a time: the
-     * weight streams from memory once, with no packing. More rows go through the GEMM.
+     * Up to this many rows (a short prompt, a few sequences decoding together) the weight streams
+     * from memory once, with no packing: through {@link #rowsTiled} up to {@link #LANES_MIN_ROWS}
+     * rows, then {@link #rowsLanes} (one vector lane per row). More rows go through the GEMM.
      */
-    static final int TILE_MAX_ROWS = 16;
+    static final int TILE_MAX_ROWS = VL;
     /** Below this many weight elements a product runs on the calling thread (a pool round trip costs more). */
     private static final long PAR_MIN_ELEMS = 1 << 16;
     /** Elements of W widened per GEMM chunk: about 1 MiB of F32, which stays in L2 while the GEMM packs it. */
@@ -53,8 +53,19 @@ final class WeightKernels {
         return t == DType.BF16 || t == DType.F16 || t.isQuantized();
     }
 
+    /**
+     * Above this many rows {@link #rowsLanes} is faster than {@link #rowsTiled}: it does VL lanes of
+     * FMAs whatever M is, but reads the activations far less (GPT-2 124M's linear shapes, 2
+     * threads, weights beyond L2: 1.2-1.4x at 12-16 rows, 0.85x at 8, 0.6x at 4).
+     */
+    static final int LANES_MIN_ROWS = VL / 2;
+    /** Weight rows per register tile of {@link #rowsLanes}. */
+    private static final int LANE_ROWS = 8;
+
     private static final class Work {
         float[] buf = new float[0];
+        final float[] sums = new float[LANE_ROWS * VL];
+        float[] xT = new float[0];
 
         float[] buf(int n) {
             if (buf.length < n) buf = new float[n];
@@ -67,9 +78,15 @@ final class WeightKernels {
     /** out[M, N] = x[M, K] · W^T (x row-major with row stride ldx, out with row stride N). */
     static void matmulWT(DType t, Object w, long wOff, int N, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff) {
         if (M <= TILE_MAX_ROWS) {
-            Parallel.RangeBody body = M <= DOT_MAX_ROWS && t != DType.F32
-                    ? (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1)
-                    : (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+            Parallel.RangeBody body;
+            if (M <= DOT_MAX_ROWS && t != DType.F32) {
+                body = (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+            } else if (M <= LANES_MIN_ROWS) {
+                body = (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+            } else {
+                float[] xT = transposeRows(x, xOff, ldx, M, K);
+                body = (n0, n1) -> rowsLanes(t, w, wOff, K, xT, M, out, outOff, N, n0, n1);
+            }
             if ((long) N * K < PAR_MIN_ELEMS || Parallel.inWorker()) body.run(0, N);
             else Parallel.forRange(N, 16, body);
             return;
@@ -160,6 +177,90 @@ final class WeightKernels {
                 out[outOff + m * ldo + n] = v;
             }
         }
+    }
+
+    /**
+     * out[m, n] for all m < M <= VL and n in [n0, n1), with the rows of x one per vector lane: xT
+     * is x transposed to [K, VL] (lane m of vector k is x[m, k]; lanes past M zero, see
+     * {@link #transposeRows}). Eight weight rows at a time: at each k one vector of xT is loaded
+     * and each of the eight weights is broadcast into an FMA with it, so nine loads feed eight
+     * FMAs and the eight sums (a lane per activation row) stay in registers for the whole of K.
+     * The activations are read once per eight weight rows, from L1 or L2, unlike dot products of
+     * weight rows with activation rows, which re-read every activation row for every pair of weight
+     * rows and end in a horizontal sum per output. A non-F32 weight's eight rows are widened once
+     * into an L1/L2 buffer. Each output is one sequential sum over k. (Two vectors of rows, sixteen
+     * sums, ran no faster than the GEMM at 20-32 rows.)
+     */
+    static void rowsLanes(DType t, Object w, long wOff, int K, float[] xT, int M, float[] out, int outOff, int ldo, int n0, int n1) {
+        Work work = WORK.get();
+        float[] buf = t == DType.F32 ? null : work.buf(LANE_ROWS * K);
+        float[] sums = work.sums;
+        for (int n = n0; n < n1; n += LANE_ROWS) {
+            int rows = Math.min(LANE_ROWS, n1 - n);
+            float[] r;
+            int ro;
+            if (t == DType.F32) {
+                r = (float[]) w;
+                ro = Math.toIntExact(wOff + (long) n * K);
+            } else {
+                widen(t, w, wOff + (long) n * K, buf, 0, rows * K);
+                r = buf;
+                ro = 0;
+            }
+            lanes(r, ro, rows, K, xT, sums);
+            for (int m = 0; m < M; m++) {
+                int o = outOff + m * ldo + n;
+                for (int j = 0; j < rows; j++) out[o + j] = sums[m + j * VL];
+            }
+        }
+    }
+
+    /**
+     * The register tile of {@link #rowsLanes}: sums[j * VL + m] for weight row j < 8 (starting at
+     * r[ro], K apart; rows past {@code rows} re-read the last, a branch-free loop, and their sums
+     * are not used).
+     */
+    private static void lanes(float[] r, int ro, int rows, int K, float[] xT, float[] sums) {
+        int last = rows - 1;
+        int r0 = ro, r1 = ro + Math.min(1, last) * K, r2 = ro + Math.min(2, last) * K, r3 = ro + Math.min(3, last) * K;
+        int r4 = ro + Math.min(4, last) * K, r5 = ro + Math.min(5, last) * K, r6 = ro + Math.min(6, last) * K, r7 = ro + last * K;
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        for (int k = 0, xo = 0; k < K; k++, xo += VL) {
+            FloatVector xv = FloatVector.fromArray(S, xT, xo);
+            c0 = FloatVector.broadcast(S, r[r0 + k]).fma(xv, c0);
+            c1 = FloatVector.broadcast(S, r[r1 + k]).fma(xv, c1);
+            c2 = FloatVector.broadcast(S, r[r2 + k]).fma(xv, c2);
+            c3 = FloatVector.broadcast(S, r[r3 + k]).fma(xv, c3);
+            c4 = FloatVector.broadcast(S, r[r4 + k]).fma(xv, c4);
+            c5 = FloatVector.broadcast(S, r[r5 + k]).fma(xv, c5);
+            c6 = FloatVector.broadcast(S, r[r6 + k]).fma(xv, c6);
+            c7 = FloatVector.broadcast(S, r[r7 + k]).fma(xv, c7);
+        }
+        c0.intoArray(sums, 0);
+        c1.intoArray(sums, VL);
+        c2.intoArray(sums, 2 * VL);
+        c3.intoArray(sums, 3 * VL);
+        c4.intoArray(sums, 4 * VL);
+        c5.intoArray(sums, 5 * VL);
+        c6.intoArray(sums, 6 * VL);
+        c7.intoArray(sums, 7 * VL);
+    }
+
+    /**
+     * xT[k * VL + m] = x[xOff + m * ldx + k] for m < M <= VL, zero for M <= m < VL: the layout
+     * {@link #rowsLanes} reads, in the calling thread's scratch (the workers only read it while the
+     * caller waits for them).
+     */
+    static float[] transposeRows(float[] x, int xOff, int ldx, int M, int K) {
+        Work work = WORK.get();
+        if (work.xT.length < K * VL) work.xT = new float[K * VL];
+        float[] xT = work.xT;
+        if (M < VL) java.util.Arrays.fill(xT, 0, K * VL, 0f);
+        for (int m = 0; m < M; m++) {
+            int s = xOff + m * ldx;
+            for (int k = 0; k < K; k++) xT[k * VL + m] = x[s + k];
+        }
+        return xT;
     }
 
     /**

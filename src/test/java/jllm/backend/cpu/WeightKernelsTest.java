@@ -63,7 +63,7 @@ class WeightKernelsTest {
     @Test
     void matmulsEqualTheWidenedWeight() {
         Random r = new Random(7);
-        int[][] shapes = {{1, 64, 40}, {3, 96, 33}, {4, 32, 1}, {5, 64, 70}, {40, 160, 48}, {9, 2048, 130}};
+        int[][] shapes = {{1, 64, 40}, {3, 96, 33}, {4, 32, 1}, {5, 64, 70}, {40, 160, 48}, {9, 2048, 130}, {16, 64, 13}};
         for (DType t : new DType[] {DType.BF16, DType.F16, DType.Q8_0, DType.Q4_0}) {
             for (int[] s : shapes) {
                 int M = s[0], K = s[1], N = s[2];
@@ -73,6 +73,31 @@ class WeightKernelsTest {
                 assertClose(x.matmul(wide.t()), x.matmul(w.t()), t + " x@W^T " + M + "x" + K + "x" + N);
                 Tensor g = Tensor.of(gaussian(r, M * N, 1), M, N);
                 assertClose(g.matmul(wide), g.matmul(w), t + " g@W " + M + "x" + N + "x" + K);
+            }
+        }
+    }
+
+    /**
+     * F32 x @ W^T for every row count that takes a few-rows kernel (dot products, row tiles, a lane
+     * per row) and the GEMM beyond, against a double-precision sum; ragged weight-row tiles included.
+     */
+    @Test
+    void fewRowProductsEqualTheSumInDouble() {
+        Random r = new Random(11);
+        int K = 200;
+        for (int M = 1; M <= WeightKernels.TILE_MAX_ROWS + 2; M++) {
+            for (int N : new int[] {1, 7, 8, 13, 64}) {
+                float[] w = new float[N * K], x = new float[M * K];
+                for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                float[] out = Tensor.of(x, M, K).matmul(Tensor.of(w, N, K).t()).toFloatArray();
+                for (int m = 0; m < M; m++) {
+                    for (int n = 0; n < N; n++) {
+                        double e = 0;
+                        for (int k = 0; k < K; k++) e += (double) x[m * K + k] * w[n * K + k];
+                        assertEquals(e, out[m * N + n], 1e-4 * Math.sqrt(K), "M " + M + " N " + N + " at [" + m + ", " + n + "]");
+                    }
+                }
             }
         }
     }

@@ -328,41 +328,68 @@ final class WeightKernels {
         if (xRows > 3) { out[oo + 3 * ldo] = sa3; if (twoW) out[oo + 3 * ldo + 1] = sb3; }
     }
 
+    /*
+     * The row dot products below keep two independent sums, one per block (or vector) of a pair:
+     * with a single sum every block waited on the previous block's FMA (its latency, not the
+     * conversions, set the pace). Single thread, 1024 x 768 Q8_0 rows resident in cache, this
+     * machine: 2.7-3.1 ns per block against 3.6-3.7 with one sum.
+     */
+
     private static float dotQ8(byte[] w, int o, int blocks, float[] x, int xo) {
         if (!VECTOR) return dotWidened(DType.Q8_0, w, (long) o / 34 * QK, blocks * QK, x, xo);
-        FloatVector acc = FloatVector.zero(S);
-        for (int b = 0; b < blocks; b++, o += 34, xo += QK) {
-            FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
-            FloatVector s = FloatVector.zero(S);
-            for (int j = 0; j < QK; j += VL) s = q8(w, o + 2 + j).fma(FloatVector.fromArray(S, x, xo + j), s);
-            acc = s.fma(d, acc);
+        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, o += 68, xo += 2 * QK) {
+            FloatVector d0 = FloatVector.broadcast(S, BlockQuant.scale(w, o)), d1 = FloatVector.broadcast(S, BlockQuant.scale(w, o + 34));
+            acc0 = q8Block(w, o, x, xo).fma(d0, acc0);
+            acc1 = q8Block(w, o + 34, x, xo + QK).fma(d1, acc1);
         }
-        return LaneSum.sum(acc);
+        if (b < blocks) acc0 = q8Block(w, o, x, xo).fma(FloatVector.broadcast(S, BlockQuant.scale(w, o)), acc0);
+        return LaneSum.sum(acc0.add(acc1));
+    }
+
+    /** One Q8_0 block's quants (at w[o + 2..]) times x[xo..xo + 32), lane-wise, unscaled. */
+    private static FloatVector q8Block(byte[] w, int o, float[] x, int xo) {
+        FloatVector s = q8(w, o + 2).mul(FloatVector.fromArray(S, x, xo));
+        for (int j = VL; j < QK; j += VL) s = q8(w, o + 2 + j).fma(FloatVector.fromArray(S, x, xo + j), s);
+        return s;
     }
 
     private static float dotQ4(byte[] w, int o, int blocks, float[] x, int xo) {
         if (!VECTOR) return dotWidened(DType.Q4_0, w, (long) o / 18 * QK, blocks * QK, x, xo);
-        FloatVector acc = FloatVector.zero(S);
-        for (int b = 0; b < blocks; b++, o += 18, xo += QK) {
-            FloatVector d = FloatVector.broadcast(S, BlockQuant.scale(w, o));
-            FloatVector s = FloatVector.zero(S);
-            for (int j = 0; j < 16; j += VL) {
-                IntVector q = q4(w, o + 2 + j);
-                s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
-                s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
-            }
-            acc = s.fma(d, acc);
+        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, o += 36, xo += 2 * QK) {
+            FloatVector d0 = FloatVector.broadcast(S, BlockQuant.scale(w, o)), d1 = FloatVector.broadcast(S, BlockQuant.scale(w, o + 18));
+            acc0 = q4Block(w, o, x, xo).fma(d0, acc0);
+            acc1 = q4Block(w, o + 18, x, xo + QK).fma(d1, acc1);
         }
-        return LaneSum.sum(acc);
+        if (b < blocks) acc0 = q4Block(w, o, x, xo).fma(FloatVector.broadcast(S, BlockQuant.scale(w, o)), acc0);
+        return LaneSum.sum(acc0.add(acc1));
+    }
+
+    /** One Q4_0 block's quants (low nibbles the first 16 elements, high the last 16) times x, lane-wise, unscaled. */
+    private static FloatVector q4Block(byte[] w, int o, float[] x, int xo) {
+        FloatVector s = FloatVector.zero(S);
+        for (int j = 0; j < 16; j += VL) {
+            IntVector q = q4(w, o + 2 + j);
+            s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
+            s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
+        }
+        return s;
     }
 
     private static float dotHalf(boolean bf16, short[] w, int o, int k, float[] x, int xo) {
-        FloatVector acc = FloatVector.zero(S);
+        FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
         int j = 0;
         if (VECTOR) {
-            for (; j <= k - VL; j += VL) acc = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc);
+            for (; j <= k - 2 * VL; j += 2 * VL) {
+                acc0 = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc0);
+                acc1 = (bf16 ? bf16(w, o + j + VL) : f16(w, o + j + VL)).fma(FloatVector.fromArray(S, x, xo + j + VL), acc1);
+            }
+            for (; j <= k - VL; j += VL) acc0 = (bf16 ? bf16(w, o + j) : f16(w, o + j)).fma(FloatVector.fromArray(S, x, xo + j), acc0);
         }
-        float r = LaneSum.sum(acc);
+        float r = LaneSum.sum(acc0.add(acc1));
         for (; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
     }

@@ -469,26 +469,17 @@ public final class ModelBench {
 
     /** llama.cpp's lines for one GGUF file, with 1 and 2 threads, or why it did not run. */
     private List<String> llamaCpp(Path gguf, int promptLen, List<Integer> contexts, int tokens, int warmup, int repeats) {
-        String home = System.getProperty("jllm.home", ".");
-        Path script = Path.of(home, "tools", "gguf", "bench_llamacpp.mjs");
         List<String> lines = new ArrayList<>();
-        if (!Files.isDirectory(Path.of(home, "tools", "gguf", "node_modules", "node-llama-cpp"))) {
-            lines.add("llama.cpp: not run (needs Node and `npm ci` in tools/gguf, which installs node-llama-cpp 3.21.1)");
+        String missing = LlamaCpp.missing();
+        if (missing != null) {
+            lines.add("llama.cpp: not run (" + missing + ")");
             return lines;
         }
         for (int threads : new int[] {1, 2}) {
-            List<String> cmd = List.of("node", script.toString(), gguf.toString(), String.valueOf(promptLen),
-                    contexts.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")), String.valueOf(tokens),
-                    String.valueOf(threads), String.valueOf(repeats), String.valueOf(warmup));
             try {
-                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-                String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                if (p.waitFor() != 0) {
-                    lines.add("llama.cpp run failed (exit " + p.exitValue() + "): " + all.strip());
-                    continue;
-                }
-                String json = all.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
-                var r = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+                var r = LlamaCpp.run("bench_llamacpp.mjs", List.of(gguf.toString(), String.valueOf(promptLen),
+                        contexts.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")), String.valueOf(tokens),
+                        String.valueOf(threads), String.valueOf(repeats), String.valueOf(warmup))).getLast();
                 lines.add(String.format(Locale.ROOT, "llama.cpp threads=%d: prefill %d tokens %.0f tokens/s, first token after %.1f ms", threads,
                         r.get("prompt_len").asInt(), r.get("prefill_tps").asDouble(), r.get("ttft_ms").asDouble()));
                 for (int i = 0; i < r.get("contexts").size(); i++) {
@@ -497,7 +488,7 @@ public final class ModelBench {
                             1000 / ms, ms));
                 }
             } catch (Exception e) {
-                lines.add("llama.cpp: could not run " + String.join(" ", cmd) + ": " + e.getMessage());
+                lines.add("llama.cpp threads=" + threads + ": did not run: " + e.getMessage());
             }
         }
         return lines;

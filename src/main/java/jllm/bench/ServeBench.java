@@ -215,8 +215,8 @@ public final class ServeBench {
     }
 
     /**
-     * A warm-up run (not reported) at the largest concurrency, then a run per client count, printed
-     * as a table. Returns the runs.
+     * A warm-up run (not reported) at the largest concurrency, then a run per client count, each
+     * after a short warm-up of its own (max(2, clients) requests), printed as a table. Returns the runs.
      */
     public List<Result> sweep(List<Integer> clientCounts, int requests, int promptLen, int maxTokens, int warmup) throws InterruptedException {
         int most = clientCounts.stream().mapToInt(Integer::intValue).max().orElseThrow();
@@ -230,6 +230,9 @@ public final class ServeBench {
         List<Result> results = new ArrayList<>();
         Double one = null;
         for (int c : clientCounts) {
+            // each count's own code paths warm too (decoding one row runs other kernels than sixteen):
+            // otherwise the first count's run, typically 1 client, pays for their compilation
+            if (warmup > 0 && c != most) run(c, Math.max(2, c), promptLen, maxTokens, 998);
             Result r = run(c, requests, promptLen, maxTokens, c);
             results.add(r);
             if (c == 1 && one == null) one = r.tokensPerSecond();
@@ -240,6 +243,39 @@ public final class ServeBench {
             out.flush();
         }
         return results;
+    }
+
+    /**
+     * llama.cpp's rows beside {@link #sweep}'s, on the same GGUF file with the same load
+     * (tools/gguf/bench_llamacpp_serve.mjs: one context with as many sequences as clients,
+     * node-llama-cpp batching their steps, closed-loop clients, temperature 1, a seed per request).
+     * It is llama.cpp's engine without HTTP, so the comparison favours llama.cpp. Errors are not
+     * counted there ("-").
+     */
+    public void llamaCppSweep(java.nio.file.Path gguf, List<Integer> clientCounts, int requests, int promptLen, int maxTokens) {
+        int threads = Runtime.getRuntime().availableProcessors();
+        String missing = LlamaCpp.missing();
+        if (missing != null) {
+            out.println("llama.cpp: not run (" + missing + ")");
+            return;
+        }
+        out.printf(Locale.ROOT, "llama.cpp on the same file (node-llama-cpp 3.21.1, %d threads, no HTTP):%n", threads);
+        try {
+            String counts = clientCounts.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
+            Double one = null;
+            for (var r : LlamaCpp.run("bench_llamacpp_serve.mjs", List.of(gguf.toString(), counts, String.valueOf(requests),
+                    String.valueOf(promptLen), String.valueOf(maxTokens), String.valueOf(threads)))) {
+                int c = r.get("clients").asInt();
+                double secs = r.get("seconds").asDouble(), tps = r.get("tokens").asDouble() / secs;
+                if (c == 1 && one == null) one = tps;
+                out.printf(Locale.ROOT, "%7d %10.2f %9.1f %11s %7.0fms %7.0fms %6.1fms %6.1fms %7s%n", c, r.get("requests").asInt() / secs, tps,
+                        one == null ? "-" : String.format(Locale.ROOT, "%.2fx", tps / one), r.get("ttft_ms").get(0).asDouble(),
+                        r.get("ttft_ms").get(1).asDouble(), r.get("itl_ms").get(0).asDouble(), r.get("itl_ms").get(1).asDouble(), "-");
+            }
+        } catch (Exception e) {
+            out.println("llama.cpp: did not run: " + e.getMessage());
+        }
+        out.flush();
     }
 
     // ------------------------------------------------------------------ soak

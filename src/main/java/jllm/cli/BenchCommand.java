@@ -342,6 +342,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--soak", paramLabel = "SECONDS", description = "Run the soak test for this long instead of the runs.")
         Integer soak;
 
+        @Option(names = "--llama-cpp", description = "With --model FILE.gguf: run llama.cpp (node-llama-cpp, after `npm ci` in tools/gguf) "
+                + "on the same file under the same load after jllm's runs (its engine, no HTTP), one row per --clients count.")
+        boolean llamaCpp;
+
         @picocli.CommandLine.Mixin
         WeightTypeOption dtype = new WeightTypeOption();
 
@@ -354,6 +358,9 @@ public final class BenchCommand implements Runnable {
             CliErrors.check(spec, warmup == null || warmup >= 0, "--warmup must be >= 0, got " + warmup);
             CliErrors.check(spec, maxBatch >= 1, "--max-batch must be >= 1, got " + maxBatch);
             CliErrors.check(spec, soak == null || soak >= 1, "--soak must be >= 1 second, got " + soak);
+            CliErrors.check(spec, !llamaCpp || (model.endsWith(".gguf") && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model))),
+                    "--llama-cpp needs --model FILE.gguf, the file llama.cpp reads (write one with `jllm convert gguf`), got " + model);
+            CliErrors.check(spec, !llamaCpp || soak == null, "--llama-cpp compares the runs; it does not go with --soak");
             jllm.tensor.DType weights = dtype.validate(spec);
             int most = clients.stream().mapToInt(Integer::intValue).max().orElseThrow();
             try (HfModel hf = HfModel.load(model, weights)) {
@@ -382,6 +389,7 @@ public final class BenchCommand implements Runnable {
                     }
                     System.out.printf(java.util.Locale.ROOT, "%d requests per run, prompt %d tokens, max_tokens %d%n", requests, promptLen, maxTokens);
                     var results = bench.sweep(clients, requests, promptLen, maxTokens, warmup != null ? warmup : most);
+                    if (llamaCpp) bench.llamaCppSweep(java.nio.file.Path.of(model), clients, requests, promptLen, maxTokens);
                     int errors = results.stream().mapToInt(jllm.bench.ServeBench.Result::errors).sum();
                     if (errors > 0) System.err.println("jllm bench serve: " + errors + " requests failed");
                     return errors == 0 ? 0 : 1;

@@ -49,6 +49,34 @@ class BenchServeCommandTest {
         assertTrue(Pattern.compile("soak: at end: RSS [\\d.]+ MB \\(start [\\d.]+ MB\\), heap after GC [\\d.]+ MB \\(start [\\d.]+ MB\\)").matcher(out).find(), out);
     }
 
+    /**
+     * --llama-cpp runs llama.cpp on the same GGUF file after jllm's rows; where tools/gguf has no
+     * node-llama-cpp (here: a jllm.home without it) it says so and what it needs, and jllm's rows stand.
+     */
+    @Test
+    void llamaCppNeedsAGgufFileAndSaysWhenItCannotRun(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        String dir = ServeFixtures.MODEL.toString();
+        var notFile = run("bench", "serve", "--model", dir, "--llama-cpp");
+        assertEquals(2, notFile.rc());
+        assertTrue(notFile.err().contains("--llama-cpp needs --model FILE.gguf, the file llama.cpp reads (write one with `jllm convert gguf`), got " + dir),
+                notFile.err());
+        String gguf = tmp.resolve("m.gguf").toString();
+        assertEquals(0, run("convert", "gguf", "--model", dir, "--out", gguf).rc());
+        assertEquals(2, run("bench", "serve", "--model", gguf, "--llama-cpp", "--soak", "2").rc());
+        String home = System.getProperty("jllm.home");
+        System.setProperty("jllm.home", tmp.toString());
+        try {
+            var r = run("bench", "serve", "--model", gguf, "--llama-cpp", "--clients", "1,2", "--requests", "2", "--max-tokens", "4",
+                    "--prompt-len", "3", "--warmup", "1");
+            assertEquals(0, r.rc(), r.out() + r.err());
+            assertTrue(r.out().contains("clients requests/s  tokens/s vs 1 client"), r.out());
+            assertTrue(r.out().contains("llama.cpp: not run (needs Node and `npm ci` in tools/gguf, which installs node-llama-cpp 3.21.1)"), r.out());
+        } finally {
+            if (home == null) System.clearProperty("jllm.home");
+            else System.setProperty("jllm.home", home);
+        }
+    }
+
     @Test
     void badOptionsAreUsageErrors() {
         String model = ServeFixtures.MODEL.toString();

@@ -59,6 +59,8 @@ final class WeightKernels {
      * threads, weights beyond L2: 1.2-1.4x at 12-16 rows, 0.85x at 8, 0.6x at 4).
      */
     static final int LANES_MIN_ROWS = VL / 2;
+    /** Elements of an F16 row widened at a time by {@link #dotF16} (a multiple of 2 VL). */
+    private static final int HALF_CHUNK = 512;
     /** Weight rows per register tile of {@link #rowsLanes}. */
     private static final int LANE_ROWS = 8;
 
@@ -66,6 +68,8 @@ final class WeightKernels {
         float[] buf = new float[0];
         final float[] sums = new float[LANE_ROWS * VL];
         float[] xT = new float[0];
+        /** F16 row chunks widened by {@link #dotF16}. */
+        final float[] half = new float[HALF_CHUNK];
 
         float[] buf(int n) {
             if (buf.length < n) buf = new float[n];
@@ -141,10 +145,10 @@ final class WeightKernels {
                     }
                     return;
                 }
-                case BF16, F16 -> {
+                case BF16 -> { // F16 below: the scalar conversion loop is the faster (see dotF16)
                     short[] h = (short[]) w;
                     int j = 0;
-                    for (; j <= n - VL; j += VL) (t == DType.BF16 ? bf16(h, o + j) : f16(h, o + j)).intoArray(dst, dOff + j);
+                    for (; j <= n - VL; j += VL) bf16(h, o + j).intoArray(dst, dOff + j);
                     if (j == n) return;
                     off += j;
                     dOff += j;
@@ -404,12 +408,23 @@ final class WeightKernels {
         return LaneSum.sum(acc0) + LaneSum.sum(acc1);
     }
 
-    /** The dot product of k (a multiple of 2 VL) F16 weights with x. */
+    /**
+     * The dot product of k (a multiple of 2 VL) F16 weights with x: the row is widened in chunks into
+     * an L1 buffer by a scalar loop of Float.float16ToFloat, which C2 compiles to the processor's
+     * half-to-single conversion, then multiplied from there. The Vector API has no such conversion;
+     * widening in registers with integer operations (ten a vector) ran 1.5x slower on one thread
+     * (rows of 768) and allocated 96 bytes a row.
+     */
     private static float dotF16(short[] w, int o, int k, float[] x, int xo) {
+        float[] buf = WORK.get().half;
         FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
-        for (int j = 0; j < k; j += 2 * VL) {
-            acc0 = FloatVector.fromArray(S, x, xo + j).fma(f16(w, o + j), acc0);
-            acc1 = FloatVector.fromArray(S, x, xo + j + VL).fma(f16(w, o + j + VL), acc1);
+        for (int c = 0; c < k; c += HALF_CHUNK) {
+            int n = Math.min(HALF_CHUNK, k - c);
+            Float16.f16ToFloat(w, o + c, buf, 0, n);
+            for (int j = 0; j < n; j += 2 * VL) {
+                acc0 = FloatVector.fromArray(S, x, xo + c + j).fma(FloatVector.fromArray(S, buf, j), acc0);
+                acc1 = FloatVector.fromArray(S, x, xo + c + j + VL).fma(FloatVector.fromArray(S, buf, j + VL), acc1);
+            }
         }
         return LaneSum.sum(acc0) + LaneSum.sum(acc1);
     }
@@ -440,21 +455,6 @@ final class WeightKernels {
     private static FloatVector bf16(short[] w, int o) {
         return ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0)
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    /**
-     * IEEE half to single without a conversion instruction: the half's exponent and mantissa, moved
-     * to a single's positions, read as a single 2^-112 too small, so a multiplication by 2^112 gives
-     * the value, exactly, subnormals included; infinities and NaNs take the all-ones exponent.
-     */
-    private static FloatVector f16(short[] w, int o) {
-        IntVector h = (IntVector) ShortVector.fromArray(HS, w, o).convertShape(VectorOperators.S2I, IS, 0);
-        IntVector mag = h.and(0x7fff);
-        IntVector shifted = mag.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        IntVector bits = finite.blend(shifted.or(0x7f800000), mag.compare(VectorOperators.GE, 0x7c00))
-                .blend(shifted.or(0x7fc00000), mag.compare(VectorOperators.GT, 0x7c00)); // NaNs come out quiet, as Java's
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /** Widens the row into a scratch buffer, then an F32 dot product. */

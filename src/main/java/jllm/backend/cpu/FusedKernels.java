@@ -64,8 +64,17 @@ public final class FusedKernels {
         return total;
     }
 
-    /** Short float dot product (head dims); no double folding, two accumulators for latency. */
+    /**
+     * Short float dot product (head dims); no double folding, two accumulators for latency. Under
+     * one vector (head dims of 8 in stories260K-sized models) a scalar loop: the masked vector
+     * path and its lane sum cost more than the eight products.
+     */
     static float dotShort(float[] a, int aOff, float[] b, int bOff, int n) {
+        if (n < L) {
+            float s = 0;
+            for (int i = 0; i < n; i++) s += a[aOff + i] * b[bOff + i];
+            return s;
+        }
         FloatVector acc0 = FloatVector.zero(S), acc1 = FloatVector.zero(S);
         int i = 0;
         for (int ub = n - 2 * L; i <= ub; i += 2 * L) {

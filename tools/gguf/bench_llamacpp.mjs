@@ -8,6 +8,7 @@
 // c tokens evaluated untimed, then TOKENS greedy steps timed. Medians of REPEATS runs after WARMUP.
 // Prints one JSON line: {"prefill_tps", "ttft_ms", "contexts": [...], "decode_ms": [...]}.
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {ids} from "./prompt_ids.mjs";
 
 const [file, promptLenS, contextsS, tokensS, threadsS, repeatsS, warmupS] = process.argv.slice(2);
 const promptLen = Number(promptLenS), tokens = Number(tokensS), threads = Number(threadsS);
@@ -20,16 +21,6 @@ const train = model.trainContextSize;
 const size = Math.min(train, Math.max(promptLen, ...contexts) + tokens + 1);
 const context = await model.createContext({contextSize: size, threads, batchSize: 512});
 
-// ordinary token ids (past the specials), the same every run of a given seed
-function ids(n, seed) {
-    const out = [];
-    let s = seed * 2654435761 % 4294967296;
-    for (let i = 0; i < n; i++) {
-        s = (s * 1664525 + 1013904223) % 4294967296;
-        out.push(3 + (s % 200));
-    }
-    return out;
-}
 
 const median = a => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 

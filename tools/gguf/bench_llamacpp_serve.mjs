@@ -12,6 +12,7 @@
 // Prints one JSON line per client count: {"clients", "requests", "seconds", "tokens",
 // "ttft_ms": [p50, p99], "itl_ms": [p50, p99]}.
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {ids} from "./prompt_ids.mjs";
 
 const [file, clientsS, requestsS, promptLenS, maxTokensS, threadsS] = process.argv.slice(2);
 const clients = clientsS.split(",").map(Number);
@@ -20,16 +21,6 @@ const requests = Number(requestsS), promptLen = Number(promptLenS), maxTokens = 
 const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error, maxThreads: threads});
 const model = await llama.loadModel({modelPath: file});
 
-// ordinary token ids (past the specials), the same for a given seed
-function ids(n, seed) {
-    const out = [];
-    let s = seed * 2654435761 % 4294967296;
-    for (let i = 0; i < n; i++) {
-        s = (s * 1664525 + 1013904223) % 4294967296;
-        out.push(3 + (s % 200));
-    }
-    return out;
-}
 
 const pct = (a, p) => a.length === 0 ? 0 : [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
 

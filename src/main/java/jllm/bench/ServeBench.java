@@ -236,13 +236,19 @@ public final class ServeBench {
             Result r = run(c, requests, promptLen, maxTokens, c);
             results.add(r);
             if (c == 1 && one == null) one = r.tokensPerSecond();
-            out.printf(Locale.ROOT, "%7d %10.2f %9.1f %11s %7.0fms %7.0fms %6.1fms %6.1fms %7d%n", c, r.requestsPerSecond(), r.tokensPerSecond(),
-                    one == null ? "-" : String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond() / one),
-                    r.ttftMs().percentile(50), r.ttftMs().percentile(99), r.itlMs().percentile(50), r.itlMs().percentile(99), r.errors());
+            row(c, r.requestsPerSecond(), r.tokensPerSecond(), one, r.ttftMs().percentile(50), r.ttftMs().percentile(99),
+                    r.itlMs().percentile(50), r.itlMs().percentile(99), String.valueOf(r.errors()));
             for (String s : r.errorSamples()) out.println("        error: " + s);
             out.flush();
         }
         return results;
+    }
+
+    /** One row of the sweep's table; the ratio is to the 1-client tokens/s (one), "-" before it is known. */
+    private void row(int clients, double requestsPerSecond, double tokensPerSecond, Double one, double ttft50, double ttft99,
+                     double itl50, double itl99, String errors) {
+        out.printf(Locale.ROOT, "%7d %10.2f %9.1f %11s %7.0fms %7.0fms %6.1fms %6.1fms %7s%n", clients, requestsPerSecond, tokensPerSecond,
+                one == null ? "-" : String.format(Locale.ROOT, "%.2fx", tokensPerSecond / one), ttft50, ttft99, itl50, itl99, errors);
     }
 
     /**
@@ -268,9 +274,8 @@ public final class ServeBench {
                 int c = r.get("clients").asInt();
                 double secs = r.get("seconds").asDouble(), tps = r.get("tokens").asDouble() / secs;
                 if (c == 1 && one == null) one = tps;
-                out.printf(Locale.ROOT, "%7d %10.2f %9.1f %11s %7.0fms %7.0fms %6.1fms %6.1fms %7s%n", c, r.get("requests").asInt() / secs, tps,
-                        one == null ? "-" : String.format(Locale.ROOT, "%.2fx", tps / one), r.get("ttft_ms").get(0).asDouble(),
-                        r.get("ttft_ms").get(1).asDouble(), r.get("itl_ms").get(0).asDouble(), r.get("itl_ms").get(1).asDouble(), "-");
+                row(c, r.get("requests").asInt() / secs, tps, one, r.get("ttft_ms").get(0).asDouble(), r.get("ttft_ms").get(1).asDouble(),
+                        r.get("itl_ms").get(0).asDouble(), r.get("itl_ms").get(1).asDouble(), "-");
             }
         } catch (Exception e) {
             out.println("llama.cpp: did not run: " + e.getMessage());

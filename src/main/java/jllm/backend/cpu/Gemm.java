@@ -30,12 +30,38 @@ public final class Gemm {
     static final int VL = S.length();
     /** Micro-kernel rows (broadcast A elements) and columns ({@code NV} vectors of B). */
     static final int MR = 8, NV = 2, NR = NV * VL;
-    /** Cache blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core): KC x NR B strip, MC x KC A block. */
-    static final int KC = 512, MC = 64, NC = 3072;
+    /**
+     * Cache blocking: a KC x NR strip of packed B is reused by every MR-row strip of an MC x KC
+     * block of A. Where L1d holds the strip with room to spare (48 KiB and up: KC = 256, a 32 KiB
+     * strip) it is read from L1; on a 32 KiB L1d the strip cannot stay there and a longer one (KC =
+     * 512) streamed from L2 did best. Sweeps at 1 thread: Zen 4 (32 KiB L1d, 1 MiB L2), where KC =
+     * 512, MC = 64 won; Xeon model 207 (48 KiB L1d, 2 MiB L2), where KC = 256 reached 83-89% of the
+     * FMA peak on 1024^3 against 75-79% with 512, and 75-84% against 69-76% on GPT-2's MLP
+     * products. {@code -Djllm.gemm.kc=N} overrides it.
+     */
+    static final int KC = Integer.getInteger("jllm.gemm.kc", l1dBytes() >= 48 * 1024 ? 256 : 512), MC = 64, NC = 3072;
     /** Below this many flops (over the whole batch) a call runs on the calling thread. */
     static final double PAR_MIN_FLOPS = 2.0 * 48 * 48 * 48;
     /** Below this M*N*K a matrix is multiplied directly, without packing. */
     static final long DIRECT_MAX_MNK = 16L * 16 * 16;
+
+    /** L1 data cache size of CPU 0 from sysfs, or 32 KiB where it cannot be read. */
+    private static int l1dBytes() {
+        java.nio.file.Path dir = java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache");
+        for (int i = 0; i < 4; i++) {
+            java.nio.file.Path d = dir.resolve("index" + i);
+            try {
+                if (!java.nio.file.Files.readString(d.resolve("level")).strip().equals("1")
+                        || !java.nio.file.Files.readString(d.resolve("type")).strip().equals("Data")) continue;
+                String size = java.nio.file.Files.readString(d.resolve("size")).strip();
+                if (size.endsWith("K")) return Integer.parseInt(size.substring(0, size.length() - 1)) * 1024;
+                return Integer.parseInt(size);
+            } catch (java.io.IOException | NumberFormatException e) {
+                break;
+            }
+        }
+        return 32 * 1024;
+    }
 
     private static final class Work {
         final float[] a = new float[MC * KC];
@@ -107,7 +133,7 @@ public final class Gemm {
         int nBlocks = (N + NR - 1) / NR, mBlocks = (M + MR - 1) / MR;
         int nParts = 1, mParts = 1;
         if (parts > 1) {
-            int split = split(parts, mBlocks, nBlocks, transA && alpha == 1f);
+            int split = split(parts, mBlocks, nBlocks, readsAInPlace(transA, alpha, M, N));
             mParts = split >>> 16;
             nParts = split & 0xFFFF;
         }
@@ -179,6 +205,19 @@ public final class Gemm {
     }
 
     /**
+     * op(A) = A^T with alpha 1: the MR rows of a strip are already contiguous at every p
+     * (A[p*lda + i .. i+MR)), so the micro-kernel can read them in place with stride lda instead
+     * of packing them. That pays when N is narrow (each A strip is used only nc / NR times, so
+     * packing would dominate). For a wide N the strided reads cost more than the packing: every
+     * k step touches a new cache line lda floats away (with lda = 768-3072 these fall in a few L1
+     * sets, and often on a new page), e.g. GPT-2's weight gradients dW = dY^T X with N = 768-3072 ran at
+     * 0.71-0.75x of OpenBLAS in place and 0.90-0.98x packed (1 thread, Xeon model 207).
+     */
+    private static boolean readsAInPlace(boolean transA, float alpha, int M, int N) {
+        return transA && alpha == 1f && M >= MR && N < 8 * NR;
+    }
+
+    /**
      * One GEMM on the calling thread (sizes > 0, alpha != 0).
      *
      * <p>Only whole MR x NR tiles ever reach the packers and the micro-kernel. A ragged last
@@ -200,11 +239,7 @@ public final class Gemm {
             direct(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc, w);
             return;
         }
-        // op(A) = A^T with alpha 1: the MR rows of a strip are already contiguous at every p
-        // (A[p*lda + i .. i+MR)), so the micro-kernel reads them in place with stride lda.
-        // Packing A is what dominates when N is small (each A strip is used nc / NR times),
-        // e.g. in the weight gradients dW = dY^T X.
-        boolean inPlaceA = transA && alpha == 1f && M >= MR;
+        boolean inPlaceA = readsAInPlace(transA, alpha, M, N);
         int kSteps = (K + KC - 1) / KC;
         int kcMax = (K + kSteps - 1) / kSteps;
         int ncMax = Math.min(NC, (N + NR - 1) / NR * NR);

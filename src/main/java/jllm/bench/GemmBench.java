@@ -80,7 +80,12 @@ public final class GemmBench {
                 threads, repeats, Runtime.getRuntime().availableProcessors(),
                 jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
         if (useOpenBlas) {
-            out.println(blas != null ? "OpenBLAS: " + blas.library() : why[0]);
+            if (blas == null) out.println(why[0]);
+            else {
+                out.println("OpenBLAS: " + blas.library() + (blas.coreName() != null ? " (" + blas.coreName() + " kernels)" : ""));
+                String warn = blas.underusesCpu(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                if (warn != null) out.println("WARNING: " + warn);
+            }
         }
         MachineLimits limits = MachineLimits.measure(threads, 5);
         limits.print(out);

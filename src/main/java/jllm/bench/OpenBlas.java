@@ -32,11 +32,13 @@ public final class OpenBlas {
     private final MethodHandle sgemm;
     private final MethodHandle setThreads;
     private final String library;
+    private final String coreName;
 
-    private OpenBlas(MethodHandle sgemm, MethodHandle setThreads, String library) {
+    private OpenBlas(MethodHandle sgemm, MethodHandle setThreads, String library, String coreName) {
         this.sgemm = sgemm;
         this.setThreads = setThreads;
         this.library = library;
+        this.coreName = coreName;
     }
 
     /**
@@ -72,7 +74,17 @@ public final class OpenBlas {
             MethodHandle nt = lib.find("openblas_set_num_threads")
                     .map(a -> linker.downcallHandle(a, FunctionDescriptor.ofVoid(I)))
                     .orElse(null);
-            return new OpenBlas(gemm, nt, name);
+            String core = null;
+            var cn = lib.find("openblas_get_corename");
+            if (cn.isPresent()) {
+                try {
+                    MemorySegment p = (MemorySegment) linker.downcallHandle(cn.get(), FunctionDescriptor.of(P)).invokeExact();
+                    core = p.reinterpret(64).getString(0);
+                } catch (Throwable t) {
+                    core = null;
+                }
+            }
+            return new OpenBlas(gemm, nt, name, core);
         }
         if (why != null && why.length > 0) {
             why[0] = "OpenBLAS not found (looked for " + tried + "); install it with: " + INSTALL_HINT;
@@ -82,6 +94,26 @@ public final class OpenBlas {
 
     public String library() {
         return library;
+    }
+
+    /** The kernel set OpenBLAS chose for this CPU ({@code openblas_get_corename}), or null when it does not say. */
+    public String coreName() {
+        return coreName;
+    }
+
+    /** OpenBLAS's kernel sets that use 512-bit vectors. */
+    private static final java.util.Set<String> AVX512_CORES = java.util.Set.of("skylakex", "cooperlake", "sapphirerapids");
+
+    /**
+     * A line saying that OpenBLAS runs below this CPU's vector width, or null. An OpenBLAS build
+     * older than the CPU does not recognize it and falls back to an older core's kernels (Debian
+     * 12's 0.3.21 on a Xeon of model 207 picks "Prescott": 40 GFLOP/s on 1024^3 where
+     * OPENBLAS_CORETYPE=SkylakeX gives 190-200), which would make it a straw man.
+     */
+    public String underusesCpu(int vectorBits) {
+        if (vectorBits < 512 || coreName == null || AVX512_CORES.contains(coreName.toLowerCase(java.util.Locale.ROOT))) return null;
+        return "OpenBLAS chose its \"" + coreName + "\" kernels, which do not use this CPU's 512-bit vectors: for a fair peer rerun with "
+                + "OPENBLAS_CORETYPE=SkylakeX in the environment (it is read when the library loads)";
     }
 
     public void setThreads(int n) {

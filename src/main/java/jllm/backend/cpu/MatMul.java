@@ -24,7 +24,7 @@ final class MatMul {
         os[r - 1] = N;
         Tensor out = CpuBackend.alloc(DType.F32, os);
         if (batch == 0 || M == 0 || N == 0) return out;
-        boolean fewRows = batch * M <= WeightKernels.TILE_MAX_ROWS && batch * M > WeightKernels.DOT_MAX_ROWS;
+        boolean fewRows = batch * M <= WeightKernels.TILE_MAX_ROWS;
         if ((WeightKernels.handles(b.dtype()) || (fewRows && b.dtype() == DType.F32)) && weightMatmul(a, b, batch * M, N, K, out)) return out;
         Layout la = layout(a.dtype() == DType.F32 ? a : CpuBackend.cf(a));
         Layout lb = layout(b.dtype() == DType.F32 ? b : CpuBackend.cf(b));
@@ -39,7 +39,7 @@ final class MatMul {
      * A weight operand in its storage type (BF16, F16, Q8_0, Q4_0) shared by the whole batch, as
      * linear layers use it: b = W^T (forward) or b = W (the input's gradient) for a contiguous W.
      * The activations' rows are multiplied against W read in its own type. Also an F32 W^T times a
-     * few rows (a short prompt), which streams W once without the GEMM's packing. False when b is
+     * few rows (a decode step, a short prompt), which streams W once without the GEMM's packing. False when b is
      * laid out otherwise (then it is widened to F32 like any other operand).
      */
     private static boolean weightMatmul(Tensor a, Tensor b, int rows, int N, int K, Tensor out) {

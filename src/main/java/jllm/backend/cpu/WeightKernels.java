@@ -83,7 +83,7 @@ final class WeightKernels {
     static void matmulWT(DType t, Object w, long wOff, int N, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff) {
         if (M <= TILE_MAX_ROWS) {
             Parallel.RangeBody body;
-            if (M <= DOT_MAX_ROWS && t != DType.F32) {
+            if (M <= DOT_MAX_ROWS) {
                 body = (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
             } else if (M <= LANES_MIN_ROWS) {
                 body = (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
@@ -92,7 +92,7 @@ final class WeightKernels {
                 body = (n0, n1) -> rowsLanes(t, w, wOff, K, xT, M, out, outOff, N, n0, n1);
             }
             if ((long) N * K < PAR_MIN_ELEMS || Parallel.inWorker()) body.run(0, N);
-            else Parallel.forRange(N, 16, body);
+            else Parallel.forDynamic(N, rowChunk(N), body);
             return;
         }
         int rows = Math.max(1, Math.min(N, CHUNK_ELEMS / Math.max(1, K)));
@@ -113,6 +113,18 @@ final class WeightKernels {
             widenRows(t, w, wOff + (long) k0 * N, N, kb, buf);
             Gemm.sgemm(false, false, M, N, kb, 1f, x, xOff + k0, ldx, buf, 0, N, k0 == 0 ? 0f : 1f, out, outOff, N);
         }
+    }
+
+    /**
+     * Weight rows per chunk of a few-row product, handed out first come first served: about eight
+     * chunks per thread, so that a thread slowed by something else (the JIT, another process on
+     * its core) leaves its share to the others instead of making them wait. With a fixed half each,
+     * the worker thread spent a fifth of a decode step idle (JFR, an F32 Llama of 77M parameters,
+     * 2 threads). A multiple of 16: whole tiles of {@link #rowsLanes} and {@link #rowsTiled}.
+     */
+    static int rowChunk(int N) {
+        int c = N / (8 * Parallel.threads());
+        return Math.max(16, (c + 15) / 16 * 16);
     }
 
     /** Widens rows [0, rows) of width k starting at element off into dst (row-major), in parallel for large chunks. */
@@ -176,6 +188,7 @@ final class WeightKernels {
                     case Q8_0 -> dotQ8(((byte[]) w), Math.toIntExact(row / QK * 34), K / QK, x, xo);
                     case Q4_0 -> dotQ4(((byte[]) w), Math.toIntExact(row / QK * 18), K / QK, x, xo);
                     case BF16, F16 -> dotHalf(t == DType.BF16, (short[]) w, Math.toIntExact(row), K, x, xo);
+                    case F32 -> dotF32((float[]) w, Math.toIntExact(row), K, x, xo);
                     default -> throw new IllegalArgumentException("not a weight type: " + t);
                 };
                 out[outOff + m * ldo + n] = v;
@@ -396,6 +409,27 @@ final class WeightKernels {
         float r = kv == 0 ? 0 : bf16 ? dotBf16(w, o, kv, x, xo) : dotF16(w, o, kv, x, xo);
         for (int j = kv; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
+    }
+
+    /**
+     * The dot product of an F32 weight row with x: four sums (one chain of FMAs would wait on the
+     * FMA latency at every step), added in the same order as the GEMM's one-row path, which
+     * decoding used before, so its results did not change.
+     */
+    private static float dotF32(float[] w, int o, int k, float[] x, int xo) {
+        int kv = k - k % VL, k4 = k - k % (4 * VL);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int p = 0;
+        for (; p < k4; p += 4 * VL) {
+            a0 = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, w, o + p), a0);
+            a1 = FloatVector.fromArray(S, x, xo + p + VL).fma(FloatVector.fromArray(S, w, o + p + VL), a1);
+            a2 = FloatVector.fromArray(S, x, xo + p + 2 * VL).fma(FloatVector.fromArray(S, w, o + p + 2 * VL), a2);
+            a3 = FloatVector.fromArray(S, x, xo + p + 3 * VL).fma(FloatVector.fromArray(S, w, o + p + 3 * VL), a3);
+        }
+        for (; p < kv; p += VL) a0 = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, w, o + p), a0);
+        float sum = LaneSum.sum(a0.add(a1).add(a2.add(a3)));
+        for (; p < k; p++) sum += x[xo + p] * w[o + p];
+        return sum;
     }
 
     /** The dot product of k (a multiple of 2 VL) BF16 weights with x. */

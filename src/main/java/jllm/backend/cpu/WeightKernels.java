@@ -70,6 +70,8 @@ final class WeightKernels {
         float[] xT = new float[0];
         /** F16 row chunks widened by {@link #dotF16}. */
         final float[] half = new float[HALF_CHUNK];
+        /** Per activation row and block, -8 times the block's sum of x over VL lanes (see {@link #dotQ4}). */
+        float[] q4x = new float[0];
 
         float[] buf(int n) {
             if (buf.length < n) buf = new float[n];
@@ -177,22 +179,64 @@ final class WeightKernels {
         }
     }
 
-    /** out[m, n] for m < M and n in [n0, n1): the dot product of x's row m with W's row n. */
+    /**
+     * out[m, n] for m < M and n in [n0, n1): the dot product of x's row m with W's row n.
+     *
+     * <p>Each weight type has its own loop over the rows, chosen once per call: with one loop
+     * switching on the type per row, C2 compiled that loop (and the row dots inlined into it) for
+     * the types it had seen first, and a process that decoded F32, then Q8_0, then Q4_0 ran Q4_0
+     * at half the speed of a process that decoded only Q4_0 (`bench generate` on a 77M Llama).
+     */
     static void rowsDot(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
                         int n0, int n1) {
+        switch (t) {
+            case F32 -> rowsDotF32((float[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            case BF16 -> rowsDotBf16((short[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            case F16 -> rowsDotF16((short[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            case Q8_0 -> rowsDotQ8((byte[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            case Q4_0 -> rowsDotQ4((byte[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            default -> throw new IllegalArgumentException("not a weight type: " + t);
+        }
+    }
+
+    private static void rowsDotF32(float[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                                   int n0, int n1) {
         for (int n = n0; n < n1; n++) {
-            long row = wOff + (long) n * K;
-            for (int m = 0; m < M; m++) {
-                int xo = xOff + m * ldx;
-                float v = switch (t) {
-                    case Q8_0 -> dotQ8(((byte[]) w), Math.toIntExact(row / QK * 34), K / QK, x, xo);
-                    case Q4_0 -> dotQ4(((byte[]) w), Math.toIntExact(row / QK * 18), K / QK, x, xo);
-                    case BF16, F16 -> dotHalf(t == DType.BF16, (short[]) w, Math.toIntExact(row), K, x, xo);
-                    case F32 -> dotF32((float[]) w, Math.toIntExact(row), K, x, xo);
-                    default -> throw new IllegalArgumentException("not a weight type: " + t);
-                };
-                out[outOff + m * ldo + n] = v;
-            }
+            int row = Math.toIntExact(wOff + (long) n * K);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotF32(w, row, K, x, xOff + m * ldx);
+        }
+    }
+
+    private static void rowsDotBf16(short[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                                    int n0, int n1) {
+        for (int n = n0; n < n1; n++) {
+            int row = Math.toIntExact(wOff + (long) n * K);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotHalf(true, w, row, K, x, xOff + m * ldx);
+        }
+    }
+
+    private static void rowsDotF16(short[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                                   int n0, int n1) {
+        for (int n = n0; n < n1; n++) {
+            int row = Math.toIntExact(wOff + (long) n * K);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotHalf(false, w, row, K, x, xOff + m * ldx);
+        }
+    }
+
+    private static void rowsDotQ8(byte[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                                  int n0, int n1) {
+        for (int n = n0; n < n1; n++) {
+            int o = Math.toIntExact((wOff + (long) n * K) / QK * 34);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotQ8(w, o, K / QK, x, xOff + m * ldx);
+        }
+    }
+
+    private static void rowsDotQ4(byte[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
+                                  int n0, int n1) {
+        float[] c = VECTOR ? q4Offsets(x, xOff, ldx, M, K) : null;
+        for (int n = n0; n < n1; n++) {
+            int o = Math.toIntExact((wOff + (long) n * K) / QK * 18);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotQ4(w, o, K / QK, x, xOff + m * ldx, c, m * (K / QK));
         }
     }
 
@@ -372,26 +416,54 @@ final class WeightKernels {
         return s;
     }
 
-    private static float dotQ4(byte[] w, int o, int blocks, float[] x, int xo) {
+    /**
+     * For {@link #dotQ4}: c[m * blocks + b] = -8 * (sum of x row m over block b) / VL, so that a
+     * block's sum started from c in every lane carries the -8 of every quant, which the block
+     * then need not subtract per element: sum (q - 8) x = sum q x - 8 sum x. In the calling
+     * thread's scratch.
+     */
+    private static float[] q4Offsets(float[] x, int xOff, int ldx, int M, int K) {
+        Work work = WORK.get();
+        int blocks = K / QK;
+        if (work.q4x.length < M * blocks) work.q4x = new float[M * blocks];
+        float[] c = work.q4x;
+        for (int m = 0; m < M; m++) {
+            for (int b = 0; b < blocks; b++) {
+                int o = xOff + m * ldx + b * QK;
+                float sum = 0;
+                for (int j = 0; j < QK; j++) sum += x[o + j];
+                c[m * blocks + b] = -8f * sum / VL;
+            }
+        }
+        return c;
+    }
+
+    /**
+     * A Q4_0 row times x. The quants are widened without sign (0..15: a mask for the low nibbles,
+     * a shift for the high ones, where the signed form needed a mask and a subtraction more
+     * each); the -8 comes in through c (see {@link #q4Offsets}). Single thread, 1024 x 768 rows
+     * in cache: 7.1-8.6 GB/s of weights against 6.5-7.1 for the signed form.
+     */
+    private static float dotQ4(byte[] w, int o, int blocks, float[] x, int xo, float[] c, int co) {
         if (!VECTOR) return dotWidened(DType.Q4_0, w, (long) o / 18 * QK, blocks * QK, x, xo);
         FloatVector acc0 = FloatVector.zero(S), acc1 = acc0;
         int b = 0;
         for (; b + 1 < blocks; b += 2, o += 36, xo += 2 * QK) {
             FloatVector d0 = FloatVector.broadcast(S, BlockQuant.scale(w, o)), d1 = FloatVector.broadcast(S, BlockQuant.scale(w, o + 18));
-            acc0 = q4Block(w, o, x, xo).fma(d0, acc0);
-            acc1 = q4Block(w, o + 18, x, xo + QK).fma(d1, acc1);
+            acc0 = q4Block(w, o, x, xo, c[co + b]).fma(d0, acc0);
+            acc1 = q4Block(w, o + 18, x, xo + QK, c[co + b + 1]).fma(d1, acc1);
         }
-        if (b < blocks) acc0 = q4Block(w, o, x, xo).fma(FloatVector.broadcast(S, BlockQuant.scale(w, o)), acc0);
+        if (b < blocks) acc0 = q4Block(w, o, x, xo, c[co + b]).fma(FloatVector.broadcast(S, BlockQuant.scale(w, o)), acc0);
         return LaneSum.sum(acc0) + LaneSum.sum(acc1); // reduced apart, as in dotBf16
     }
 
-    /** One Q4_0 block's quants (low nibbles the first 16 elements, high the last 16) times x, lane-wise, unscaled. */
-    private static FloatVector q4Block(byte[] w, int o, float[] x, int xo) {
-        FloatVector s = FloatVector.zero(S);
+    /** One Q4_0 block's quants (low nibbles the first 16 elements, high the last 16) times x, lane-wise, unscaled, from c. */
+    private static FloatVector q4Block(byte[] w, int o, float[] x, int xo, float c) {
+        FloatVector s = FloatVector.broadcast(S, c);
         for (int j = 0; j < 16; j += VL) {
-            IntVector q = q4(w, o + 2 + j);
-            s = q4lo(q).fma(FloatVector.fromArray(S, x, xo + j), s);
-            s = q4hi(q).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
+            IntVector q = (IntVector) ByteVector.fromArray(BS, w, o + 2 + j).convertShape(VectorOperators.ZERO_EXTEND_B2I, IS, 0);
+            s = ((FloatVector) q.and(15).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(S, x, xo + j), s);
+            s = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(S, x, xo + 16 + j), s);
         }
         return s;
     }

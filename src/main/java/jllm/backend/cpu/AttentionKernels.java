@@ -55,6 +55,21 @@ public final class AttentionKernels {
         return (n + L - 1) / L * L;
     }
 
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /**
+     * The calling thread's forward scratch, at least n floats, kept for its next call (contents
+     * undefined: the forward writes every scratch float before reading it). A fresh array per call
+     * cost a decode step more than its attention: at 1500 cached positions each call allocated and
+     * zeroed about a megabyte (G1 treats it as a humongous object), 14 MB a token for a 12-layer
+     * model, and decoding slowed as the context grew.
+     */
+    public static float[] forwardScratch(int n) {
+        float[][] h = SCRATCH.get();
+        if (h[0].length < n) h[0] = new float[n];
+        return h[0];
+    }
+
     /** Floats of per-thread scratch the forward and backward kernels need. */
     public static int scratchSize(int Tk, int D, int Dv) {
         return (D + Dv + 2 * R) * roundUp(Math.max(Tk, 1));

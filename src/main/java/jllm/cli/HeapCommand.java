@@ -1,5 +1,6 @@
 package jllm.cli;
 
+import jllm.io.ModelSource;
 import jllm.io.SafeTensors;
 import jllm.io.SafeTensorsFile;
 import jllm.io.hf.HfHub;
@@ -130,14 +131,14 @@ final class HeapCommand implements Callable<Integer> {
     }
 
     private static HeapPlan generate(GenerateCommand g) throws Exception {
-        HfModelDir d = HfModelDir.open(HfHub.resolve(g.model));
+        ModelSource d = ModelSource.open(g.model); // a GGUF file too
         MemoryFootprint fp = MemoryFootprint.ofHuggingFace(d.config(), parameters(d));
         // a token is at least one byte of the prompt (byte-level BPE and byte fallback never make more tokens than bytes)
         int prompt = g.prompt.getBytes(StandardCharsets.UTF_8).length + (g.system == null ? 0 : g.system.getBytes(StandardCharsets.UTF_8).length)
                 + (g.chat ? TEMPLATE_TOKENS : 1);
         int positions = (int) Math.min(fp.context(), (long) prompt + g.maxNewTokens);
         DType type = weightType(d, g.dtype.name);
-        return HeapPlan.inference(fp, arrays(d, type), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
+        return HeapPlan.inference(fp, arrays(d, g.dtype.name != null ? k -> type : d::weightType), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
                 !g.sampling.noCache);
     }
 
@@ -164,7 +165,7 @@ final class HeapCommand implements Callable<Integer> {
     }
 
     /** The weight matrices' type: --dtype's, else the one the directory stores (null: float32). */
-    private static DType weightType(HfModelDir d, String option) {
+    private static DType weightType(ModelSource d, String option) {
         return option != null ? Quantize.parse(option) : d.weightType();
     }
 
@@ -172,15 +173,20 @@ final class HeapCommand implements Callable<Integer> {
      * The bytes every tensor of the weight files takes once loaded: a weight matrix in type where its
      * rows are whole blocks of it (as {@link Quantize#weights} converts them), the rest in float32.
      */
-    private static long[] arrays(HfModelDir d, DType type) {
+    private static long[] arrays(ModelSource d, DType type) {
+        return arrays(d, k -> type);
+    }
+
+    /** As {@link #arrays(ModelSource, DType)} with each matrix's own type (a GGUF file's may differ: see {@link ModelSource#weightType(String)}). */
+    private static long[] arrays(ModelSource d, java.util.function.Function<String, DType> type) {
         return d.keys().stream().mapToLong(k -> {
             long[] shape = d.shape(k);
             long e = elements(shape);
-            return shape.length == 2 ? Init.matrixType(type, shape[1]).bytes(e) : e * Float.BYTES;
+            return shape.length == 2 ? Init.matrixType(type.apply(k), shape[1]).bytes(e) : e * Float.BYTES;
         }).toArray();
     }
 
-    private static long parameters(HfModelDir d) {
+    private static long parameters(ModelSource d) {
         return d.keys().stream().mapToLong(k -> elements(d.shape(k))).sum();
     }
 

@@ -34,7 +34,7 @@ public abstract class PretrainedCausalLM extends CausalLM implements PretrainedM
     protected static <C> C checked(jllm.io.ModelSource d, java.util.function.Supplier<C> parse, java.util.function.ToLongFunction<C> numParameters) {
         try {
             C c = parse.get();
-            MemoryBudget.requireFits(numParameters.applyAsLong(c), d.configFile());
+            MemoryBudget.requireFits(numParameters.applyAsLong(c), jllm.nn.Init.weightsDtype(), d.configFile());
             return c;
         } catch (IllegalArgumentException e) {
             throw new HfException(e.getMessage(), e);

@@ -140,6 +140,11 @@ class HeapCommandTest {
         assertEquals(0, r.rc(), r.err());
         String small = run("heap", "generate", "--model", model.toString(), "--prompt", "hi").out().strip();
         assertTrue(option(small, "Xmx") < 96, "a 260K-parameter model needs a small heap: " + small);
+        // the same model as a GGUF file is sized from its header and tensor infos
+        Path gguf = tmp.resolve("m.gguf");
+        assertEquals(0, run("convert", "gguf", "--model", model.toString(), "--out", gguf.toString()).rc());
+        String file = run("heap", "generate", "--model", gguf.toString(), "--prompt", "hi").out().strip();
+        assertTrue(file.startsWith("-Xmx") && option(file, "Xmx") < 96, "a 260K-parameter GGUF model needs a small heap: " + file);
         String longer = run("heap", "generate", "--model", model.toString(), "--prompt", "hi", "--no-cache").out().strip();
         assertTrue(option(longer, "Xmx") >= option(small, "Xmx"), longer + " vs " + small);
         Path data = Files.writeString(tmp.resolve("d.txt"), "once upon a time ".repeat(50));

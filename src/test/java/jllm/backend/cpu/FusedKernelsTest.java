@@ -561,6 +561,7 @@ class FusedKernelsTest {
             new AttnCase(1, 1, 1, 1, 1, 1, 1, false, 0),
             new AttnCase(2, 4, 2, 17, 17, 16, 16, true, 0),
             new AttnCase(1, 2, 2, 3, 65, 17, 33, false, 1),   // Tq < 4: direct-dot path, broadcast [Tq,Tk] mask
+            new AttnCase(1, 3, 1, 2, 50, 32, 32, false, 1),   // direct path, D a multiple of 16: 16 keys at a time and 2 more
             new AttnCase(2, 3, 1, 65, 65, 33, 17, true, 2),   // MQA, per-(b,h) mask with -inf, causal
             new AttnCase(1, 2, 1, 20, 70, 64, 64, true, 0),   // causal with Tq < Tk (top-left)
             new AttnCase(1, 2, 2, 70, 20, 8, 5, true, 1),     // causal with Tq > Tk

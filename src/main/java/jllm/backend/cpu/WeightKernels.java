@@ -76,7 +76,7 @@ final class WeightKernels {
         float[] xT = new float[0];
         /** F16 row chunks widened by {@link #dotF16}. */
         final float[] half = new float[HALF_CHUNK];
-        /** Per activation row and block, -8 times the block's sum of x over VL lanes (see {@link #dotQ4}). */
+        /** Per activation row and block, -8 times the block's sum of x, divided by VL (see {@link #q4Offsets}). */
         float[] q4x = new float[0];
 
         float[] buf(int n) {

@@ -33,14 +33,15 @@ public final class GemmBench {
     /**
      * The default cases: 1024^3, and the GPT-2 small linear layers at 256 tokens in the three
      * products training does (forward x W^T = NT, input gradient dY W = NN, weight gradient
-     * dY^T x = TN), plus batched attention (48 = batch x heads of 64x64x64).
+     * dY^T x = TN), its tied output head among them (50257 x 768: a sixth of a training step's
+     * FLOPs, and the largest W to pack), plus batched attention (48 = batch x heads of 64x64x64).
      */
     public static List<Shape> defaultShapes() {
         List<Shape> s = new ArrayList<>();
         s.add(new Shape("square", false, false, 1, 1024, 1024, 1024));
         s.add(new Shape("square", false, true, 1, 1024, 1024, 1024));
-        int[][] lin = {{3072, 768}, {768, 3072}, {2304, 768}}; // {out, in}: c_fc, c_proj, c_attn
-        String[] names = {"mlp.fc", "mlp.proj", "attn.qkv"};
+        int[][] lin = {{3072, 768}, {768, 3072}, {2304, 768}, {50257, 768}}; // {out, in}: c_fc, c_proj, c_attn, lm_head
+        String[] names = {"mlp.fc", "mlp.proj", "attn.qkv", "lm_head"};
         for (int i = 0; i < lin.length; i++) {
             int out = lin[i][0], in = lin[i][1];
             s.add(new Shape(names[i] + " fwd", false, true, 1, 256, out, in));

@@ -92,7 +92,8 @@ final class WeightKernels {
         if (M <= TILE_MAX_ROWS) {
             Parallel.RangeBody body;
             if (M <= DOT_MAX_ROWS) {
-                body = (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
+                float[] q4 = t == DType.Q4_0 && VECTOR ? q4Offsets(x, xOff, ldx, M, K) : null;
+                body = (n0, n1) -> rowsDot(t, w, wOff, K, x, xOff, ldx, M, q4, out, outOff, N, n0, n1);
             } else if (M <= LANES_MIN_ROWS) {
                 body = (n0, n1) -> rowsTiled(t, w, wOff, K, x, xOff, ldx, M, out, outOff, N, n0, n1);
             } else {
@@ -192,15 +193,16 @@ final class WeightKernels {
      * switching on the type per row, C2 compiled that loop (and the row dots inlined into it) for
      * the types it had seen first, and a process that decoded F32, then Q8_0, then Q4_0 ran Q4_0
      * at half the speed of a process that decoded only Q4_0 (`bench generate` on a 77M Llama).
+     * q4 is {@link #q4Offsets} of x for a Q4_0 W (null otherwise, and without vectors).
      */
-    static void rowsDot(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
-                        int n0, int n1) {
+    static void rowsDot(DType t, Object w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] q4, float[] out, int outOff,
+                        int ldo, int n0, int n1) {
         switch (t) {
             case F32 -> rowsDotF32((float[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
             case BF16 -> rowsDotBf16((short[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
             case F16 -> rowsDotF16((short[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
             case Q8_0 -> rowsDotQ8((byte[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
-            case Q4_0 -> rowsDotQ4((byte[]) w, wOff, K, x, xOff, ldx, M, out, outOff, ldo, n0, n1);
+            case Q4_0 -> rowsDotQ4((byte[]) w, wOff, K, x, xOff, ldx, M, q4, out, outOff, ldo, n0, n1);
             default -> throw new IllegalArgumentException("not a weight type: " + t);
         }
     }
@@ -237,9 +239,8 @@ final class WeightKernels {
         }
     }
 
-    private static void rowsDotQ4(byte[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] out, int outOff, int ldo,
-                                  int n0, int n1) {
-        float[] c = VECTOR ? q4Offsets(x, xOff, ldx, M, K) : null;
+    private static void rowsDotQ4(byte[] w, long wOff, int K, float[] x, int xOff, int ldx, int M, float[] c, float[] out, int outOff,
+                                  int ldo, int n0, int n1) {
         for (int n = n0; n < n1; n++) {
             int o = Math.toIntExact((wOff + (long) n * K) / QK * 18);
             for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotQ4(w, o, K / QK, x, xOff + m * ldx, c, m * (K / QK));
@@ -425,8 +426,10 @@ final class WeightKernels {
     /**
      * For {@link #dotQ4}: c[m * blocks + b] = -8 * (sum of x row m over block b) / VL, so that a
      * block's sum started from c in every lane carries the -8 of every quant, which the block
-     * then need not subtract per element: sum (q - 8) x = sum q x - 8 sum x. In the calling
-     * thread's scratch.
+     * then need not subtract per element: sum (q - 8) x = sum q x - 8 sum x. Computed once per
+     * product by the calling thread, in its scratch (the workers only read it while the caller
+     * waits for them, as with {@link #transposeRows}), not once per chunk: K scalar additions
+     * beside a chunk of as few as 16 row dots.
      */
     private static float[] q4Offsets(float[] x, int xOff, int ldx, int M, int K) {
         Work work = WORK.get();

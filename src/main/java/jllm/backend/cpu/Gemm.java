@@ -446,6 +446,28 @@ public final class Gemm {
     }
 
     /** Unpacked GEMM for tiny problems and for one or two rows (GEMV-like). */
+    /**
+     * The dot product of a[ao..ao + k) with b[bo..bo + k) in a fixed order: four sums (one chain of
+     * FMAs would wait on the FMA latency at every step), added as (a0 + a1) + (a2 + a3), then the
+     * tail. A product with one or two rows of A runs on it, and so do decoding's F32 weight rows
+     * ({@link WeightKernels}), so both give the same results.
+     */
+    static float dot(float[] a, int ao, float[] b, int bo, int k) {
+        int kv = k - k % VL, k4 = k - k % (4 * VL);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int p = 0;
+        for (; p < k4; p += 4 * VL) {
+            a0 = FloatVector.fromArray(S, a, ao + p).fma(FloatVector.fromArray(S, b, bo + p), a0);
+            a1 = FloatVector.fromArray(S, a, ao + p + VL).fma(FloatVector.fromArray(S, b, bo + p + VL), a1);
+            a2 = FloatVector.fromArray(S, a, ao + p + 2 * VL).fma(FloatVector.fromArray(S, b, bo + p + 2 * VL), a2);
+            a3 = FloatVector.fromArray(S, a, ao + p + 3 * VL).fma(FloatVector.fromArray(S, b, bo + p + 3 * VL), a3);
+        }
+        for (; p < kv; p += VL) a0 = FloatVector.fromArray(S, a, ao + p).fma(FloatVector.fromArray(S, b, bo + p), a0);
+        float sum = LaneSum.sum(a0.add(a1).add(a2.add(a3)));
+        for (; p < k; p++) sum += a[ao + p] * b[bo + p];
+        return sum;
+    }
+
     private static void direct(boolean transA, boolean transB, int M, int N, int K, float alpha,
                                float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
                                float beta, float[] C, int cOff, int ldc, Work w) {
@@ -473,23 +495,8 @@ public final class Gemm {
                     for (; j < N; j++) C[c + j] += a * B[s + j];
                 }
             } else {
-                int kv = K - K % VL, k4 = K - K % (4 * VL);
                 for (int j = 0; j < N; j++) {
-                    int s = bOff + j * ldb;
-                    // four independent sums: one chain of FMAs would wait on the FMA latency at every step,
-                    // and this loop is what decoding one token runs over every weight
-                    FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                    int p = 0;
-                    for (; p < k4; p += 4 * VL) {
-                        a0 = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), a0);
-                        a1 = FloatVector.fromArray(S, row, p + VL).fma(FloatVector.fromArray(S, B, s + p + VL), a1);
-                        a2 = FloatVector.fromArray(S, row, p + 2 * VL).fma(FloatVector.fromArray(S, B, s + p + 2 * VL), a2);
-                        a3 = FloatVector.fromArray(S, row, p + 3 * VL).fma(FloatVector.fromArray(S, B, s + p + 3 * VL), a3);
-                    }
-                    for (; p < kv; p += VL) a0 = FloatVector.fromArray(S, row, p).fma(FloatVector.fromArray(S, B, s + p), a0);
-                    FloatVector acc = a0.add(a1).add(a2.add(a3));
-                    float sum = LaneSum.sum(acc);
-                    for (; p < K; p++) sum += row[p] * B[s + p];
+                    float sum = dot(row, 0, B, bOff + j * ldb, K);
                     C[c + j] = beta == 0f ? sum : sum + beta * C[c + j];
                 }
             }

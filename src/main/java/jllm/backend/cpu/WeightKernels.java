@@ -211,7 +211,7 @@ final class WeightKernels {
                                    int n0, int n1) {
         for (int n = n0; n < n1; n++) {
             int row = Math.toIntExact(wOff + (long) n * K);
-            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = dotF32(w, row, K, x, xOff + m * ldx);
+            for (int m = 0; m < M; m++) out[outOff + m * ldo + n] = Gemm.dot(x, xOff + m * ldx, w, row, K); // as the GEMM's one-row path
         }
     }
 
@@ -490,27 +490,6 @@ final class WeightKernels {
         float r = kv == 0 ? 0 : bf16 ? dotBf16(w, o, kv, x, xo) : dotF16(w, o, kv, x, xo);
         for (int j = kv; j < k; j++) r += (bf16 ? Float16.bf16ToFloat(w[o + j]) : Float.float16ToFloat(w[o + j])) * x[xo + j];
         return r;
-    }
-
-    /**
-     * The dot product of an F32 weight row with x: four sums (one chain of FMAs would wait on the
-     * FMA latency at every step), added in the same order as the GEMM's one-row path, which
-     * decoding used before, so its results did not change.
-     */
-    private static float dotF32(float[] w, int o, int k, float[] x, int xo) {
-        int kv = k - k % VL, k4 = k - k % (4 * VL);
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int p = 0;
-        for (; p < k4; p += 4 * VL) {
-            a0 = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, w, o + p), a0);
-            a1 = FloatVector.fromArray(S, x, xo + p + VL).fma(FloatVector.fromArray(S, w, o + p + VL), a1);
-            a2 = FloatVector.fromArray(S, x, xo + p + 2 * VL).fma(FloatVector.fromArray(S, w, o + p + 2 * VL), a2);
-            a3 = FloatVector.fromArray(S, x, xo + p + 3 * VL).fma(FloatVector.fromArray(S, w, o + p + 3 * VL), a3);
-        }
-        for (; p < kv; p += VL) a0 = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, w, o + p), a0);
-        float sum = LaneSum.sum(a0.add(a1).add(a2.add(a3)));
-        for (; p < k; p++) sum += x[xo + p] * w[o + p];
-        return sum;
     }
 
     /** The dot product of k (a multiple of 2 VL) BF16 weights with x. */

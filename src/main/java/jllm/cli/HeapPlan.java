@@ -15,12 +15,16 @@ import java.util.Locale;
  *   <li>training: weights, gradients and AdamW's two moments (16 bytes per trained parameter; a
  *       frozen base as it is loaded), the activations one forward saves ({@link MemoryFootprint}), the head's
  *       logits gradient and softmax, and room for the largest array to find contiguous regions in
- *       a nearly full heap. When the largest activation fits in half a region of at most 32 MB,
- *       the region is made that large, so activations are ordinary young objects, and the young
- *       generation holds 6 x the activations: a step's survivors then fit in the survivor space
- *       (SurvivorRatio=3), are never promoted and never start a marking cycle. Otherwise (GPT-2's
- *       logits) the activations are humongous, allocated in old regions and freed at every young
- *       collection, and 64 MB of young generation is enough;</li>
+ *       a nearly full heap. When the largest activation is at most 16 MB, activations are ordinary
+ *       young objects: the run gets the serial collector and a young generation of 6 x the
+ *       activations, so a step's survivors fit in the survivor space (SurvivorRatio=3) and are never
+ *       promoted. G1 took 43 MB of native memory for its own structures beside the main job's 237 MB
+ *       heap; the serial collector takes under 1 MB, and its young collections of a few MB of
+ *       survivors took 0.43 ms each against G1's 3.2 ms (peak RSS 344-368 MB against 397-402 MB, the
+ *       same time within the noise, two interleaved runs each). Otherwise (GPT-2's logits) the
+ *       activations are humongous for G1, allocated in old regions and freed at every young
+ *       collection (the serial collector would leave them in the old generation for a full
+ *       collection), and 64 MB of young generation is enough;</li>
  *   <li>inference: the weights in the type they load as, the KV cache for the positions the run can reach, the
  *       prompt's activations (every position's logits without the cache), and 32 MB of young
  *       generation: decoding makes little garbage per token. It runs on the serial collector:
@@ -30,9 +34,9 @@ import java.util.Locale;
  *       speed the same within the noise, two interleaved runs each).</li>
  * </ul>
  * Training adds 64 MB for everything else (the dataset, the tokenizer, the metrics), inference
- * 32 MB; training counts the regions lost to the weights' humongous arrays. Its flags fix the young
- * size and turn off G1's concurrent cycles, which a heap mostly filled by long-lived weights would
- * otherwise start after nearly every collection.
+ * 32 MB; training on G1 counts the regions lost to the weights' humongous arrays. The G1 flags fix
+ * the young size and turn off G1's concurrent cycles, which a heap mostly filled by long-lived
+ * weights would otherwise start after nearly every collection.
  *
  * @param regionBytes G1's region size; 0 for the serial collector, which has no regions
  */
@@ -64,9 +68,9 @@ record HeapPlan(long liveBytes, long youngBytes, long regionBytes, String what) 
         long old = youngActivations ? 0 : activations + 3 * layer;
         long largest = Math.max(biggest, (long) fp.vocab() * fp.width() * Float.BYTES);
         long base = state + old + head + largest + 64 * MB;
-        long region = youngActivations ? Math.max(MB, Long.highestOneBit(2 * biggest + 31) << 1) : regionBytes(base);
-        // every trained weight is 4 arrays (itself, its gradient, two moments), a frozen one 1
-        long live = base + regionWaste(weights, scratch ? 4 : 1, region);
+        long region = youngActivations ? 0 : regionBytes(base);
+        // on G1 every trained weight is 4 arrays (itself, its gradient, two moments), a frozen one 1
+        long live = region == 0 ? base : base + regionWaste(weights, scratch ? 4 : 1, region);
         long young = youngActivations ? Math.max(64 * MB, 6 * activations) : 64 * MB;
         String what = String.format(Locale.ROOT, "%,d parameters%s = %s for weights, gradients and AdamW moments, activations of batch %d x %d ~ %s",
                 fp.parameters(), scratch ? "" : String.format(Locale.ROOT, " (%,d trained)", trainable), gb(state), batch, seq, gb(activations));

@@ -54,6 +54,14 @@ public final class Main implements Runnable {
             System.err.println("Try 'jllm --help' for usage.");
             return CliErrors.BAD_USAGE;
         }
-        return cl.execute(rest.toArray(String[]::new));
+        try {
+            return cl.execute(rest.toArray(String[]::new));
+        } catch (OutOfMemoryError e) {
+            // picocli hands its handler exceptions only; an Error thrown on the command's own thread
+            // would end the JVM with a stack trace
+            System.err.println("jllm" + (first != null && !first.startsWith("-") ? " " + first : "") + ": " + CliErrors.describe(e));
+            if (CliErrors.debug()) e.printStackTrace();
+            return CliErrors.BAD_INPUT;
+        }
     }
 }

@@ -133,4 +133,17 @@ public class CliErrorsTest {
         assertEquals(f + " line 3: not valid UTF-8 (byte offset 7, byte 0xc3)", e.getMessage());
         assertEquals("ok\n", TextFiles.readUtf8(Files.writeString(tmp.resolve("fine.txt"), "ok\n")));
     }
+
+    @Test
+    void runningOutOfHeapOnTheCommandsOwnThreadIsOneLineNotAStackTrace() throws Exception {
+        // a JVM of its own with a 48 MB heap: GPT-2's weights alone are 0.5 GB
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
+                "-Xmx48m", "-cp", System.getProperty("java.class.path"), "jllm.cli.Main",
+                "bench", "train", "--case", "gpt2", "--no-torch", "--repeats", "1", "--warmup", "0").redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.waitFor(), err);
+        String[] lines = new Run(1, "", err).errLines();
+        assertEquals(1, lines.length, err);
+        assertTrue(lines[0].startsWith("jllm bench: out of memory (the JVM may use at most 0.1 GB; set JLLM_JAVA_OPTS=-Xmx...)"), err);
+    }
 }

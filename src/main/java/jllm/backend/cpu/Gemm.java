@@ -445,7 +445,6 @@ public final class Gemm {
         }
     }
 
-    /** Unpacked GEMM for tiny problems and for one or two rows (GEMV-like). */
     /**
      * The dot product of a[ao..ao + k) with b[bo..bo + k) in a fixed order: four sums (one chain of
      * FMAs would wait on the FMA latency at every step), added as (a0 + a1) + (a2 + a3), then the
@@ -468,6 +467,7 @@ public final class Gemm {
         return sum;
     }
 
+    /** Unpacked GEMM for tiny problems and for one or two rows (GEMV-like). */
     private static void direct(boolean transA, boolean transB, int M, int N, int K, float alpha,
                                float[] A, int aOff, int lda, float[] B, int bOff, int ldb,
                                float beta, float[] C, int cOff, int ldc, Work w) {

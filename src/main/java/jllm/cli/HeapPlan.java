@@ -18,9 +18,9 @@ import java.util.Locale;
  *       a nearly full heap. When the largest activation is at most 16 MB, activations are ordinary
  *       young objects: the run gets the serial collector and a young generation of 6 x the
  *       activations, so a step's survivors fit in the survivor space (SurvivorRatio=3) and are never
- *       promoted. G1 took 43 MB of native memory for its own structures beside the main job's 237 MB
+ *       promoted. G1 took 43 MB of native memory for its own structures beside the main job's 237 MiB
  *       heap; the serial collector takes under 1 MB, and its young collections of a few MB of
- *       survivors took 0.43 ms each against G1's 3.2 ms (peak RSS 344-368 MB against 397-402 MB, the
+ *       survivors took 0.43 ms each against G1's 3.2 ms (peak RSS 336-359 MiB against 388-392 MiB, the
  *       same time within the noise, two interleaved runs each). Otherwise (GPT-2's logits) the
  *       activations are humongous for G1, allocated in old regions and freed at every young
  *       collection (the serial collector would leave them in the old generation for a full

@@ -60,9 +60,14 @@ final class CliErrors implements IExecutionExceptionHandler, IParameterException
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, ParseResult parseResult) {
         if (ex instanceof ParameterException pe) return handleParseException(pe, parseResult.originalArgs().toArray(String[]::new));
+        return report(cl, ex);
+    }
+
+    /** One line for a failure of the command cl ran (its stack trace with --debug); exit status 1. */
+    static int report(CommandLine cl, Throwable t) {
         PrintWriter err = cl.getErr();
-        err.println(prefix(cl) + describe(ex));
-        if (debug()) ex.printStackTrace(err);
+        err.println(prefix(cl) + describe(t));
+        if (debug()) t.printStackTrace(err);
         err.flush();
         return BAD_INPUT;
     }

@@ -58,10 +58,14 @@ public final class Main implements Runnable {
             return cl.execute(rest.toArray(String[]::new));
         } catch (OutOfMemoryError e) {
             // picocli hands its handler exceptions only; an Error thrown on the command's own thread
-            // would end the JVM with a stack trace
-            System.err.println("jllm" + (first != null && !first.startsWith("-") ? " " + first : "") + ": " + CliErrors.describe(e));
-            if (CliErrors.debug()) e.printStackTrace();
-            return CliErrors.BAD_INPUT;
+            // would end the JVM with a stack trace. Reported as the handler reports the rest, for the
+            // subcommand that ran.
+            CommandLine at = cl;
+            for (CommandLine.ParseResult pr = cl.getParseResult(); pr != null && pr.hasSubcommand(); ) {
+                pr = pr.subcommand();
+                at = pr.commandSpec().commandLine();
+            }
+            return CliErrors.report(at, e);
         }
     }
 }

@@ -144,6 +144,6 @@ public class CliErrorsTest {
         assertEquals(1, p.waitFor(), err);
         String[] lines = new Run(1, "", err).errLines();
         assertEquals(1, lines.length, err);
-        assertTrue(lines[0].startsWith("jllm bench: out of memory (the JVM may use at most 0.1 GB; set JLLM_JAVA_OPTS=-Xmx...)"), err);
+        assertTrue(lines[0].startsWith("jllm bench train: out of memory (the JVM may use at most 0.1 GB; set JLLM_JAVA_OPTS=-Xmx...)"), err);
     }
 }

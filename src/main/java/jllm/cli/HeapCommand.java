@@ -127,7 +127,7 @@ final class HeapCommand implements Callable<Integer> {
         TrainConfig cfg = f.config(dir, d.config().path("model_type").asText(), fp.context());
         // LoRA's A and B on every projection of every layer, at most: q, k, v, o (C in, C out) and the MLP's three
         long adapter = (long) fp.layers() * f.loraR * (8L * fp.width() + 3L * (fp.width() + fp.mlpWidth()));
-        return HeapPlan.training(fp, arrays(d, weightType(d, f.dtype)), adapter, batchPerRank(cfg, ranks), cfg.blockSize());
+        return HeapPlan.training(fp, arrays(d, f.dtype), adapter, batchPerRank(cfg, ranks), cfg.blockSize());
     }
 
     private static HeapPlan generate(GenerateCommand g) throws Exception {
@@ -138,7 +138,7 @@ final class HeapCommand implements Callable<Integer> {
                 + (g.chat ? TEMPLATE_TOKENS : 1);
         int positions = (int) Math.min(fp.context(), (long) prompt + g.maxNewTokens);
         DType type = weightType(d, g.dtype.name);
-        return HeapPlan.inference(fp, arrays(d, g.dtype.name != null ? k -> type : d::weightType), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
+        return HeapPlan.inference(fp, arrays(d, g.dtype.name), type == null ? "float32" : type.torchName(), positions, 1, Math.min(prompt, fp.context()),
                 !g.sampling.noCache);
     }
 
@@ -170,15 +170,14 @@ final class HeapCommand implements Callable<Integer> {
     }
 
     /**
-     * The bytes every tensor of the weight files takes once loaded: a weight matrix in type where its
-     * rows are whole blocks of it (as {@link Quantize#weights} converts them), the rest in float32.
+     * The bytes every tensor of the weight files takes once loaded: a weight matrix in its type where
+     * its rows are whole blocks of it (as {@link Quantize#weights} converts them), the rest in float32.
+     * The type is --dtype's (option), else the matrix's own as the model loads it (a GGUF file's may
+     * differ between matrices: see {@link ModelSource#weightType(String)}).
      */
-    private static long[] arrays(ModelSource d, DType type) {
-        return arrays(d, k -> type);
-    }
-
-    /** As {@link #arrays(ModelSource, DType)} with each matrix's own type (a GGUF file's may differ: see {@link ModelSource#weightType(String)}). */
-    private static long[] arrays(ModelSource d, java.util.function.Function<String, DType> type) {
+    private static long[] arrays(ModelSource d, String option) {
+        DType chosen = option != null ? Quantize.parse(option) : null;
+        java.util.function.Function<String, DType> type = option != null ? k -> chosen : d::weightType;
         return d.keys().stream().mapToLong(k -> {
             long[] shape = d.shape(k);
             long e = elements(shape);

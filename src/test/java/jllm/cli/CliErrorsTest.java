@@ -62,6 +62,24 @@ public class CliErrorsTest {
     }
 
     @Test
+    void theHelpOfTheCommandsNotBuiltWholeIsTheSameAsWhenAllAre() {
+        // `jllm --help` builds only names and descriptions; the text must be what the whole tree prints
+        java.io.StringWriter whole = new java.io.StringWriter(), lazy = new java.io.StringWriter();
+        Main.commandLine().usage(new java.io.PrintWriter(whole));
+        Main.commandLine(java.util.List.of("--help")).usage(new java.io.PrintWriter(lazy));
+        assertEquals(whole.toString(), lazy.toString());
+        assertTrue(lazy.toString().contains("Display help information about the specified command."), lazy.toString());
+        // the commands that the arguments name are whole: their options parse, and `help X` shows X's options
+        assertTrue(Main.commandLine(java.util.List.of("train")).getSubcommands().get("train").getCommandSpec().options().size() > 5);
+        assertTrue(Main.commandLine(java.util.List.of("info")).getSubcommands().get("train").getCommandSpec().options().isEmpty());
+        Run help = run("help", "generate");
+        assertEquals(0, help.rc(), help.err());
+        assertTrue(help.out().contains("--max-new-tokens"), help.out());
+        Run bench = run("bench", "--help");
+        assertTrue(bench.out().contains("gemm") && bench.out().contains("generate"), bench.out());
+    }
+
+    @Test
     void aMissingCheckpointIsOneLineAndExitOne() {
         Run r = run("info", "--checkpoint", "/nonexistent");
         assertOneLine(r, 1, "jllm info: ", "/nonexistent");

@@ -34,7 +34,7 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--repeats", description = "Timed runs per case; the median is reported (default: ${DEFAULT-VALUE}).")
         int repeats = 10;
 
-        @Option(names = "--warmup", description = "Untimed runs per case before timing (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--warmup", description = "Untimed runs per case before timing (default: ${DEFAULT-VALUE}; jllm's side also runs for at least 1 s, until the JIT has compiled its kernels).")
         int warmup = 3;
 
         @Option(names = "--no-openblas", description = "Skip the OpenBLAS comparison.")

@@ -291,9 +291,9 @@ public final class Gemm {
                         // they overlap a whole tile they write the very same values (each
                         // element is the same FMA chain whichever strip computes it)
                         macro(mFull + (mr == 0 ? 0 : 1), nFull + (nr == 0 ? 0 : 1), mc, nc, kc,
-                                a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                                a, ai, inPlaceA, as, bp, C, ci, ldc, bet, nr != 0 && nr <= VL);
                     } else {
-                        macro(mFull, nFull, mc, nc, kc, a, ai, inPlaceA, as, bp, C, ci, ldc, bet);
+                        macro(mFull, nFull, mc, nc, kc, a, ai, inPlaceA, as, bp, C, ci, ldc, bet, false);
                         if (mr != 0 || nr != 0) {
                             edges(mFull, nFull, mr, nr, Math.max(mShift, 0), Math.max(nShift, 0), kc,
                                     a, ai, aStep, as, ae, bp, C, ci, ldc, bet, t);
@@ -310,15 +310,30 @@ public final class Gemm {
      * and a last shifted one when there is one. A strip {@code i} is at {@code a[ai + i*MR*aStep]}
      * when packed, or at {@code a[ai + row]} in place, with consecutive p {@code as} apart;
      * B strip {@code j} at {@code bp[j*NR*kc]}.
+     *
+     * <p>{@code halfLast}: the last column strip adds at most VL new columns, so only its second
+     * vector (the last VL columns) is computed, by {@link #kernelHalf} over two row strips at a
+     * time. The main job's head (N = 65: two whole strips and one more column) computed 96 columns
+     * for 65 with whole strips, 80 this way.
      */
     private static void macro(int mStrips, int nStrips, int mc, int nc, int kc, float[] a, int ai, boolean inPlace, int as,
-                              float[] bp, float[] C, int ci, int ldc, float beta) {
+                              float[] bp, float[] C, int ci, int ldc, float beta, boolean halfLast) {
         int stepRow = inPlace ? 1 : 0, stepStrip = inPlace ? 0 : MR * kc;
-        for (int j = 0; j < nStrips; j++) {
+        int whole = halfLast ? nStrips - 1 : nStrips;
+        for (int j = 0; j < whole; j++) {
             int cj = Math.min(j * NR, nc - NR);
             for (int i = 0; i < mStrips; i++) {
                 int ri = Math.min(i * MR, mc - MR);
                 kernel(kc, a, ai + ri * stepRow + i * stepStrip, as, bp, j * NR * kc, C, ci + ri * ldc + cj, ldc, beta);
+            }
+        }
+        if (halfLast) {
+            int bi = whole * NR * kc + VL, cj = nc - VL;
+            for (int i = 0; i < mStrips; i += 2) {
+                int i1 = Math.min(i + 1, mStrips - 1); // an odd last strip is paired with itself
+                int r0 = Math.min(i * MR, mc - MR), r1 = Math.min(i1 * MR, mc - MR);
+                kernelHalf(kc, a, ai + r0 * stepRow + i * stepStrip, ai + r1 * stepRow + i1 * stepStrip, as, bp, bi,
+                        C, ci + r0 * ldc + cj, ci + r1 * ldc + cj, ldc);
             }
         }
     }
@@ -728,5 +743,40 @@ public final class Gemm {
             FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * VL).fma(bv, c6_0).intoArray(c, ci + 6 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * VL).fma(bv, c6_1).intoArray(c, ci + 6 * ldc + 1 * VL);
             FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * VL).fma(bv, c7_0).intoArray(c, ci + 7 * ldc + 0 * VL); FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * VL).fma(bv, c7_1).intoArray(c, ci + 7 * ldc + 1 * VL);
         }
+    }
+
+    /**
+     * The 16 x VL edge micro-kernel (16 accumulators): rows of two A strips (at {@code ap[a0 + p*as ..]}
+     * and {@code ap[a1 + p*as ..]}) times one vector of B ({@code bp[bi + p*NR ..]}, the second half
+     * of a packed strip), written to C rows at {@code c0} and {@code c1} (beta 0). Each element is
+     * the same chain of FMAs as in {@link #kernel}, so the values equal the whole strip's.
+     */
+    private static void kernelHalf(int kc, float[] ap, int a0, int a1, int as, float[] bp, int bi, float[] c, int c0, int c1, int ldc) {
+        FloatVector r0 = FloatVector.zero(S), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0, r6 = r0, r7 = r0;
+        FloatVector r8 = r0, r9 = r0, r10 = r0, r11 = r0, r12 = r0, r13 = r0, r14 = r0, r15 = r0;
+        for (int p = 0; p < kc; p++) {
+            int o0 = a0 + p * as, o1 = a1 + p * as;
+            FloatVector b = FloatVector.fromArray(S, bp, bi + p * NR);
+            r0 = FloatVector.broadcast(S, ap[o0]).fma(b, r0);
+            r1 = FloatVector.broadcast(S, ap[o0 + 1]).fma(b, r1);
+            r2 = FloatVector.broadcast(S, ap[o0 + 2]).fma(b, r2);
+            r3 = FloatVector.broadcast(S, ap[o0 + 3]).fma(b, r3);
+            r4 = FloatVector.broadcast(S, ap[o0 + 4]).fma(b, r4);
+            r5 = FloatVector.broadcast(S, ap[o0 + 5]).fma(b, r5);
+            r6 = FloatVector.broadcast(S, ap[o0 + 6]).fma(b, r6);
+            r7 = FloatVector.broadcast(S, ap[o0 + 7]).fma(b, r7);
+            r8 = FloatVector.broadcast(S, ap[o1]).fma(b, r8);
+            r9 = FloatVector.broadcast(S, ap[o1 + 1]).fma(b, r9);
+            r10 = FloatVector.broadcast(S, ap[o1 + 2]).fma(b, r10);
+            r11 = FloatVector.broadcast(S, ap[o1 + 3]).fma(b, r11);
+            r12 = FloatVector.broadcast(S, ap[o1 + 4]).fma(b, r12);
+            r13 = FloatVector.broadcast(S, ap[o1 + 5]).fma(b, r13);
+            r14 = FloatVector.broadcast(S, ap[o1 + 6]).fma(b, r14);
+            r15 = FloatVector.broadcast(S, ap[o1 + 7]).fma(b, r15);
+        }
+        r0.intoArray(c, c0); r1.intoArray(c, c0 + ldc); r2.intoArray(c, c0 + 2 * ldc); r3.intoArray(c, c0 + 3 * ldc);
+        r4.intoArray(c, c0 + 4 * ldc); r5.intoArray(c, c0 + 5 * ldc); r6.intoArray(c, c0 + 6 * ldc); r7.intoArray(c, c0 + 7 * ldc);
+        r8.intoArray(c, c1); r9.intoArray(c, c1 + ldc); r10.intoArray(c, c1 + 2 * ldc); r11.intoArray(c, c1 + 3 * ldc);
+        r12.intoArray(c, c1 + 4 * ldc); r13.intoArray(c, c1 + 5 * ldc); r14.intoArray(c, c1 + 6 * ldc); r15.intoArray(c, c1 + 7 * ldc);
     }
 }

@@ -209,6 +209,30 @@ class GemmTest {
         }
     }
 
+    @Test
+    void aNarrowLastStripGivesTheSameBitsAsAWholeOne() {
+        // beta 0 with one K block writes C straight from the micro-kernels, and a last strip of at
+        // most VL new columns runs the half-width kernel; beta 1 on zeros goes through the whole
+        // strip and the scratch tile. Each element must be the same chain of FMAs either way.
+        int[][] shapes = {{768, 65, 128}, {40, 33, 70}, {17, 47, 9}, {64, 80, 200}, {9, 48, 31}, {24, 34, 50}};
+        boolean[] tf = {false, true};
+        Parallel.setThreads(1);
+        for (int[] sh : shapes) for (boolean ta : tf) for (boolean tb : tf) {
+            int M = sh[0], N = sh[1], K = sh[2];
+            float[] A = random(M * K, 1), B = random(K * N, 2);
+            float[] half = random(M * N, 3), whole = new float[M * N], R = new float[M * N];
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            reference(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 0f, R, 0, N);
+            Gemm.sgemm(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 0f, half, 0, N);
+            Gemm.sgemm(ta, tb, M, N, K, 1f, A, 0, lda, B, 0, ldb, 1f, whole, 0, N);
+            String what = "ta=" + ta + " tb=" + tb + " " + M + "x" + N + "x" + K;
+            compare(R, half, K, what);
+            for (int i = 0; i < half.length; i++) {
+                if (Float.floatToRawIntBits(half[i]) != Float.floatToRawIntBits(whole[i] + 0f)) fail(what + ": differ at " + i);
+            }
+        }
+    }
+
     private static void checkBatched(boolean ta, boolean tb, int batch, int M, int N, int K,
                                      boolean broadcastA, boolean broadcastB, float beta) {
         int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;

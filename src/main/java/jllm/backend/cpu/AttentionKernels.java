@@ -58,13 +58,14 @@ public final class AttentionKernels {
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
 
     /**
-     * The calling thread's forward scratch, at least n floats, kept for its next call (contents
-     * undefined: the forward writes every scratch float before reading it). A fresh array per call
-     * cost a decode step more than its attention: at 1500 cached positions each call allocated and
-     * zeroed about a megabyte (G1 treats it as a humongous object), 14 MB a token for a 12-layer
-     * model, and decoding slowed as the context grew.
+     * The calling thread's attention scratch, at least n floats, kept for its next call (contents
+     * undefined: the forward and the backward write every scratch float before reading it). A fresh
+     * array per call cost a decode step more than its attention: at 1500 cached positions each call
+     * allocated and zeroed about a megabyte (G1 treats it as a humongous object), 14 MB a token for
+     * a 12-layer model, and decoding slowed as the context grew. In training at T = 1024 each
+     * backward task's scratch was 0.56 MB, humongous for G1 too.
      */
-    public static float[] forwardScratch(int n) {
+    public static float[] scratch(int n) {
         float[][] h = SCRATCH.get();
         if (h[0].length < n) h[0] = new float[n];
         return h[0];

@@ -207,7 +207,7 @@ final class Fused {
         int mo = m == null ? 0 : m.storageOffset();
         int scratch = AttentionKernels.scratchSize(Tk, D, Dv);
         Parallel.forRange(B * H, 1, (s, e) -> AttentionKernels.attentionForward(qr, kr, vr, or, la, 0,
-                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], AttentionKernels.forwardScratch(scratch), s, e));
+                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], AttentionKernels.scratch(scratch), s, e));
         return new Tensor[] {out, lse};
     }
 
@@ -239,7 +239,7 @@ final class Fused {
         int lo = lc.storageOffset(), mo = m == null ? 0 : m.storageOffset();
         int scratch = AttentionKernels.scratchSize(Tk, D, Dv);
         Parallel.forRange(B * Hkv, 1, (s, e) -> AttentionKernels.attentionBackward(qr, kr, vr, or, gr, la, lo, dqr, dkr, dvr,
-                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], new float[scratch], s, e));
+                H, Hkv, Tq, Tk, D, Dv, (float) scale, causal, ma, mo, ms[0], ms[1], ms[2], ms[3], AttentionKernels.scratch(scratch), s, e));
     }
 
     private static void checkOptimOperand(Tensor t, String what) {

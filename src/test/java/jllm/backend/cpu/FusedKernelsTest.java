@@ -596,6 +596,7 @@ class FusedKernelsTest {
             attnRef(d(q), d(k), d(v), dm, ms, B, H, Hkv, Tq, Tk, Tk, D, Dv, scale, c.causal, eo, el);
             float[] out = new float[eo.length], lse = new float[el.length];
             float[] scratch = new float[AttentionKernels.scratchSize(Tk, D, Dv)];
+            java.util.Arrays.fill(scratch, Float.NaN); // as left by another call
             int BH = B * H, split = BH / 2;
             AttentionKernels.attentionForward(q, 0, k, 0, v, 0, out, 0, lse, 0, H, Hkv, Tq, Tk, Tk, D, Dv, scale, c.causal,
                     mask, 0, ms[0], ms[1], ms[2], ms[3], scratch, 0, split);
@@ -608,6 +609,8 @@ class FusedKernelsTest {
             attnBwdRef(d(q), d(k), d(v), dm, ms, B, H, Hkv, Tq, Tk, Tk, D, Dv, scale, c.causal, d(dout), edq, edk, edv);
             float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
             int KV = B * Hkv, ksplit = KV / 2;
+            // the scratch is the thread's own, kept between calls: the backward must not read what it has not written
+            java.util.Arrays.fill(scratch, Float.NaN);
             AttentionKernels.attentionBackward(q, 0, k, 0, v, 0, out, 0, dout, 0, lse, 0, dq, 0, dk, 0, dv, 0,
                     H, Hkv, Tq, Tk, Tk, D, Dv, scale, c.causal, mask, 0, ms[0], ms[1], ms[2], ms[3], scratch, 0, ksplit);
             AttentionKernels.attentionBackward(q, 0, k, 0, v, 0, out, 0, dout, 0, lse, 0, dq, 0, dk, 0, dv, 0,

@@ -229,7 +229,9 @@ public final class Gemm {
      * This keeps the packers and the hot loop free of edge branches, which matters under a
      * JIT: a branch first taken after compilation (an odd shape after a warm-up on round ones)
      * sends the whole method back to the interpreter, where packing loops crawl.
-     * Only a matrix narrower than one strip (N < NR, or M < MR) is zero-padded.
+     * Only a matrix narrower than one strip (N < NR, or M < MR) is zero-padded. On the straight-to-C
+     * path a shifted column strip that adds at most VL columns runs only its second vector
+     * ({@link #kernelHalf}).
      */
     static void gemmSeq(boolean transA, boolean transB, int M, int N, int K, float alpha,
                         float[] A, int aOff, int lda, float[] B, int bOff, int ldb,

@@ -433,17 +433,23 @@ public final class Gemm {
         }
     }
 
-    /** Packs op(B) = B^T (nc a multiple of NR): element (p, j) at {@code src + j*ldb + p}; 16 x 16 register transposes. */
+    /**
+     * Packs op(B) = B^T (nc a multiple of NR): element (p, j) at {@code src + j*ldb + p}; 16 x 16
+     * register transposes. Sixteen rows of B^T are taken at a time along the whole kc, not all NR
+     * rows of a strip in step: the strip's reads are then 16 streams through memory, not 32 (B^T is
+     * a weight matrix fresh from memory in every forward). From a 154 MB B^T (GPT-2's wte), 1 thread,
+     * two runs each: 9.3-16 GB/s against 4.5-5.1; the products at 1 thread, two runs each: GPT-2's
+     * attn.qkv fwd 123-129 -> 161-174 GFLOP/s, mlp.fc fwd 122-133 -> 128-164, lm_head fwd 127-147 ->
+     * 157-158 (Zen 5 VM).
+     */
     private static void packBT(float[] B, int src, int ldb, int kc, int nc, float[] bp, int dst) {
+        int k16 = VL == 16 ? kc - kc % 16 : 0;
         for (int jr = 0; jr < nc; jr += NR) {
             int base = dst + jr * kc, s0 = src + jr * ldb;
-            int p = 0;
-            if (VL == 16) {
-                for (; p + 16 <= kc; p += 16) {
-                    for (int j = 0; j < NR; j += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
-                }
+            for (int j = 0; j < NR && k16 > 0; j += 16) {
+                for (int p = 0; p < k16; p += 16) transpose16(B, s0 + j * ldb + p, ldb, bp, base + p * NR + j);
             }
-            for (; p < kc; p++) {
+            for (int p = k16; p < kc; p++) {
                 int d = base + p * NR, s = s0 + p;
                 for (int j = 0; j < NR; j++) bp[d + j] = B[s + j * ldb];
             }

@@ -33,7 +33,9 @@ function jllm(...args) {
     return execFileSync(join(root, "jllm"), args, {cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"]});
 }
 
-const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java";
+// the JDK the launcher finds (>= 25: the tools use the FFM and Vector APIs), not whatever `java` is first on the PATH
+const java = join(execFileSync("bash", ["-c", `. "${join(root, ".mvn", "find-jdk.sh")}" && jllm_find_jdk && printf %s "$JAVA_HOME"`],
+    {encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]}), "bin", "java");
 
 function javaTool(tool, ...args) {
     const out = execFileSync(java, ["--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp",

@@ -42,6 +42,17 @@ public final class Gemm {
     static final int KC = Integer.getInteger("jllm.gemm.kc", l1dBytes() >= 48 * 1024 ? 256 : 512), MC = 64, NC = 3072;
     /** Below this many flops (over the whole batch) a call runs on the calling thread. */
     static final double PAR_MIN_FLOPS = 2.0 * 48 * 48 * 48;
+    /**
+     * A x B^T (a linear layer's forward) with at most this many columns past its last whole strip
+     * computes them as dot products: a column costs K/VL FMAs and a sum of lanes per row, where a
+     * VL-wide strip costs K FMAs per row whatever few columns it adds. The main job's head (N = 65,
+     * M = 768, K = 128, 1 thread, three interleaved runs each): 138-149 GFLOP/s (0.93-0.97x OpenBLAS)
+     * against 100-120 with a whole strip for the last column (0.70-0.80x); a 16-wide strip
+     * ({@link #kernelHalf}) gave 115-136.
+     * The columns a split gives each thread end where the whole matrix's do, so every element is
+     * computed the same way whatever the thread count.
+     */
+    static final int DOT_TAIL = 4;
     /** Below this M*N*K a matrix is multiplied directly, without packing. */
     static final long DIRECT_MAX_MNK = 16L * 16 * 16;
 
@@ -239,6 +250,20 @@ public final class Gemm {
         Work w = WORK.get();
         if ((long) M * N * K <= DIRECT_MAX_MNK || M < 3) {
             direct(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc, w);
+            return;
+        }
+        int tail = N % NR;
+        if (!transA && transB && tail <= DOT_TAIL && tail > 0) {
+            // A x B^T with a few columns past the last whole strip: those are row-by-row dot products
+            // (A's rows and B^T's rows are both contiguous in K), not a strip of NR or VL columns
+            if (N > tail) gemmSeq(false, true, M, N - tail, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+            for (int i = 0; i < M; i++) {
+                for (int j = N - tail; j < N; j++) {
+                    float v = alpha * dot(A, aOff + i * lda, B, bOff + j * ldb, K);
+                    int c = cOff + i * ldc + j;
+                    C[c] = beta == 0f ? v : v + beta * C[c];
+                }
+            }
             return;
         }
         boolean inPlaceA = readsAInPlace(transA, alpha, M, N);

@@ -189,7 +189,8 @@ class GemmTest {
     void trainingShapesSameBitsOnAnyThreadCount() {
         // the CPU preset's products: each element takes the same path whatever the split
         int[][] shapes = {{512, 128, 768}, {128, 512, 768}, {65, 128, 768}, {768, 65, 128}, {768, 128, 65}, {128, 128, 768},
-                {8, 40, 600}}; // the last: 2 threads get 32 columns and a zero-padded 8
+                {8, 40, 600}, // 2 threads get 32 columns and a zero-padded 8
+                {64, 97, 300}, {128, 33, 200}}; // a last column or two as dot products (A x B^T) however the columns are split
         boolean[] tf = {false, true};
         for (int[] sh : shapes) for (boolean ta : tf) for (boolean tb : tf) {
             int M = sh[0], N = sh[1], K = sh[2];
@@ -212,8 +213,9 @@ class GemmTest {
     @Test
     void aNarrowLastStripGivesTheSameBitsAsAWholeOne() {
         // beta 0 with one K block writes C straight from the micro-kernels, and a last strip of at
-        // most VL new columns runs the half-width kernel; beta 1 on zeros goes through the whole
-        // strip and the scratch tile. Each element must be the same chain of FMAs either way.
+        // most VL new columns runs the half-width kernel (A x B^T with at most DOT_TAIL: dot products
+        // either way); beta 1 on zeros goes through the whole strip and the scratch tile. Each
+        // element must be the same chain of FMAs either way.
         int[][] shapes = {{768, 65, 128}, {40, 33, 70}, {17, 47, 9}, {64, 80, 200}, {9, 48, 31}, {24, 34, 50}};
         boolean[] tf = {false, true};
         Parallel.setThreads(1);
